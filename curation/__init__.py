@@ -1,0 +1,1 @@
+"""instruct-curator core library: store, importers, curation algorithms. Never imports streamlit."""

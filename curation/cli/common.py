@@ -1,0 +1,102 @@
+"""Shared CLI plumbing: the --db option, one store per invocation, one-line errors, progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from tqdm import tqdm
+
+from curation import config
+from curation.importers import InvalidInputError
+from curation.jobs import JobCancelled
+from curation.store import ConflictError, Store, StoreLockedError
+
+# Errors a user can act on: shown as one line, exit code 1, no traceback.
+USER_ERRORS = (
+    StoreLockedError,
+    InvalidInputError,
+    ConflictError,
+    ValueError,
+    KeyError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+    JobCancelled,
+)
+
+
+class CuratorGroup(typer.core.TyperGroup):
+    """Root group that turns user errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            typer.echo(f"error: {str(message).splitlines()[0] if message else type(err).__name__}", err=True)
+            raise typer.Exit(1) from None
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", envvar=config.SETTINGS["db"].env, help="DuckDB file (default: the app's database).", show_default=False
+    ),
+]
+
+
+def root_callback(ctx: typer.Context, db: DbOption = None) -> None:
+    """instruct-curator: build, curate, deduplicate, mix and fine-tune instruction datasets."""
+    ctx.obj = {"db": db or config.get_path("db")}
+
+
+def open_store(ctx: typer.Context) -> Store:
+    """The invocation's store, opened on first use and closed when the command ends."""
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {"db": config.get_path("db")}
+    if "store" not in obj:
+        obj["store"] = Store(obj["db"])
+        root.call_on_close(obj["store"].close)
+    root.obj = obj
+    return obj["store"]
+
+
+def progress_bar(description: str) -> tuple[Callable[[float, str | None], None], Callable[[], None]]:
+    """A tqdm bar driven by job progress fractions; returns (hook, close)."""
+    bar = tqdm(
+        total=1000,
+        desc=description,
+        unit="‰",
+        disable=os.environ.get("CURATION_NO_PROGRESS") == "1",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+    )
+
+    def hook(fraction: float, message: str | None) -> None:
+        bar.n = int(min(1.0, max(0.0, fraction)) * 1000)
+        if message:
+            bar.set_postfix_str(message[:60], refresh=False)
+        bar.refresh()
+
+    return hook, bar.close
+
+
+def echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def echo_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Plain aligned text table (no colour codes, friendly to logs)."""
+    if not rows:
+        typer.echo("(no rows)")
+        return
+    columns = columns or list(rows[0])
+    widths = [max(len(str(c)), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    typer.echo("  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        typer.echo("  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)))

@@ -1,0 +1,33 @@
+"""CLI: list and cancel background jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from curation.cli.common import echo_table, open_store
+from curation.store import jobs_table
+
+app = typer.Typer(help="Background jobs (dedup, embedding, generation, training).", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """List recent jobs with status and progress."""
+    frame = jobs_table.list_jobs(open_store(ctx), limit=limit)
+    frame["progress"] = (frame["progress"] * 100).round().astype(int).astype(str) + "%"
+    echo_table(frame[["id", "kind", "status", "progress", "message", "created_at"]].fillna("").to_dict("records"))
+
+
+@app.command("cancel")
+def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]) -> None:
+    """Ask a running job to stop at its next step."""
+    if jobs_table.request_cancel(open_store(ctx), job_id):
+        typer.echo(f"cancel requested for job {job_id}")
+    else:
+        typer.echo(f"job {job_id} had already finished")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="jobs")

@@ -1,0 +1,60 @@
+"""Every setting in one place: name, default, help text and environment-variable override."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value; the environment variable wins over the default."""
+
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "INSTRUCT_CURATOR_" + self.name.upper()
+
+    def get(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("db", str(DATA_DIR / "curator.duckdb"), "DuckDB file that holds every example."),
+        Setting("runs_dir", str(DATA_DIR / "runs"), "Folder for fine-tune runs and job folders."),
+        Setting("exports_dir", str(DATA_DIR / "exports"), "Folder for exports and snapshots."),
+        Setting("cache_dir", str(DATA_DIR / "cache"), "Folder for model caches."),
+        Setting("author", os.environ.get("USER", "user") or "user", "Name recorded on revisions."),
+        Setting("max_field_bytes", str(1_000_000), "Largest text field an import accepts, in bytes."),
+        Setting("seed_sample", "1", "Fill a new, empty default database with data/sample rows (1/0)."),
+        Setting(
+            "embedding_model",
+            "",
+            "Local sentence-transformers folder; empty uses the packaged all-MiniLM-L6-v2.",
+        ),
+    ]
+}
+
+
+def get(name: str) -> str:
+    """Current value of a setting (environment override or default)."""
+    return SETTINGS[name].get()
+
+
+def get_path(name: str) -> Path:
+    """A setting that names a file or folder."""
+    return Path(get(name)).expanduser()
+
+
+def snapshot() -> dict[str, str]:
+    """All current values, for writing into run folders and manifests."""
+    return {name: s.get() for name, s in SETTINGS.items()}

@@ -1,0 +1,54 @@
+"""What the user is looking at: a filter over examples, shared by browse, review, export and jobs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ORIGINS = ("seed", "templated", "generated", "imported")
+STATUSES = ("pending", "approved", "rejected", "duplicate")
+FORMATS = ("zero-shot", "few-shot", "cot")
+LENGTH_FIELDS = ("instruction", "input", "output", "total")
+SORTABLE = ("id", "instruction", "status", "origin", "task", "source", "length", "updated_at")
+
+
+@dataclass
+class ExampleFilter:
+    """Filter over examples; empty lists mean 'any'. `search` matches instruction, input and output."""
+
+    search: str = ""
+    sources: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    untagged: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    length_field: str = "total"
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.length_field not in LENGTH_FIELDS:
+            raise ValueError(f"length_field must be one of {LENGTH_FIELDS}; got {self.length_field!r}")
+        for name, allowed in (("origins", ORIGINS), ("statuses", STATUSES)):
+            bad = [v for v in getattr(self, name) if v not in allowed]
+            if bad:
+                raise ValueError(f"{name} must be among {allowed}; got {bad}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the parts that are set, for manifests and job params."""
+        return {k: v for k, v in asdict(self).items() if v not in ("", [], None) and k != "length_field"} | (
+            {"length_field": self.length_field} if self.min_length or self.max_length else {}
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ExampleFilter:
+        return cls(**(data or {}))
+
+    def describe(self) -> str:
+        """Human-readable summary, e.g. for confirmations."""
+        parts = [f"{k}={v}" for k, v in self.to_dict().items()]
+        return ", ".join(parts) if parts else "all rows"

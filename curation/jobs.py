@@ -1,0 +1,150 @@
+"""One mechanism for long work: persisted job rows, progress, cancel, errors kept as text.
+
+A job is a function `fn(ctx) -> dict` run in a background thread (`JobRunner.submit`) or in the caller's
+thread (`JobRunner.run`, used by the CLI). The function reports with `ctx.progress(done, total, message)`,
+which also raises `JobCancelled` once the user asked to cancel. Work that runs in its own process (training)
+records its pid and run folder with `ctx.set_run_info` and polls `ctx.cancelled()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from curation.store import Store, jobs_table
+
+ProgressHook = Callable[[float, str | None], None]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job function when the user asked to cancel."""
+
+
+@dataclass
+class JobContext:
+    """Handed to a job function: report progress, check for cancellation."""
+
+    store: Store
+    job_id: int
+    on_progress: ProgressHook | None = None
+    min_interval: float = 0.25
+    _last_write: float = field(default=0.0, init=False)
+    _cancel_checked: float = field(default=0.0, init=False)
+    _cancelled: bool = field(default=False, init=False)
+
+    def cancelled(self) -> bool:
+        """True once cancellation was requested (checked against the store at most every 0.25 s)."""
+        now = time.monotonic()
+        if not self._cancelled and now - self._cancel_checked >= self.min_interval:
+            self._cancel_checked = now
+            self._cancelled = jobs_table.cancel_requested(self.store, self.job_id)
+        return self._cancelled
+
+    def check_cancelled(self) -> None:
+        if self.cancelled():
+            raise JobCancelled(f"job {self.job_id} cancelled")
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Report progress (done/total, or a fraction when total is None); raises JobCancelled if asked."""
+        fraction = done / total if total else float(done)
+        if self.on_progress:
+            self.on_progress(fraction, message)
+        now = time.monotonic()
+        if now - self._last_write >= self.min_interval or fraction >= 1.0:
+            self._last_write = now
+            jobs_table.set_progress(self.store, self.job_id, fraction, message)
+        self.check_cancelled()
+
+    def set_run_info(self, *, pid: int | None = None, run_dir: str | None = None) -> None:
+        jobs_table.set_run_info(self.store, self.job_id, pid=pid, run_dir=run_dir)
+
+
+JobFn = Callable[[JobContext], dict[str, Any] | None]
+
+
+class JobRunner:
+    """Starts jobs, runs them to a recorded end state, and cancels them on request."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._threads: dict[int, threading.Thread] = {}
+
+    def _execute(self, job_id: int, fn: JobFn, on_progress: ProgressHook | None) -> dict[str, Any] | None:
+        ctx = JobContext(self.store, job_id, on_progress)
+        jobs_table.mark_running(self.store, job_id)
+        try:
+            result = fn(ctx)
+        except JobCancelled:
+            jobs_table.finish(self.store, job_id, "cancelled", message="cancelled by user")
+            raise
+        except Exception as err:
+            jobs_table.finish(
+                self.store,
+                job_id,
+                "failed",
+                error=f"{type(err).__name__}: {err}",
+                message=traceback.format_exc(limit=8)[-4000:],
+            )
+            raise
+        if ctx.cancelled():
+            jobs_table.finish(self.store, job_id, "cancelled", result=result, message="cancelled; partial result kept")
+        else:
+            jobs_table.finish(self.store, job_id, "succeeded", result=result, message="done")
+        return result
+
+    def run(
+        self, kind: str, fn: JobFn, params: dict[str, Any] | None = None, on_progress: ProgressHook | None = None
+    ) -> dict[str, Any] | None:
+        """Run a job in this thread (CLI, tests); exceptions propagate after being recorded."""
+        job_id = jobs_table.create(self.store, kind, params)
+        return self._execute(job_id, fn, on_progress)
+
+    def submit(self, kind: str, fn: JobFn, params: dict[str, Any] | None = None) -> int:
+        """Start a job in a background thread; returns its id at once."""
+        job_id = jobs_table.create(self.store, kind, params)
+
+        def target() -> None:
+            with contextlib.suppress(Exception):
+                self._execute(job_id, fn, None)
+
+        thread = threading.Thread(target=target, name=f"job-{job_id}-{kind}", daemon=True)
+        self._threads[job_id] = thread
+        thread.start()
+        return job_id
+
+    def cancel(self, job_id: int) -> bool:
+        """Ask a job to stop at its next progress report; False if it had already finished."""
+        return jobs_table.request_cancel(self.store, job_id)
+
+    def wait(self, job_id: int, timeout: float | None = None) -> dict[str, Any] | None:
+        """Block until a job started here ends; returns its row."""
+        thread = self._threads.get(job_id)
+        if thread:
+            thread.join(timeout)
+        return jobs_table.get(self.store, job_id)
+
+    def is_alive(self, job_id: int) -> bool:
+        thread = self._threads.get(job_id)
+        return bool(thread and thread.is_alive())
+
+    def recover_orphans(self, reattach: dict[str, Callable[[dict[str, Any]], bool]] | None = None) -> list[int]:
+        """At start-up: jobs left 'running' by a previous process are reattached or marked failed.
+
+        `reattach` maps a job kind to a function that takes the job row and returns True if it took the
+        job over (e.g. a training process that is still alive). Returns the ids marked failed.
+        """
+        failed = []
+        for job in jobs_table.unfinished(self.store):
+            if self.is_alive(job["id"]):
+                continue
+            handler = (reattach or {}).get(job["kind"])
+            if handler and handler(job):
+                continue
+            jobs_table.finish(self.store, job["id"], "failed", error="interrupted: the app stopped while it ran")
+            failed.append(job["id"])
+        return failed

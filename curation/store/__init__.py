@@ -1,0 +1,9 @@
+"""The only package that talks to DuckDB. `Store` owns the connection; domain modules hold the SQL.
+
+Submodules (`examples`, `revisions`, `sources`, `jobs_table`, ...) expose functions taking a `Store`.
+Values always travel as parameters; identifiers only through `quote_ident`.
+"""
+
+from curation.store.core import ConflictError, Store, StoreLockedError, quote_ident
+
+__all__ = ["ConflictError", "Store", "StoreLockedError", "quote_ident"]

@@ -1,0 +1,319 @@
+"""SQL for reading and adding examples: filters, pages, counts, statistics, bulk insert."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from curation.filters import SORTABLE, ExampleFilter
+from curation.store.core import Store
+
+TEXT_FIELDS = ("instruction", "input", "output")
+EXAMPLE_COLUMNS = (
+    "source_row",
+    "origin",
+    "instruction",
+    "input",
+    "output",
+    "messages",
+    "task",
+    "task_cluster",
+    "template_id",
+    "format",
+    "is_classification",
+    "status",
+    "status_reason",
+    "provenance",
+    "meta",
+)
+_LENGTH = {
+    "instruction": "length(e.instruction)",
+    "input": "length(e.input)",
+    "output": "length(e.output)",
+    "total": "(length(e.instruction) + length(e.input) + length(e.output))",
+}
+_SORT = {
+    "id": "e.id",
+    "instruction": "e.instruction",
+    "status": "e.status",
+    "origin": "e.origin",
+    "task": "e.task",
+    "source": "e.source_id",
+    "length": _LENGTH["total"],
+    "updated_at": "e.updated_at",
+}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a batch of rows came from (recorded once per import or generation run)."""
+
+    name: str
+    format: str
+    file_name: str | None = None
+    sha256: str | None = None
+    options: dict[str, Any] | None = None
+    author: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def where_clause(flt: ExampleFilter) -> tuple[str, list[Any]]:
+    """SQL condition and parameters for a filter over `examples AS e`."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if flt.search.strip():
+        pattern = f"%{_escape_like(flt.search.strip())}%"
+        conds.append(
+            "(e.instruction ILIKE ? ESCAPE '\\' OR e.input ILIKE ? ESCAPE '\\' OR e.output ILIKE ? ESCAPE '\\')"
+        )
+        params += [pattern] * 3
+    for values, column in (
+        (flt.origins, "e.origin"),
+        (flt.statuses, "e.status"),
+        (flt.tasks, "e.task"),
+        (flt.clusters, "e.task_cluster"),
+        (flt.formats, "e.format"),
+    ):
+        if values:
+            conds.append(f"list_contains(?, {column})")
+            params.append(list(values))
+    if flt.ids:
+        conds.append("list_contains(?, e.id)")
+        params.append([int(i) for i in flt.ids])
+    if flt.sources:
+        conds.append("e.source_id IN (SELECT id FROM sources WHERE list_contains(?, name))")
+        params.append(list(flt.sources))
+    if flt.tags:
+        conds.append("e.id IN (SELECT example_id FROM example_tags WHERE list_contains(?, tag))")
+        params.append(list(flt.tags))
+    if flt.untagged:
+        conds.append("e.id NOT IN (SELECT example_id FROM example_tags WHERE list_contains(?, tag))")
+        params.append(list(flt.untagged))
+    length = _LENGTH[flt.length_field]
+    if flt.min_length is not None:
+        conds.append(f"{length} >= ?")
+        params.append(int(flt.min_length))
+    if flt.max_length is not None:
+        conds.append(f"{length} <= ?")
+        params.append(int(flt.max_length))
+    return (" AND ".join(conds) if conds else "TRUE"), params
+
+
+def count(store: Store, flt: ExampleFilter | None = None) -> int:
+    """Number of examples matching the filter."""
+    where, params = where_clause(flt or ExampleFilter())
+    return int(store.query_value(f"SELECT count(*) FROM examples e WHERE {where}", params))
+
+
+def page(
+    store: Store,
+    flt: ExampleFilter | None = None,
+    *,
+    sort: str = "id",
+    descending: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """One page of matching examples, with source name and tags; only `limit` rows leave DuckDB."""
+    if sort not in SORTABLE:
+        raise ValueError(f"sort must be one of {SORTABLE}; got {sort!r}")
+    where, params = where_clause(flt or ExampleFilter())
+    order = f"{_SORT[sort]} {'DESC' if descending else 'ASC'}, e.id {'DESC' if descending else 'ASC'}"
+    sql = f"""
+        WITH page AS (
+            SELECT e.id, e.source_id, e.source_row, e.origin, e.status, e.task, e.task_cluster, e.format,
+                   e.instruction, e.input, e.output, e.version, e.updated_at,
+                   {_LENGTH["total"]} AS length, row_number() OVER () AS _pos
+            FROM (SELECT * FROM examples e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) e
+        ),
+        tags AS (
+            SELECT example_id, string_agg(tag, ', ' ORDER BY tag) AS tags
+            FROM example_tags WHERE example_id IN (SELECT id FROM page) GROUP BY example_id
+        )
+        SELECT p.id, p.instruction, p.input, p.output, p.status, p.origin, s.name AS source, p.task,
+               p.task_cluster, p.format, coalesce(t.tags, '') AS tags, p.length, p.source_row, p.version,
+               p.updated_at
+        FROM page p LEFT JOIN sources s ON s.id = p.source_id LEFT JOIN tags t ON t.example_id = p.id
+        ORDER BY p._pos
+    """
+    return store.query_df(sql, [*params, int(limit), int(offset)])
+
+
+def get(store: Store, example_id: int) -> dict[str, Any] | None:
+    """One example with its source name and tag list, or None."""
+    rows = store.query_dicts(
+        "SELECT e.*, s.name AS source FROM examples e JOIN sources s ON s.id = e.source_id WHERE e.id = ?",
+        [int(example_id)],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    row["tags"] = tags_of(store, example_id)
+    for key in ("provenance", "meta", "messages"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def tags_of(store: Store, example_id: int) -> list[str]:
+    rows = store.query_rows("SELECT tag FROM example_tags WHERE example_id = ? ORDER BY tag", [int(example_id)])
+    return [r[0] for r in rows]
+
+
+def fetch(store: Store, flt: ExampleFilter | None = None, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """All matching rows (for export and algorithms), ordered by id; columns from `examples` plus `source`."""
+    where, params = where_clause(flt or ExampleFilter())
+    cols = ", ".join(f"e.{c}" for c in columns) if columns else "e.*"
+    return store.query_df(
+        f"SELECT {cols}, s.name AS source FROM examples e JOIN sources s ON s.id = e.source_id "
+        f"WHERE {where} ORDER BY e.id",
+        params,
+    )
+
+
+def tags_for(store: Store, ids: list[int]) -> pd.DataFrame:
+    """(example_id, tag, source, score) for the given examples."""
+    frame = pd.DataFrame({"example_id": pd.Series(ids, dtype="int64")})
+    with store.registered("_tag_ids", frame) as cur:
+        return cur.execute(
+            "SELECT t.example_id, t.tag, t.source, t.score FROM example_tags t "
+            "JOIN _tag_ids i ON i.example_id = t.example_id ORDER BY t.example_id, t.tag"
+        ).df()
+
+
+def distinct_values(store: Store, column: str) -> list[str]:
+    """Distinct non-null values of a grouping column (origin, status, task, task_cluster, format, source, tag)."""
+    queries = {
+        "source": "SELECT name FROM sources GROUP BY name ORDER BY name",
+        "tag": "SELECT tag FROM example_tags GROUP BY tag ORDER BY tag",
+    }
+    allowed = ("origin", "status", "task", "task_cluster", "format")
+    if column in queries:
+        sql = queries[column]
+    elif column in allowed:
+        sql = f"SELECT {column} FROM examples WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    else:
+        raise ValueError(f"column must be one of {allowed + tuple(queries)}; got {column!r}")
+    return [r[0] for r in store.query_rows(sql)]
+
+
+def counts_by(store: Store, column: str, flt: ExampleFilter | None = None) -> pd.DataFrame:
+    """Row counts per value of a grouping column: DataFrame(value, count), largest first."""
+    where, params = where_clause(flt or ExampleFilter())
+    if column == "source":
+        sql = (
+            "SELECT s.name AS value, count(*) AS count FROM examples e JOIN sources s ON s.id = e.source_id "
+            f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    elif column == "tag":
+        sql = (
+            "SELECT t.tag AS value, count(*) AS count FROM example_tags t JOIN examples e ON e.id = t.example_id "
+            f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    elif column in ("origin", "status", "task", "task_cluster", "format"):
+        sql = (
+            f"SELECT coalesce(e.{column}, '(none)') AS value, count(*) AS count FROM examples e "
+            f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    else:
+        raise ValueError(f"cannot group by {column!r}")
+    return store.query_df(sql, params)
+
+
+def length_histogram(
+    store: Store, field: str = "total", bins: int = 30, flt: ExampleFilter | None = None
+) -> pd.DataFrame:
+    """Equal-width histogram of character lengths up to the 99th percentile: (bin_start, bin_end, count)."""
+    where, params = where_clause(flt or ExampleFilter())
+    length = _LENGTH[field]
+    top = store.query_value(f"SELECT quantile_disc({length}, 0.99) FROM examples e WHERE {where}", params)
+    if top is None:
+        return pd.DataFrame(columns=["bin_start", "bin_end", "count"])
+    width = max(1, -(-int(top) // bins))
+    df = store.query_df(
+        f"SELECT least({length} // ?, ?) AS bin, count(*) AS count FROM examples e WHERE {where} GROUP BY 1 ORDER BY 1",
+        [width, bins, *params],
+    )
+    df["bin_start"] = df["bin"] * width
+    df["bin_end"] = df["bin_start"] + width
+    return df[["bin_start", "bin_end", "count"]]
+
+
+def add_source(store: Store, info: SourceInfo, row_count: int) -> int:
+    """Record a source (call inside the import transaction); returns its id."""
+    source_id = store.next_id("seq_sources")
+    store.execute(
+        "INSERT INTO sources (id, name, file_name, format, sha256, row_count, options, author) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source_id,
+            info.name,
+            info.file_name,
+            info.format,
+            info.sha256,
+            row_count,
+            json.dumps(info.options or {}),
+            info.author,
+        ],
+    )
+    return source_id
+
+
+def list_sources(store: Store) -> pd.DataFrame:
+    return store.query_df(
+        "SELECT s.*, (SELECT count(*) FROM examples e WHERE e.source_id = s.id) AS examples "
+        "FROM sources s ORDER BY s.id"
+    )
+
+
+def add_examples(store: Store, rows: pd.DataFrame, info: SourceInfo) -> list[int]:
+    """Insert rows as one source in one transaction; returns the new ids in row order.
+
+    `rows` needs `instruction`; other EXAMPLE_COLUMNS are optional. JSON columns take dicts/lists.
+    An optional `tags` column holds lists of tag names (recorded with source 'import').
+    """
+    frame = _normalise(rows)
+    with store.transaction():
+        source_id = add_source(store, info, len(frame))
+        start = store.next_id("seq_examples")
+        if len(frame) > 1:
+            store.execute("SELECT setval('seq_examples', ?)", [start + len(frame) - 1])
+        frame.insert(0, "id", range(start, start + len(frame)))
+        frame.insert(1, "source_id", source_id)
+        tags = frame.pop("tags")
+        for col in TEXT_FIELDS:
+            frame[f"orig_{col}"] = frame[col]
+        store.insert_df("examples", frame)
+        tag_rows = [(i, t) for i, ts in zip(frame["id"], tags, strict=True) for t in dict.fromkeys(ts or [])]
+        if tag_rows:
+            store.insert_df(
+                "example_tags",
+                pd.DataFrame(tag_rows, columns=["example_id", "tag"]).assign(source="import"),
+            )
+    return frame["id"].tolist()
+
+
+def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
+    if "instruction" not in rows:
+        raise ValueError("rows need an 'instruction' column")
+    frame = pd.DataFrame(index=range(len(rows)))
+    for col in EXAMPLE_COLUMNS:
+        if col in rows:
+            frame[col] = rows[col].to_numpy()
+    for col in TEXT_FIELDS:
+        frame[col] = frame[col].fillna("").astype(str) if col in frame else ""
+    if "source_row" not in frame:
+        frame["source_row"] = range(len(frame))
+    frame["origin"] = frame.get("origin", "imported")
+    frame["status"] = frame.get("status", "pending")
+    for col in ("messages", "provenance", "meta"):
+        if col in frame:
+            frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]
+    frame["tags"] = rows["tags"].to_numpy() if "tags" in rows else [None] * len(frame)
+    return frame

@@ -1,0 +1,62 @@
+"""Shared fixtures: a temporary store, a row factory, and offline settings for every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("CURATION_NO_PROGRESS", "1")
+
+from curation.store import (
+    Store,
+    examples,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own database and folders; nothing touches data/ in the repo."""
+    monkeypatch.setenv("INSTRUCT_CURATOR_DB", str(tmp_path / "curator.duckdb"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_EXPORTS_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "0")
+    monkeypatch.setenv("INSTRUCT_CURATOR_AUTHOR", "tester")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "test.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_store(tmp_path: Path):
+    """make_store(rows) -> Store holding `rows` (dicts with instruction/input/output/origin/... keys)."""
+    opened: list[Store] = []
+
+    def factory(rows: list[dict], source: str = "test", path: Path | None = None) -> Store:
+        s = Store(path or tmp_path / f"store{len(opened)}.duckdb")
+        opened.append(s)
+        if rows:
+            examples.add_examples(s, pd.DataFrame(rows), examples.SourceInfo(name=source, format="test"))
+        return s
+
+    yield factory
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip when this checkout has none beside it."""
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
