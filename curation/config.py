@@ -32,6 +32,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("db", str(DATA_DIR / "curator.duckdb"), "DuckDB file that holds every example."),
         Setting("runs_dir", str(DATA_DIR / "runs"), "Folder for fine-tune runs and job folders."),
         Setting("exports_dir", str(DATA_DIR / "exports"), "Folder for exports and snapshots."),
+        Setting("snapshots_dir", str(DATA_DIR / "snapshots"), "Folder for versioned mixture snapshots."),
         Setting("cache_dir", str(DATA_DIR / "cache"), "Folder for model caches."),
         Setting("author", os.environ.get("USER", "user") or "user", "Name recorded on revisions."),
         Setting("max_field_bytes", str(1_000_000), "Largest text field an import accepts, in bytes."),

@@ -1,0 +1,46 @@
+"""The app process's single Store and JobRunner, opened once per database path."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from curation import config, sample_data
+from curation.jobs import JobRunner
+from curation.store import Store, StoreLockedError
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _open(path: str) -> tuple[Store, JobRunner]:
+    store = Store(path)
+    if config.get("seed_sample") == "1":
+        sample_data.ensure_sample(store)
+    runner = JobRunner(store)
+    runner.recover_orphans(reattach_handlers())
+    return store, runner
+
+
+def reattach_handlers() -> dict:
+    """Job kinds whose work outlives the app process (training) and can be taken over after a restart."""
+    return {}
+
+
+def _opened() -> tuple[Store, JobRunner]:
+    try:
+        return _open(str(config.get_path("db")))
+    except StoreLockedError as err:
+        st.error(f"{err}. Close the other process (a CLI command or another app) and reload.")
+        st.stop()
+
+
+def get_store() -> Store:
+    """The app's store (the app process owns the DuckDB file)."""
+    return _opened()[0]
+
+
+def get_runner() -> JobRunner:
+    """The app's job runner (background threads, persisted job rows)."""
+    return _opened()[1]
+
+
+def author() -> str:
+    return config.get("author")
