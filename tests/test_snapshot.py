@@ -1,0 +1,134 @@
+"""Snapshots: deterministic bytes, content hash tracks content, immutable folders, round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from curation import snapshot
+
+
+def _rows(n: int = 3, text: str = "out", group: str = "g") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": list(range(1, n + 1)),
+            "revision": [0, 7, 0][:n] + [0] * max(0, n - 3),
+            "instruction": [f"instr {i} é" for i in range(n)],
+            "input": [""] * n,
+            "output": [f"{text} {i}" for i in range(n)],
+            "messages": [None, json.dumps([{"role": "user", "content": "hi"}]), None][:n] + [None] * max(0, n - 3),
+            "source": ["src"] * n,
+            "origin": ["imported"] * n,
+            "task": ["t"] * n,
+            "task_cluster": [None] * n,
+            "format": ["cot"] * n,
+            "cot": [True, False, True][:n] + [False] * max(0, n - 3),
+            "group": [group] * n,
+        }
+    )
+
+
+def _manifest(**extra) -> dict:
+    return {"name": "mix", "rule": "proportional", "params": {"cap": 2}, "seed": 1, "groups": []} | extra
+
+
+def _folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_write_creates_every_file_and_the_hash_covers_both_jsonl(tmp_path: Path) -> None:
+    folder = snapshot.write_snapshot(_rows(), _rows(1, "held"), _manifest(), tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(snapshot.FILES)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    import hashlib
+
+    expected = hashlib.sha256((folder / "train.jsonl").read_bytes() + (folder / "heldout.jsonl").read_bytes())
+    assert manifest["content_hash"] == expected.hexdigest()
+    assert folder.name == f"mix-{expected.hexdigest()[:12]}"
+    assert manifest["counts"] == {"train": 3, "heldout": 1}
+    assert manifest["params"] == {"cap": 2} and manifest["seed"] == 1
+    first = json.loads((folder / "train.jsonl").read_text().splitlines()[1])
+    assert first == {
+        "id": 2,
+        "revision": 7,
+        "instruction": "instr 1 é",
+        "input": "",
+        "output": "out 1",
+        "messages": [{"role": "user", "content": "hi"}],
+        "source": "src",
+        "origin": "imported",
+        "task": "t",
+        "task_cluster": None,
+        "format": "cot",
+        "cot": False,
+        "group": "g",
+    }
+    assert "é" in (folder / "train.jsonl").read_text(encoding="utf-8")  # ensure_ascii=False
+    table = pq.read_table(folder / "train.parquet")
+    assert table.column_names == list(snapshot.ROW_FIELDS)
+    assert table.column("messages").to_pylist()[1] == [{"role": "user", "content": "hi"}]
+
+
+def test_same_inputs_give_identical_bytes_in_another_root(tmp_path: Path) -> None:
+    a = snapshot.write_snapshot(_rows(), _rows(1, "held"), _manifest(), tmp_path / "a")
+    b = snapshot.write_snapshot(_rows(), _rows(1, "held"), _manifest(), tmp_path / "b")
+    assert a.name == b.name
+    assert _folder_bytes(a) == _folder_bytes(b)
+
+
+def test_hash_changes_iff_content_changes(tmp_path: Path) -> None:
+    base = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+    other_params = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(params={"cap": 9}), tmp_path)
+    changed = snapshot.write_snapshot(_rows(text="edited"), pd.DataFrame(), _manifest(), tmp_path)
+    hashes = [json.loads((f / "manifest.json").read_text())["content_hash"] for f in (base, changed)]
+    assert len(set(hashes)) == 2
+    assert other_params == base  # same rows: the existing folder is returned, not rewritten
+    assert json.loads((base / "manifest.json").read_text())["params"] == {"cap": 2}
+
+
+def test_same_bytes_split_differently_is_refused_not_confused(tmp_path: Path) -> None:
+    snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+    with pytest.raises(ValueError, match="split differently"):
+        snapshot.write_snapshot(_rows(2), _rows(3).iloc[2:], _manifest(), tmp_path)
+    moved = snapshot.write_snapshot(_rows(2), _rows(3).iloc[2:], _manifest(name="moved"), tmp_path)
+    assert json.loads((moved / "manifest.json").read_text())["counts"] == {"train": 2, "heldout": 1}
+
+
+def test_existing_folder_with_other_content_is_never_overwritten(tmp_path: Path) -> None:
+    folder = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["content_hash"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="never overwritten"):
+        snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+
+
+def test_load_round_trips_and_detects_tampering(tmp_path: Path) -> None:
+    folder = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+    train, heldout, manifest = snapshot.load_snapshot(folder)
+    assert train["id"].tolist() == [1, 2, 3] and train["cot"].tolist() == [True, False, True]
+    assert heldout.empty and list(heldout.columns) == list(snapshot.ROW_FIELDS)
+    assert manifest["counts"]["heldout"] == 0 and (folder / "heldout.jsonl").read_bytes() == b""
+    (folder / "train.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match="content_hash"):
+        snapshot.load_snapshot(folder)
+
+
+def test_list_newest_first_and_bad_inputs(tmp_path: Path) -> None:
+    import os
+
+    old = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(name="old"), tmp_path)
+    new = snapshot.write_snapshot(_rows(2), pd.DataFrame(), _manifest(name="new"), tmp_path)
+    os.utime(old / "manifest.json", (1_000_000, 1_000_000))
+    listed = snapshot.list_snapshots(tmp_path)
+    assert [m["path"] for m in listed] == [str(new), str(old)]
+    assert listed[1]["created_at"].startswith("1970-01-12")
+    assert snapshot.list_snapshots(tmp_path / "missing") == []
+    with pytest.raises(ValueError, match="snapshot name"):
+        snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(name="../evil"), tmp_path)
+    with pytest.raises(ValueError, match="group"):
+        snapshot.write_snapshot(_rows().drop(columns="group"), pd.DataFrame(), _manifest(), tmp_path)
