@@ -1,0 +1,96 @@
+"""The sidebar filter shared by Browse, Review and Export (widget values survive page switches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from curation.filters import FORMATS, LENGTH_FIELDS, ORIGINS, STATUSES, ExampleFilter
+from curation.store import Store, examples
+
+STATE_KEY = "filter_current"  # plain dict of the last filter drawn, readable by pages without the sidebar
+_PREFIX = "filter_w_"
+# (label, ExampleFilter attribute, distinct_values column or fixed options)
+_CHOICES: tuple[tuple[str, str, str | tuple[str, ...]], ...] = (
+    ("Status", "statuses", STATUSES),
+    ("Origin", "origins", ORIGINS),
+    ("Source", "sources", "source"),
+    ("Tag", "tags", "tag"),
+    ("Task", "tasks", "task"),
+    ("Task cluster", "clusters", "task_cluster"),
+    ("Format", "formats", FORMATS),
+)
+
+
+def _key(name: str) -> str:
+    return _PREFIX + name
+
+
+def _seed(name: str, default: Any) -> str:
+    """Widget key for `name`, pre-filled from the shared filter when this page draws it for the first time."""
+    key = _key(name)
+    # Re-assigning keeps a value across a page switch: Streamlit would otherwise drop it with the old widget.
+    st.session_state[key] = st.session_state.get(key, st.session_state.get(STATE_KEY, {}).get(name, default))
+    return key
+
+
+def _options(store: Store, attr: str, values: str | tuple[str, ...]) -> list[str]:
+    options = list(values) if isinstance(values, tuple) else examples.distinct_values(store, values)
+    chosen = st.session_state.get(_key(attr)) or []
+    return options + [v for v in chosen if v not in options]
+
+
+def clear_filter() -> None:
+    """Forget every filter choice (a button callback, so it runs before widgets are drawn)."""
+    set_filter(ExampleFilter())
+
+
+def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
+    """Draw the filter widgets in the sidebar and return the chosen filter."""
+    with st.sidebar:
+        st.header(title)
+        search = st.text_input(
+            "Search text",
+            key=_seed("search", ""),
+            placeholder="words in instruction, input or output",
+            help="Case-insensitive substring match; % and _ are matched literally.",
+        )
+        chosen: dict[str, Any] = {"search": search or ""}
+        for label, attr, values in _CHOICES:
+            key = _seed(attr, [])
+            chosen[attr] = st.multiselect(label, _options(store, attr, values), key=key, placeholder="any")
+        chosen |= _length_widgets()
+        st.button("Clear filters", key=_key("clear"), on_click=clear_filter, width="stretch")
+    flt = ExampleFilter(**chosen)
+    st.session_state[STATE_KEY] = flt.to_dict()
+    return flt
+
+
+def _length_widgets() -> dict[str, Any]:
+    with st.expander("Length (characters)", expanded=False):
+        field = st.selectbox(
+            "Length of",
+            LENGTH_FIELDS,
+            key=_seed("length_field", "total"),
+        )
+        low, high = st.columns(2)
+        min_length = low.number_input("Min", min_value=0, value=None, step=10, key=_seed("min_length", None))
+        max_length = high.number_input("Max", min_value=0, value=None, step=10, key=_seed("max_length", None))
+    return {
+        "length_field": field,
+        "min_length": None if min_length is None else int(min_length),
+        "max_length": None if max_length is None else int(max_length),
+    }
+
+
+def current_filter() -> ExampleFilter:
+    """The filter last chosen on any page (all rows if none), without drawing widgets."""
+    return ExampleFilter.from_dict(st.session_state.get(STATE_KEY))
+
+
+def set_filter(flt: ExampleFilter) -> None:
+    """Make `flt` the shared filter (e.g. before st.switch_page to Browse); call before widgets are drawn."""
+    for name in [k for k in st.session_state if str(k).startswith(_PREFIX)]:
+        del st.session_state[name]
+    st.session_state[STATE_KEY] = flt.to_dict()
