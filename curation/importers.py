@@ -23,7 +23,7 @@ from curation.store import Store
 from curation.store import examples as example_rows
 
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
-MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id")
+MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
 MAX_ERRORS = 20
 _ROLE_ALIASES = {
     "human": "user",
@@ -352,6 +352,8 @@ def _parse_table(
         for key in ("input", "output", "task", "task_cluster"):
             if record.get(key) is not None and not isinstance(record[key], str):
                 record[key] = str(record[key])
+        if "tags" in record:
+            record["tags"] = _tag_list(record["tags"])
         _simple_row(first_line + row_no, row_no, record, builder, origin)
         if builder.rows and builder.rows[-1]["source_row"] == row_no:
             clean = {k: _jsonable(v) for k, v in extra.items() if not _is_missing(v)}
@@ -365,10 +367,17 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
+def _tag_list(value: Any) -> Any:
+    """A tags cell as a list: Parquet lists as they are, CSV text split on commas."""
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 def _jsonable(value: Any) -> Any:
-    return (
-        value.item() if hasattr(value, "item") else value if isinstance(value, (str, int, float, bool)) else str(value)
-    )
+    if hasattr(value, "tolist"):  # numpy scalars and arrays (Parquet list columns)
+        return value.tolist()
+    return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
 
 
 def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> None:
