@@ -1,0 +1,170 @@
+"""Export the rows matching a filter as Alpaca JSON, `messages` JSONL or Parquet, each with a manifest.
+
+Every format is readable by `datasets.load_dataset("json" | "parquet", data_files=...)`. The manifest
+(`<file>.manifest.json`) records row count, filter, time, the file's sha256 and a format-independent
+content hash, so two exports of the same rows can be compared whatever their format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curation import config
+from curation.filters import ExampleFilter
+from curation.store import Store, examples
+
+EXPORT_FORMATS = ("alpaca", "messages", "parquet")
+EXTENSIONS = {"alpaca": ".json", "messages": ".jsonl", "parquet": ".parquet"}
+MIME_TYPES = {"alpaca": "application/json", "messages": "application/jsonl", "parquet": "application/octet-stream"}
+_COLUMNS = ("id", "origin", "status", "instruction", "input", "output", "messages", "task", "task_cluster", "format")
+Progress = Callable[[float, float, str], None]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where an export went and what its manifest says."""
+
+    path: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"export format must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}")
+
+
+def export_frame(store: Store, flt: ExampleFilter) -> pd.DataFrame:
+    """The matching rows (current text, ordered by id) with their tags as a list column."""
+    frame = examples.fetch(store, flt, _COLUMNS)
+    tags = examples.tags_for(store, frame["id"].tolist()) if len(frame) else pd.DataFrame(columns=["example_id", "tag"])
+    by_id = tags.groupby("example_id")["tag"].agg(list).to_dict()
+    frame["tags"] = [by_id.get(i, []) for i in frame["id"]]
+    return frame
+
+
+def _none(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def _user_text(row: dict[str, Any]) -> str:
+    return row["instruction"] + (f"\n\n{row['input']}" if row["input"] else "")
+
+
+def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
+    """The row as chat turns: a stored conversation with its first user/assistant turn set to the current text."""
+    stored = row.get("messages")
+    turns = [dict(t) for t in (json.loads(stored) if isinstance(stored, str) else stored or [])]
+    first_user = next((i for i, t in enumerate(turns) if t["role"] == "user"), None)
+    if first_user is None:
+        return [{"role": "user", "content": _user_text(row)}, {"role": "assistant", "content": row["output"]}]
+    turns[first_user]["content"] = _user_text(row)
+    answer = next((i for i in range(first_user + 1, len(turns)) if turns[i]["role"] == "assistant"), None)
+    if answer is None:
+        turns.insert(first_user + 1, {"role": "assistant", "content": row["output"]})
+    else:
+        turns[answer]["content"] = row["output"]
+    return turns
+
+
+def _record(row: dict[str, Any], fmt: str) -> dict[str, Any]:
+    common = {
+        "id": int(row["id"]),
+        "task": _none(row["task"]),
+        "task_cluster": _none(row["task_cluster"]),
+        "tags": list(row["tags"]),
+    }
+    if fmt == "messages":
+        return {"messages": conversation(row), **common}
+    return {"instruction": row["instruction"], "input": row["input"], "output": row["output"], **common}
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """sha256 of the exported rows' text, ids and tags, independent of the file format."""
+    digest = hashlib.sha256()
+    for row in frame[["id", "instruction", "input", "output", "tags"]].itertuples(index=False):
+        digest.update(json.dumps([int(row.id), row.instruction, row.input, row.output, list(row.tags)]).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def render(frame: pd.DataFrame, fmt: str, progress: Progress | None = None) -> bytes:
+    """The export file's bytes for rows from `export_frame`."""
+    _check_format(fmt)
+    if fmt == "parquet":
+        table = frame[["id", "instruction", "input", "output", "task", "task_cluster", "format", "origin", "status"]]
+        table = table.assign(source=frame["source"], tags=frame["tags"])
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    records = []
+    rows = frame.to_dict("records")
+    for done, row in enumerate(rows, start=1):
+        records.append(_record(row, fmt))
+        if progress and (done % 5000 == 0 or done == len(rows)):
+            progress(done, len(rows), f"{done:,} of {len(rows):,} rows")
+    if fmt == "alpaca":
+        return (json.dumps(records, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
+def build(store: Store, flt: ExampleFilter, fmt: str, progress: Progress | None = None) -> tuple[bytes, dict]:
+    """Export file bytes and the manifest (without file name) for the rows matching `flt`."""
+    _check_format(fmt)
+    frame = export_frame(store, flt)
+    if frame.empty:
+        raise ValueError(f"no rows match the filter ({flt.describe()}); nothing to export")
+    data = render(frame, fmt, progress)
+    manifest = {
+        "format": fmt,
+        "rows": len(frame),
+        "filter": flt.to_dict(),
+        "filter_description": flt.describe(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_sha256": content_hash(frame),
+        "by_status": frame["status"].value_counts().to_dict(),
+        "by_origin": frame["origin"].value_counts().to_dict(),
+        "database": str(store.path),
+    }
+    return data, manifest
+
+
+def default_path(fmt: str) -> Path:
+    """A new timestamped file under the exports folder."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return config.get_path("exports_dir") / f"export-{stamp}-{fmt}{EXTENSIONS[fmt]}"
+
+
+def manifest_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def export(
+    store: Store,
+    flt: ExampleFilter,
+    fmt: str,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write the rows matching `flt` to `out` (default: under exports_dir) plus `<out>.manifest.json`."""
+    _check_format(fmt)
+    path = Path(out) if out else default_path(fmt)
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {path / ('export' + EXTENSIONS[fmt])}")
+    data, manifest = build(store, flt, fmt, progress)
+    manifest["file"] = path.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    manifest_file = manifest_path_for(path)
+    manifest_file.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ExportResult(path, manifest_file, manifest)
