@@ -1,4 +1,4 @@
-"""CLI: import files and show statistics."""
+"""CLI: import files, export filtered rows, show statistics."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-from curation import config, importers
-from curation.cli.common import echo_json, echo_table, open_store
-from curation.store import examples
+from curation import config, export, importers
+from curation.cli.common import echo_json, echo_table, open_store, progress_bar
+from curation.filters import ORIGINS, STATUSES, ExampleFilter
+from curation.jobs import JobContext, JobRunner
+from curation.store import Store, examples
 
 
 def import_cmd(
@@ -62,6 +64,66 @@ def stats_cmd(
         echo_table(data[col])
 
 
+def _choices(values: list[str], allowed: tuple[str, ...], hint: str) -> list[str]:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise typer.BadParameter(f"must be among {', '.join(allowed)}; got {', '.join(bad)}", param_hint=hint)
+    return values
+
+
+def export_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(export.EXPORT_FORMATS)}.")] = "alpaca",
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default: a new timestamped file under exports_dir).")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Status to export (repeatable); 'all' for every status.")
+    ] = None,
+    search: Annotated[str, typer.Option(help="Only rows whose text contains this (case-insensitive).")] = "",
+    source: Annotated[list[str] | None, typer.Option(help="Source name (repeatable).")] = None,
+    origin: Annotated[list[str] | None, typer.Option(help="Origin (repeatable): seed, templated, ...")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable; rows with any of them).")] = None,
+    task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
+) -> None:
+    """Export rows (default: approved) as Alpaca JSON, messages JSONL or Parquet, with a manifest beside the file."""
+    if fmt not in export.EXPORT_FORMATS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(export.EXPORT_FORMATS)}; got {fmt!r}", param_hint="--format"
+        )
+    statuses = status or ["approved"]
+    statuses = [] if "all" in statuses else _choices(statuses, STATUSES, "--status")
+    flt = ExampleFilter(
+        search=search,
+        statuses=statuses,
+        sources=source or [],
+        origins=_choices(origin or [], ORIGINS, "--origin"),
+        tags=tag or [],
+        tasks=task or [],
+    )
+    store = open_store(ctx)
+    if examples.count(store, flt) == 0:
+        raise ValueError(f"no rows match the filter ({flt.describe()}); nothing to export")
+    hook, close = progress_bar("export")
+    try:
+        result = JobRunner(store).run(
+            "export",
+            lambda job: _export_job(job, store, flt, fmt, out),
+            {"format": fmt, "filter": flt.to_dict()},
+            on_progress=hook,
+        )
+    finally:
+        close()
+    typer.echo(f"exported {result['rows']} rows ({flt.describe()}) to {result['path']}")
+    typer.echo(f"manifest: {result['manifest_path']}")
+
+
+def _export_job(job: JobContext, store: Store, flt: ExampleFilter, fmt: str, out: Path | None) -> dict:
+    done = export.export(store, flt, fmt, out, progress=job.progress)
+    return {"rows": done.manifest["rows"], "path": str(done.path), "manifest_path": str(done.manifest_path)}
+
+
 def register(root: typer.Typer) -> None:
     root.command("import")(import_cmd)
+    root.command("export")(export_cmd)
     root.command("stats")(stats_cmd)
