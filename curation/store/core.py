@@ -84,8 +84,9 @@ class Store:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def query_value(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
-        row = self.cursor().execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        # fetchall, not fetchone: duckdb 2.0 refuses new work on a cursor whose result is not exhausted.
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     def query_dicts(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
         cur = self.cursor().execute(sql, params or [])

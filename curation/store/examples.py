@@ -310,10 +310,12 @@ def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
         frame[col] = frame[col].fillna("").astype(str) if col in frame else ""
     if "source_row" not in frame:
         frame["source_row"] = range(len(frame))
-    frame["origin"] = frame.get("origin", "imported")
-    frame["status"] = frame.get("status", "pending")
+    frame["origin"] = frame["origin"].fillna("imported") if "origin" in frame else "imported"
+    frame["status"] = frame["status"].fillna("pending") if "status" in frame else "pending"
     for col in ("messages", "provenance", "meta"):
         if col in frame:
             frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]
-    frame["tags"] = rows["tags"].to_numpy() if "tags" in rows else [None] * len(frame)
+    tags = rows["tags"].tolist() if "tags" in rows else [None] * len(frame)
+    # rows built from dicts with and without 'tags' carry NaN for the missing ones
+    frame["tags"] = [list(t) if isinstance(t, (list, tuple)) or hasattr(t, "tolist") else None for t in tags]
     return frame
