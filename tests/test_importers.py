@@ -1,0 +1,250 @@
+"""Importers: one table-driven case per format, and a bad-input table that must leave the store untouched."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from curation import importers
+from curation.importers import InvalidInputError
+from curation.store import Store, examples
+
+
+def jsonl(*records: object) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+CHAT = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi?"},
+    {"role": "assistant", "content": "Hello."},
+    {"role": "user", "content": "Bye?"},
+    {"role": "assistant", "content": "Bye."},
+]
+
+FORMAT_CASES = {
+    "alpaca": (
+        "a.json",
+        json.dumps(
+            [{"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]}, {"instruction": "Hi"}]
+        ).encode(),
+        None,
+        [
+            {"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]},
+            {"instruction": "Hi", "input": "", "output": "", "tags": []},
+        ],
+    ),
+    "selfinstruct-seed": (
+        "seed_tasks.jsonl",
+        jsonl(
+            {
+                "id": "t0",
+                "name": "parity",
+                "instruction": "Even or odd?",
+                "instances": [{"input": "2", "output": "Even"}, {"input": "3", "output": "Odd"}],
+                "is_classification": True,
+            },
+            {"id": "t1", "name": "joke", "instruction": "Tell a joke.", "instances": [{"input": "", "output": "Ha."}]},
+        ),
+        None,
+        [
+            {
+                "instruction": "Even or odd?",
+                "input": "2",
+                "output": "Even",
+                "task": "parity",
+                "is_classification": True,
+            },
+            {"instruction": "Even or odd?", "input": "3", "output": "Odd", "task": "parity", "is_classification": True},
+            {"instruction": "Tell a joke.", "input": "", "output": "Ha.", "task": "joke", "is_classification": None},
+        ],
+    ),
+    "jsonl": (
+        "gen.jsonl",
+        jsonl({"instruction": "Q1", "output": "A1", "task": "t", "task_cluster": "c"}, {"instruction": "Q2"}),
+        None,
+        [
+            {"instruction": "Q1", "output": "A1", "task": "t", "task_cluster": "c"},
+            {"instruction": "Q2", "output": "", "task": None, "task_cluster": None},
+        ],
+    ),
+    "messages (OpenAI)": (
+        "chat.jsonl",
+        jsonl({"messages": CHAT}),
+        None,
+        [{"instruction": "Hi?", "output": "Hello.", "messages": CHAT}],
+    ),
+    "messages (ShareGPT)": (
+        "share.jsonl",
+        jsonl({"conversations": [{"from": "human", "value": "Q?"}, {"from": "gpt", "value": "A."}]}),
+        None,
+        [
+            {
+                "instruction": "Q?",
+                "output": "A.",
+                "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}],
+            }
+        ],
+    ),
+    "csv": (
+        "sheet.csv",
+        b'question,answer,note\nWhat is 2+2?,4,checked\n"Say ""hi""",hi,\n',
+        {"instruction": "question", "output": "answer"},
+        [
+            {"instruction": "What is 2+2?", "output": "4", "meta": {"note": "checked"}},
+            {"instruction": 'Say "hi"', "output": "hi", "meta": {"note": ""}},
+        ],
+    ),
+    "parquet": (
+        "table.parquet",
+        parquet_bytes(pd.DataFrame({"prompt": ["P1", "P2"], "reply": ["R1", None], "tags": [["a", "b"], []]})),
+        {"instruction": "prompt", "output": "reply", "tags": "tags"},
+        [{"instruction": "P1", "output": "R1", "tags": ["a", "b"]}, {"instruction": "P2", "output": "", "tags": []}],
+    ),
+    "flan-cot-tsv": (
+        "gsm8k_train.tsv",
+        b"How many legs do 2 cats have?\t8\tA cat has 4 legs.\\n2 x 4 = 8.\n",
+        None,
+        [
+            {
+                "instruction": "How many legs do 2 cats have?",
+                "output": "A cat has 4 legs.\n2 x 4 = 8. So the answer is 8.",
+                "task": "gsm8k",
+                "format": "cot",
+            }
+        ],
+    ),
+}
+
+
+def stored_rows(store: Store) -> list[dict]:
+    frame = examples.fetch(store)
+    tags = examples.tags_for(store, frame["id"].tolist()).groupby("example_id")["tag"].agg(list).to_dict()
+    rows = frame.to_dict("records")
+    for row in rows:
+        row["tags"] = tags.get(row["id"], [])
+        for key in ("messages", "meta"):
+            row[key] = json.loads(row[key]) if isinstance(row[key], str) else None
+        row["is_classification"] = None if pd.isna(row["is_classification"]) else bool(row["is_classification"])
+        for key in ("task", "task_cluster", "format"):
+            row[key] = None if pd.isna(row[key]) else row[key]
+    return rows
+
+
+@pytest.mark.parametrize("case", list(FORMAT_CASES))
+def test_each_format_imports_its_rows(store: Store, case: str) -> None:
+    file_name, data, mapping, expected = FORMAT_CASES[case]
+    fmt = case.split(" ")[0]
+    result = importers.import_bytes(store, data, file_name, fmt, mapping=mapping, author="t")
+    assert result.rows == len(expected)
+    rows = stored_rows(store)
+    assert [{k: row[k] for k in want} for row, want in zip(rows, expected, strict=True)] == expected
+    source = examples.list_sources(store).iloc[0]
+    assert (source["format"], source["file_name"], source["row_count"]) == (fmt, file_name, len(expected))
+    assert len(source["sha256"]) == 64
+    assert all(row["orig_instruction"] == row["instruction"] for row in rows)
+
+
+def test_origin_defaults_and_override(store: Store) -> None:
+    seed_file, seed_data, _, _ = FORMAT_CASES["selfinstruct-seed"]
+    importers.import_bytes(store, seed_data, seed_file, "selfinstruct-seed")
+    importers.import_bytes(store, jsonl({"instruction": "x"}), "g.jsonl", "jsonl", origin="generated")
+    assert examples.counts_by(store, "origin").to_dict("records") == [
+        {"value": "seed", "count": 3},
+        {"value": "generated", "count": 1},
+    ]
+
+
+BIG = "x" * 1_000_001
+BAD_INPUTS = [
+    # (id, file name, format, bytes, mapping, substrings the first error must contain)
+    ("malformed jsonl", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "broken"\n', None,
+     ["line 2", "malformed JSON"]),
+    ("malformed alpaca", "a.json", "alpaca", b'[\n{"instruction": "ok"},\n{"instruction": oops}\n]', None,
+     ["line 3", "malformed JSON"]),
+    ("not an array", "a.json", "alpaca", b'{"instruction": "x"}', None, ["line 1", "JSON array"]),
+    ("missing field", "a.jsonl", "jsonl", jsonl({"instruction": "ok"}, {"output": "no instruction"}), None,
+     ["line 2", "missing required field 'instruction'"]),
+    ("wrong type", "a.jsonl", "jsonl", jsonl({"instruction": "ok", "output": 42}), None,
+     ["line 1", "'output' must be a string; got int"]),
+    ("tags wrong type", "a.json", "alpaca", b'[{"instruction": "ok", "tags": "math"}]', None,
+     ["line 1", "'tags' must be a list of strings"]),
+    ("not utf-8", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "caf\xe9"}\n', None,
+     ["line 2", "not valid UTF-8", "0xe9"]),
+    ("empty file", "a.jsonl", "jsonl", b"  \n", None, ["a.jsonl", "file is empty"]),
+    ("empty parquet", "a.parquet", "parquet", b"", None, ["a.parquet", "file is empty"]),
+    ("1 MB field", "a.jsonl", "jsonl", jsonl({"instruction": "ok"}, {"instruction": "ok", "output": BIG}), None,
+     ["line 2", "'output' is 1,000,001 bytes", "INSTRUCT_CURATOR_MAX_FIELD_BYTES"]),
+    ("duplicate ids", "a.jsonl", "jsonl", jsonl({"id": 7, "instruction": "a"}, {"id": 8, "instruction": "b"},
+                                                 {"id": 7, "instruction": "c"}), None,
+     ["line 3", "duplicate id '7'", "line 1"]),
+    ("seed without instances", "s.jsonl", "selfinstruct-seed", jsonl({"instruction": "x", "instances": []}), None,
+     ["line 1", "'instances' must be a non-empty list"]),
+    ("chat without user", "c.jsonl", "messages", jsonl({"messages": [{"role": "assistant", "content": "hi"}]}), None,
+     ["line 1", "no user turn"]),
+    ("chat bad role", "c.jsonl", "messages", jsonl({"messages": [{"role": "robot", "content": "hi"}]}), None,
+     ["line 1", "messages[0] needs a role"]),
+    ("tsv field count", "x.tsv", "flan-cot-tsv", b"q\ta\tr\nonly two\tfields\n", None,
+     ["line 2", "expected 3 tab-separated fields"]),
+    ("csv bad mapping", "x.csv", "csv", b"q,a\nx,y\n", {"instruction": "question"},
+     ["columns ['question'] not in the file", "['q', 'a']"]),
+    ("csv empty instruction", "x.csv", "csv", b"q,a\nx,y\n,z\n", {"instruction": "q", "output": "a"},
+     ["line 3", "'instruction' is empty"]),
+    ("unknown format", "x.txt", "yaml", b"a: b", None, ["unknown format 'yaml'"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("file_name", "fmt", "data", "mapping", "expected"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[c[0] for c in BAD_INPUTS],
+)
+def test_bad_input_names_the_problem_and_leaves_the_store_unchanged(
+    make_store, file_name: str, fmt: str, data: bytes, mapping: dict | None, expected: list[str]
+) -> None:
+    store = make_store([{"instruction": "existing 1"}, {"instruction": "existing 2"}])
+    with pytest.raises(InvalidInputError) as err:
+        importers.import_bytes(store, data, file_name, fmt, mapping=mapping)
+    first = err.value.errors[0]
+    assert first.startswith(file_name)
+    for text in expected:
+        assert text in first
+    assert examples.count(store) == 2
+    assert len(examples.list_sources(store)) == 1
+
+
+def test_every_bad_line_is_reported_at_once(store: Store) -> None:
+    data = jsonl({"instruction": "ok"}, {"output": "x"}, {"instruction": 1}, {"instruction": "ok"}, {"input": "y"})
+    with pytest.raises(InvalidInputError) as err:
+        importers.import_bytes(store, data, "many.jsonl", "jsonl")
+    assert [e.split(":")[0] for e in err.value.errors] == [
+        "many.jsonl line 2",
+        "many.jsonl line 3",
+        "many.jsonl line 5",
+    ]
+    assert "and 2 more problems" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("data.json", "alpaca"),
+        ("seed_tasks.jsonl", "selfinstruct-seed"),
+        ("gen.jsonl", "jsonl"),
+        ("x.CSV", "csv"),
+        ("t.parquet", "parquet"),
+        ("gsm8k_train.tsv", "flan-cot-tsv"),
+        ("notes.txt", None),
+    ],
+)
+def test_guess_format(name: str, fmt: str | None) -> None:
+    assert importers.guess_format(name) == fmt
