@@ -1,0 +1,263 @@
+"""One small interface to language models, with three backends: local transformers, OpenAI-compatible HTTP, fake.
+
+`complete(prompt, max_tokens=, temperature=, top_p=, stop=)` returns the continuation and why it ended
+("stop" or "length": a truncated response). API keys come from an environment variable at call time and
+are never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from curation import models
+
+BACKENDS = ("local", "openai", "fake")
+RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
+
+
+class LLMError(RuntimeError):
+    """A model could not produce a completion; the message says where and what to check."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's continuation of a prompt and why it ended ("stop" or "length")."""
+
+    text: str
+    finish_reason: str = "stop"
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class LLM(Protocol):
+    """Anything that continues a prompt."""
+
+    name: str
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
+    ) -> Completion: ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Text before the earliest stop sequence, and whether one was found."""
+    hits = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return (text[: min(hits)], True) if hits else (text, False)
+
+
+# -- local transformers --------------------------------------------------------------------------
+class LocalLM:
+    """A local causal LM (default: the packaged SmolLM2-135M-Instruct), loaded on first use."""
+
+    def __init__(self, model: str | None = None, *, device: str | None = None, seed: int = 0, chat: bool = False):
+        self.model_ref = model
+        self.name = model or models.DEFAULT_MODEL
+        self.device = device
+        self.seed = seed
+        self.chat = chat
+        self._loaded: tuple[Any, Any] | None = None
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            self._loaded = models.load_causal_lm(self.model_ref, self.device)
+        return self._loaded
+
+    def _encode(self, tokenizer: Any, prompt: str) -> str:
+        if self.chat and getattr(tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": prompt}]
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return prompt
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
+    ) -> Completion:
+        import torch
+
+        with self._lock:
+            lm, tokenizer = self._load()
+            batch = tokenizer(self._encode(tokenizer, prompt), return_tensors="pt").to(lm.device)
+            torch.manual_seed(self.seed + self._calls)
+            self._calls += 1
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+            with torch.no_grad():
+                out = lm.generate(
+                    **batch,
+                    max_new_tokens=max_tokens,
+                    stop_strings=list(stop) or None,
+                    tokenizer=tokenizer,
+                    pad_token_id=tokenizer.eos_token_id,
+                    **({"do_sample": False} | sampling),
+                )
+        new = out[0, batch["input_ids"].shape[1] :]
+        text, hit = cut_at_stop(tokenizer.decode(new, skip_special_tokens=True), stop)
+        ended = hit or int(new[-1]) == tokenizer.eos_token_id or len(new) < max_tokens
+        return Completion(text, "stop" if ended else "length")
+
+
+# -- OpenAI-compatible HTTP ----------------------------------------------------------------------
+@dataclass
+class OpenAIBackend:
+    """Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, hosted): /completions or /chat/completions."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    chat: bool = False
+    timeout: float = 60.0
+    max_retries: int = 3
+    backoff: float = 1.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https://; got {self.base_url!r}")
+        if not self.model.strip():
+            raise ValueError("model name is empty; give the name the server knows the model by")
+        self.base_url = self.base_url.rstrip("/")
+        self.name = self.model
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
+    ) -> Completion:
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature}
+        body |= {"top_p": top_p, **({"stop": list(stop)[:4]} if stop else {})}
+        if self.chat:
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        data = self._post("/chat/completions" if self.chat else "/completions", body)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if self.chat else choice["text"]
+        except (KeyError, IndexError, TypeError) as err:
+            raise LLMError(f"{self.base_url} sent an answer without choices[0] text: {str(data)[:200]}") from err
+        text, hit = cut_at_stop(text or "", stop)
+        reason = "stop" if hit else (choice.get("finish_reason") or "stop")
+        return Completion(text, "length" if reason == "length" else "stop")
+
+    def _request(self, url: str, body: dict[str, Any]) -> urllib.request.Request:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return urllib.request.Request(url, json.dumps(body).encode("utf-8"), headers, method="POST")
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + path
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                with urllib.request.urlopen(self._request(url, body), timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as err:
+                detail = err.read().decode("utf-8", "replace")[:200]
+                problem = f"HTTP {err.code}: {detail}"
+                if err.code not in RETRY_STATUS:
+                    raise LLMError(f"{url} refused the request ({problem}); check the model name and API key") from err
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                reason = getattr(err, "reason", err)
+                problem = f"timed out after {self.timeout:g} s" if "timed out" in str(reason) else str(reason)
+            except json.JSONDecodeError as err:
+                raise LLMError(f"{url} did not answer with JSON ({err.msg})") from err
+        raise LLMError(
+            f"cannot get a completion from {url} after {self.max_retries + 1} attempts ({problem}); "
+            "check that the server is running and the base URL is right"
+        )
+
+
+# -- deterministic fake --------------------------------------------------------------------------
+_VERBS = ("Summarize", "Explain", "List", "Rewrite", "Describe", "Suggest", "Compare", "Translate", "Outline", "Give")
+_THINGS = (
+    "the causes of inflation",
+    "a healthy breakfast for a runner",
+    "how vaccines train the immune system",
+    "the rules of chess for a beginner",
+    "three ways to save water at home",
+    "the plot of a famous novel",
+    "a polite email declining an invitation",
+    "the difference between weather and climate",
+    "tips for a first job interview",
+    "why the sky looks blue",
+    "the steps to change a bicycle tyre",
+    "a short poem about the sea",
+)
+_MODIFIERS = ("in two sentences", "for a ten-year-old", "as a bulleted list", "in a formal tone", "briefly", "")
+_CLASSIFY = ("Classify the sentiment of the following {x} as positive or negative.", "Decide whether the {x} is spam.")
+_NOUNS = ("tweet", "product review", "email", "headline", "text message", "comment")
+_ODD = ("Draw a picture of a cat.", "Say hi.", "Write a program that sorts numbers.", "Plot the data in a graph.")
+
+
+@dataclass
+class FakeLLM:
+    """A deterministic stand-in for tests and demos: answers each Self-Instruct prompt kind from a seeded RNG.
+
+    With `responses`, returns them in order instead (strings or Completions); `prompts` records every prompt.
+    """
+
+    seed: int = 0
+    responses: list[str | Completion] | None = None
+    name: str = "fake"
+    prompts: list[str] = field(default_factory=list)
+
+    def complete(
+        self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0, stop=()
+    ) -> Completion:
+        self.prompts.append(prompt)
+        if self.responses is not None:
+            if not self.responses:
+                raise LLMError("the fake model ran out of scripted responses")
+            item = self.responses.pop(0)
+            return item if isinstance(item, Completion) else Completion(item)
+        rng = random.Random(f"{self.seed}:{len(self.prompts)}:{prompt}")
+        tail = prompt.rstrip().rsplit("\n", 1)[-1]
+        if tail.startswith("Is it classification?"):
+            task = prompt.rstrip().rsplit("\n", 2)[-2]
+            text = " Yes" if task.removeprefix("Task: ").startswith(("Classify", "Decide")) else " No"
+        elif tail.startswith("Class label:"):
+            text = " Positive\nSentence: I loved every minute of it.\nClass label: Negative\nSentence: Never again."
+        elif tail.startswith("Example 1"):
+            text = f"\nInput: {rng.choice(_THINGS)}\nOutput: Here is my answer number {rng.randint(1, 999)}."
+        else:
+            text = self._task_list(prompt, rng)
+        text, hit = cut_at_stop(text, stop)
+        return Completion(text, "stop" if hit or len(text.split()) < max_tokens else "length")
+
+    def _task_list(self, prompt: str, rng: random.Random) -> str:
+        start = int(prompt.rstrip().rsplit("\n", 1)[-1].rstrip(".") or 1)
+        items = []
+        for _ in range(6):
+            if rng.random() < 0.15:
+                items.append(rng.choice(_ODD))
+            elif rng.random() < 0.25:
+                items.append(rng.choice(_CLASSIFY).format(x=rng.choice(_NOUNS)))
+            else:
+                items.append(" ".join(f"{rng.choice(_VERBS)} {rng.choice(_THINGS)} {rng.choice(_MODIFIERS)}".split()))
+        lines = [f" {items[0]}"] + [f"{start + i}. {item}" for i, item in enumerate(items[1:], start=1)]
+        return "\n".join(lines) + "\n\n"
+
+
+def make_llm(backend: str, **options: Any) -> LLM:
+    """A backend by name: local (model, device, seed, chat), openai (base_url, model, api_key_env, ...), fake."""
+    if backend == "local":
+        return LocalLM(options.get("model") or None, device=options.get("device"), seed=int(options.get("seed", 0)))
+    if backend == "openai":
+        keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
+        return OpenAIBackend(**{k: v for k, v in options.items() if k in keys and v is not None})
+    if backend == "fake":
+        return FakeLLM(seed=int(options.get("seed", 0)))
+    raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
