@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import pytest
 
@@ -247,6 +248,7 @@ def test_cancel_keeps_accepted_rows(seeded) -> None:
             out = super().complete(prompt, **kw)
             if examples.count(seeded, ExampleFilter(origins=["generated"])) == 0 and len(self.prompts) == 6:
                 jobs_table.request_cancel(seeded, int(seeded.query_value("SELECT max(id) FROM jobs")))
+                time.sleep(0.3)  # the job re-reads the cancel flag at most every 0.25 s
             return out
 
     result, job_id = _run(seeded, CancellingLLM(seed=1), n_instructions=50)
