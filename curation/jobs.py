@@ -107,15 +107,19 @@ class JobRunner:
     def submit(self, kind: str, fn: JobFn, params: dict[str, Any] | None = None) -> int:
         """Start a job in a background thread; returns its id at once."""
         job_id = jobs_table.create(self.store, kind, params)
+        self.adopt(job_id, fn)
+        return job_id
+
+    def adopt(self, job_id: int, fn: JobFn) -> None:
+        """Run `fn` for an existing job row in a background thread (e.g. reattaching to a live training process)."""
 
         def target() -> None:
             with contextlib.suppress(Exception):
                 self._execute(job_id, fn, None)
 
-        thread = threading.Thread(target=target, name=f"job-{job_id}-{kind}", daemon=True)
+        thread = threading.Thread(target=target, name=f"job-{job_id}", daemon=True)
         self._threads[job_id] = thread
         thread.start()
-        return job_id
 
     def cancel(self, job_id: int) -> bool:
         """Ask a job to stop at its next progress report; False if it had already finished."""
