@@ -142,7 +142,12 @@ def build(store: Store, flt: ExampleFilter, fmt: str, progress: Progress | None 
 def default_path(fmt: str) -> Path:
     """A new timestamped file under the exports folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return config.get_path("exports_dir") / f"export-{stamp}-{fmt}{EXTENSIONS[fmt]}"
+    folder, n = config.get_path("exports_dir"), 1
+    path = folder / f"export-{stamp}-{fmt}{EXTENSIONS[fmt]}"
+    while path.exists():  # two exports within one second must not overwrite each other
+        n += 1
+        path = folder / f"export-{stamp}-{fmt}-{n}{EXTENSIONS[fmt]}"
+    return path
 
 
 def manifest_path_for(path: Path) -> Path:
@@ -168,3 +173,21 @@ def export(
     manifest_file = manifest_path_for(path)
     manifest_file.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return ExportResult(path, manifest_file, manifest)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def list_exports(folder: Path | None = None) -> pd.DataFrame:
+    """Earlier exports in a folder (default exports_dir), newest first, from their manifests."""
+    folder = Path(folder) if folder else config.get_path("exports_dir")
+    rows = []
+    for manifest_file in folder.glob("*.manifest.json") if folder.exists() else []:
+        try:
+            manifest = read_manifest(manifest_file)
+        except (OSError, ValueError):
+            continue  # a half-written or foreign file is not an export we can describe
+        rows.append({k: manifest.get(k) for k in ("created_at", "file", "format", "rows", "filter_description")})
+    columns = ["created_at", "file", "format", "rows", "filter_description"]
+    return pd.DataFrame(rows, columns=columns).sort_values("created_at", ascending=False, ignore_index=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from curation import config
 from curation.store import Store
@@ -409,6 +410,21 @@ def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> 
                 "meta": {"question": question, "answer": answer, "rationale": rationale},
             }
         )
+
+
+def table_columns(data: bytes, file_name: str, fmt: str) -> list[str]:
+    """Column names of a csv or parquet file, for the column-mapping UI."""
+    if fmt == "parquet":
+        try:
+            return list(pq.ParquetFile(io.BytesIO(data)).schema_arrow.names)
+        except Exception as err:
+            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
+    if fmt == "csv":
+        try:
+            return list(pd.read_csv(io.StringIO(decode_utf8(data, file_name)), dtype=str, nrows=0).columns)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InvalidInputError([f"{file_name}: malformed CSV ({err})"]) from err
+    raise ValueError(f"only csv and parquet files have a column mapping; got format {fmt!r}")
 
 
 def parse(

@@ -1,0 +1,297 @@
+"""Browse and edit: a server-side paged table, a row editor with conflict handling, history with diff and revert."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from curation.diffs import inline_diff, text_diff
+from curation.filters import SORTABLE
+from curation.store import ConflictError, examples, revisions
+from ui.filters import filter_sidebar
+from ui.state import author, get_store
+
+PAGE_SIZES = (25, 50, 100, 200)
+TEXT_FIELDS = ("instruction", "input", "output")
+EDIT_FIELDS = (*TEXT_FIELDS, "task", "tags")
+SHOWN = ["id", "instruction", "input", "output", "status", "origin", "source", "task", "tags", "length", "version"]
+PREVIEW_CHARS = 200
+FLASH = "browse_flash"
+CONFLICT = "browse_conflict"
+OPEN = "browse_open_id"
+
+store = get_store()
+
+
+# -- state helpers -----------------------------------------------------------------------------
+def flash(level: str, message: str) -> None:
+    st.session_state[FLASH] = (level, message)
+
+
+def editable(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields the editor shows, as plain values (task '' for none)."""
+    return {f: row[f] or "" for f in (*TEXT_FIELDS, "task")} | {"tags": list(row["tags"])}
+
+
+def widget_key(example_id: int, field: str) -> str:
+    return f"browse_edit_{example_id}_{field}"
+
+
+def loaded_key(example_id: int) -> str:
+    return f"browse_loaded_{example_id}"
+
+
+def load_into_editor(example_id: int, values: dict[str, Any], version: int) -> None:
+    """Put values into the editor widgets and remember which version they came from (before widgets draw)."""
+    st.session_state[loaded_key(example_id)] = {"version": int(version), "values": values}
+    for field in EDIT_FIELDS:
+        st.session_state[widget_key(example_id, field)] = values[field]
+
+
+def open_example(example_id: int) -> None:
+    """Open a row in the editor, freshly loaded from the store."""
+    row = examples.get(store, example_id)
+    st.session_state.pop(CONFLICT, None)
+    if row is None:
+        flash("warning", f"Example #{example_id} does not exist.")
+        st.session_state.pop(OPEN, None)
+        return
+    st.session_state[OPEN] = example_id
+    load_into_editor(example_id, editable(row), row["version"])
+
+
+def on_table_select() -> None:
+    rows = st.session_state["browse_table"]["selection"]["rows"]
+    ids = st.session_state.get("browse_page_ids", [])
+    if rows and rows[0] < len(ids):
+        open_example(ids[rows[0]])
+
+
+def step_page(delta: int, pages: int) -> None:
+    st.session_state["browse_page"] = min(pages, max(1, st.session_state.get("browse_page", 1) + delta))
+
+
+# -- table ---------------------------------------------------------------------------------------
+def page_controls(total: int, signature: str) -> tuple[str, bool, int, int]:
+    sort_col, desc_col, size_col, page_col, prev_col, next_col = st.columns([2, 1.3, 1.3, 1.3, 1, 1])
+    sort = sort_col.selectbox("Sort by", SORTABLE, key="browse_sort")
+    descending = desc_col.toggle("Descending", key="browse_desc")
+    size = size_col.selectbox("Rows per page", PAGE_SIZES, index=1, key="browse_size")
+    pages = max(1, math.ceil(total / size))
+    signature += f"|{sort}|{descending}|{size}"
+    if st.session_state.get("browse_signature") != signature:  # a new filter or order starts at page 1
+        st.session_state["browse_signature"] = signature
+        st.session_state["browse_page"] = 1
+    st.session_state["browse_page"] = min(max(1, st.session_state.get("browse_page", 1)), pages)
+    page_no = page_col.number_input("Page", min_value=1, max_value=pages, step=1, key="browse_page")
+    prev_col.button("◀ Prev", key="browse_prev", on_click=step_page, args=(-1, pages), disabled=page_no <= 1)
+    next_col.button("Next ▶", key="browse_next", on_click=step_page, args=(1, pages), disabled=page_no >= pages)
+    return sort, descending, size, int(page_no)
+
+
+def show_table(flt) -> None:
+    total = examples.count(store, flt)
+    sort, descending, size, page_no = page_controls(total, repr(sorted(flt.to_dict().items())))
+    pages = max(1, math.ceil(total / size))
+    st.markdown(f"**{total:,} matching rows** · page {page_no:,} of {pages:,}")
+    frame = examples.page(store, flt, sort=sort, descending=descending, limit=size, offset=(page_no - 1) * size)
+    st.session_state["browse_page_ids"] = frame["id"].tolist()
+    shown = frame[SHOWN].copy()
+    for field in TEXT_FIELDS:
+        shown[field] = shown[field].str.slice(0, PREVIEW_CHARS)
+    st.dataframe(
+        shown,
+        key="browse_table",
+        on_select=on_table_select,
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        column_config={f: st.column_config.TextColumn(f, width="medium") for f in TEXT_FIELDS},
+    )
+    goto, button, _ = st.columns([1.5, 1, 5], vertical_alignment="bottom")
+    goto.number_input("Open example id", min_value=1, step=1, value=None, key="browse_goto")
+    button.button("Open", key="browse_open", on_click=lambda: open_example(int(st.session_state["browse_goto"] or 0)))
+    st.caption("Select a row in the table, or type its id, to open it in the editor.")
+
+
+# -- editor --------------------------------------------------------------------------------------
+def editor_values(example_id: int) -> dict[str, Any]:
+    return {field: st.session_state.get(widget_key(example_id, field)) for field in EDIT_FIELDS}
+
+
+def changes_for_store(values: dict[str, Any]) -> dict[str, Any]:
+    return {**values, "task": values["task"].strip() or None, "tags": [t.strip() for t in values["tags"] if t.strip()]}
+
+
+def save(example_id: int, values: dict[str, Any], version: int) -> None:
+    """Save with an optimistic version check; a conflict keeps both versions for the user to choose."""
+    try:
+        new_version = revisions.update_example(
+            store, example_id, changes_for_store(values), expected_version=version, author=author()
+        )
+    except ConflictError as err:
+        st.session_state[CONFLICT] = {
+            "id": example_id,
+            "mine": values,
+            "theirs": editable(err.current),
+            "their_version": int(err.current["version"]),
+            "my_version": version,
+        }
+        return
+    st.session_state.pop(CONFLICT, None)
+    load_into_editor(example_id, values, new_version)
+    flash("success", f"Saved example #{example_id} (now version {new_version}).")
+
+
+def save_from_form(example_id: int) -> None:
+    save(example_id, editor_values(example_id), st.session_state[loaded_key(example_id)]["version"])
+
+
+def keep_mine() -> None:
+    conflict = st.session_state[CONFLICT]
+    save(conflict["id"], conflict["mine"], conflict["their_version"])
+
+
+def take_theirs() -> None:
+    conflict = st.session_state.pop(CONFLICT)
+    load_into_editor(conflict["id"], conflict["theirs"], conflict["their_version"])
+    flash("info", f"Loaded the current version {conflict['their_version']}; your edits were discarded.")
+
+
+def set_row_status(example_id: int, status: str) -> None:
+    """Approve/reject one row; the editor keeps its edits if the review was the only change since loading."""
+    before = examples.get(store, example_id)["version"]
+    result = revisions.set_status(store, status, author=author(), ids=[example_id])
+    loaded = st.session_state[loaded_key(example_id)]
+    if result.action_id and before == loaded["version"]:
+        loaded["version"] = before + 1
+    flash("success", f"Example #{example_id} is now {status}.")
+
+
+def show_conflict(conflict: dict[str, Any]) -> None:
+    st.error(
+        f"Someone else saved example #{conflict['id']} while you were editing: you started from version "
+        f"{conflict['my_version']}, it is now version {conflict['their_version']}. Nothing was lost — compare both "
+        "versions and choose."
+    )
+    mine_col, theirs_col = st.columns(2)
+    mine_col.markdown("**Your version (not saved yet)**")
+    theirs_col.markdown(f"**Current version {conflict['their_version']} (saved)**")
+    for field in EDIT_FIELDS:
+        mine, theirs = conflict["mine"][field], conflict["theirs"][field]
+        marker = "" if mine == theirs else "  ← differs"
+        for column, value in ((mine_col, mine), (theirs_col, theirs)):
+            column.text(field + marker)
+            column.code(", ".join(value) if field == "tags" else value or " ", language=None, wrap_lines=True)
+    keep, take = st.columns(2)
+    keep.button(
+        f"Keep mine (save it over version {conflict['their_version']})",
+        key="browse_keep_mine",
+        type="primary",
+        on_click=keep_mine,
+    )
+    take.button("Take theirs (discard my edits)", key="browse_take_theirs", on_click=take_theirs)
+
+
+def edit_form(example_id: int, row: dict[str, Any]) -> None:
+    loaded = st.session_state[loaded_key(example_id)]
+    all_tags = examples.distinct_values(store, "tag")
+    with st.form(f"browse_form_{example_id}"):
+        for field in TEXT_FIELDS:
+            st.text_area(field.capitalize(), key=widget_key(example_id, field), height=150 if field == "output" else 90)
+        task_col, tags_col = st.columns(2)
+        task_col.text_input("Task", key=widget_key(example_id, "task"))
+        current_tags = st.session_state.get(widget_key(example_id, "tags")) or []
+        tags_col.multiselect(
+            "Tags",
+            sorted(set(all_tags) | set(current_tags)),
+            key=widget_key(example_id, "tags"),
+            accept_new_options=True,
+            placeholder="choose or type a new tag",
+        )
+        st.form_submit_button("Save", type="primary", on_click=save_from_form, args=(example_id,))
+    if row["version"] != loaded["version"] and CONFLICT not in st.session_state:
+        st.warning(
+            f"This row changed since you opened it (you have version {loaded['version']}, the store has "
+            f"{row['version']}). Saving will show both versions."
+        )
+
+
+def show_history(example_id: int, version: int) -> None:
+    history = revisions.history(store, example_id)
+    if history.empty:
+        st.caption("No revisions yet: this row is as imported.")
+        return
+    history["change"] = [inline_diff(o, n) for o, n in zip(history["old_value"], history["new_value"], strict=True)]
+    st.dataframe(
+        history[["revision_id", "action_id", "action", "author", "created_at", "field", "change"]],
+        hide_index=True,
+        width="stretch",
+    )
+    by_id = history.set_index("revision_id")
+    choice = st.selectbox(
+        "Revision",
+        list(reversed(history["revision_id"].tolist())),
+        format_func=lambda r: f"#{r} · {by_id.loc[r, 'field']} · {by_id.loc[r, 'action']} by {by_id.loc[r, 'author']}",
+        key=f"browse_revision_{example_id}",
+    )
+    st.code(text_diff(by_id.loc[choice, "old_value"], by_id.loc[choice, "new_value"]) or "(no change)", language="diff")
+    revert, original, _ = st.columns([1.2, 1.2, 3])
+    revert.button(
+        "Revert to this revision", key="browse_revert", on_click=revert_to, args=(example_id, int(choice), version)
+    )
+    original.button(
+        "Revert to original (as imported)",
+        key="browse_revert_original",
+        on_click=revert_to,
+        args=(example_id, 0, version),
+    )
+
+
+def revert_to(example_id: int, revision_id: int, version: int) -> None:
+    try:
+        revisions.revert_to(store, example_id, revision_id, expected_version=version, author=author())
+    except ConflictError as err:
+        flash("error", f"{err}. Re-open the row to see the current version.")
+        return
+    open_example(example_id)
+    where = "its original (imported) text" if revision_id == 0 else f"its state after revision #{revision_id}"
+    flash("success", f"Example #{example_id} reverted to {where}.")
+
+
+def show_editor(example_id: int) -> None:
+    row = examples.get(store, example_id)
+    if row is None or loaded_key(example_id) not in st.session_state:
+        return
+    st.divider()
+    st.subheader(f"Example #{example_id}")
+    st.text(
+        f"source: {row['source']} (row {row['source_row']}) · origin: {row['origin']} · status: {row['status']} · "
+        f"format: {row['format'] or '-'} · version {row['version']}"
+    )
+    approve, reject, pending, close = st.columns(4)
+    for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
+        column.button(
+            label, key=f"browse_{status}", on_click=set_row_status, args=(example_id, status), width="stretch"
+        )
+    pending.button(
+        "Back to pending", key="browse_pending", on_click=set_row_status, args=(example_id, "pending"), width="stretch"
+    )
+    close.button("Close editor", key="browse_close", on_click=lambda: st.session_state.pop(OPEN, None), width="stretch")
+    conflict = st.session_state.get(CONFLICT)
+    if conflict and conflict["id"] == example_id:
+        show_conflict(conflict)
+    edit_form(example_id, row)
+    with st.expander("History", expanded=True):
+        show_history(example_id, st.session_state[loaded_key(example_id)]["version"])
+
+
+st.title("Browse")
+if FLASH in st.session_state:
+    level, message = st.session_state.pop(FLASH)
+    getattr(st, level)(message)
+show_table(filter_sidebar(store))
+if st.session_state.get(OPEN):
+    show_editor(int(st.session_state[OPEN]))

@@ -1,0 +1,162 @@
+"""Review: bulk approve/reject everything matching the filter (after a confirmation), a one-by-one queue, undo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from curation.filters import ExampleFilter
+from curation.store import examples, revisions
+from ui.actions import recent_actions
+from ui.filters import filter_sidebar
+from ui.state import author, get_store
+
+CONFIRM = "review_confirm"
+FLASH = "review_flash"
+DECISIONS = "review_decisions"  # action ids of this session's queue decisions, newest last
+SKIPPED = "review_skipped"
+BULK_CHOICES = {"approved": "Approve", "rejected": "Reject", "pending": "Reset to pending"}
+
+store = get_store()
+
+
+def flash(level: str, message: str) -> None:
+    st.session_state[FLASH] = (level, message)
+
+
+# -- bulk ----------------------------------------------------------------------------------------
+def ask_bulk(status: str, flt: ExampleFilter, count: int) -> None:
+    st.session_state[CONFIRM] = {"status": status, "filter": flt.to_dict(), "count": count}
+
+
+def confirm_bulk() -> None:
+    request = st.session_state.pop(CONFIRM)
+    flt = ExampleFilter.from_dict(request["filter"])
+    now = examples.count(store, flt)
+    if now != request["count"]:
+        st.session_state[CONFIRM] = request | {"count": now}
+        flash("warning", f"The number of matching rows changed from {request['count']:,} to {now:,}; confirm again.")
+        return
+    result = revisions.set_status(store, request["status"], author=author(), flt=flt, kind="bulk-review")
+    flash(
+        "success",
+        f"{BULK_CHOICES[request['status']]}: {result.rows:,} rows changed (action #{result.action_id}); "
+        "undo it below if that was a mistake.",
+    )
+
+
+def show_bulk(flt: ExampleFilter, count: int) -> None:
+    st.subheader("Bulk review")
+    st.markdown(f"**{count:,} rows** match the current filter.")
+    st.text(f"Filter: {flt.describe()}")
+    columns = st.columns(len(BULK_CHOICES))
+    for column, (status, label) in zip(columns, BULK_CHOICES.items(), strict=True):
+        column.button(
+            f"{label} all {count:,}",
+            key=f"review_bulk_{status}",
+            on_click=ask_bulk,
+            args=(status, flt, count),
+            disabled=count == 0,
+            width="stretch",
+        )
+    request = st.session_state.get(CONFIRM)
+    if request:
+        with st.container(border=True):
+            st.warning(f"Set {request['count']:,} rows to '{request['status']}'? This is one undoable action.")
+            st.text(f"Filter: {ExampleFilter.from_dict(request['filter']).describe()}")
+            yes, no, _ = st.columns([1, 1, 3])
+            yes.button(
+                f"Yes, change {request['count']:,} rows",
+                key="review_confirm_yes",
+                type="primary",
+                on_click=confirm_bulk,
+            )
+            no.button("Cancel", key="review_confirm_no", on_click=lambda: st.session_state.pop(CONFIRM, None))
+
+
+# -- queue ---------------------------------------------------------------------------------------
+def queue_filter(flt: ExampleFilter) -> ExampleFilter:
+    return ExampleFilter.from_dict(flt.to_dict() | {"statuses": ["pending"]})
+
+
+def next_pending(flt: ExampleFilter) -> dict[str, Any] | None:
+    """The first pending row in id order that this session has not skipped."""
+    skipped = set(st.session_state.get(SKIPPED, []))
+    frame = examples.page(store, queue_filter(flt), limit=len(skipped) + 1)
+    fresh = [int(i) for i in frame["id"] if int(i) not in skipped]
+    return examples.get(store, fresh[0]) if fresh else None
+
+
+def decide(example_id: int, status: str) -> None:
+    result = revisions.set_status(store, status, author=author(), ids=[example_id], kind="review")
+    if result.action_id:
+        st.session_state.setdefault(DECISIONS, []).append(result.action_id)
+    flash("success", f"Example #{example_id} {status}.")
+
+
+def skip(example_id: int) -> None:
+    st.session_state.setdefault(SKIPPED, []).append(example_id)
+
+
+def undo_last() -> None:
+    decisions = st.session_state.get(DECISIONS, [])
+    if not decisions:
+        return
+    action_id = decisions.pop()
+    try:
+        revisions.undo_action(store, action_id, author=author())
+    except (KeyError, ValueError) as err:
+        flash("error", str(err))
+        return
+    flash("info", f"Undid your last decision (action #{action_id}); that row is back in the queue.")
+
+
+def show_row(row: dict[str, Any]) -> None:
+    st.text(
+        f"#{row['id']} · source: {row['source']} · origin: {row['origin']} · task: {row['task'] or '-'} · "
+        f"tags: {', '.join(row['tags']) or '-'}"
+    )
+    for field in ("instruction", "input", "output"):
+        if row[field] or field != "input":
+            st.caption(field)
+            st.code(row[field] or " ", language=None, wrap_lines=True)
+
+
+def show_queue(flt: ExampleFilter) -> None:
+    st.subheader("Review queue")
+    left = examples.count(store, queue_filter(flt))
+    skipped = len(st.session_state.get(SKIPPED, []))
+    st.markdown(f"**{left:,} pending** rows in this filter · {skipped} skipped this session")
+    row = next_pending(flt)
+    buttons = st.columns(4)
+    if row is None:
+        st.info("Nothing left to review here. Change the filter, or clear the skipped list.")
+    else:
+        with st.container(border=True):
+            show_row(row)
+        example_id = int(row["id"])
+        buttons[0].button("Approve (A)", key="review_q_approve", type="primary", shortcut="A", width="stretch",
+                          on_click=decide, args=(example_id, "approved"))  # fmt: skip
+        buttons[1].button("Reject (D)", key="review_q_reject", shortcut="D", width="stretch",
+                          on_click=decide, args=(example_id, "rejected"))  # fmt: skip
+        buttons[2].button("Skip (S)", key="review_q_skip", shortcut="S", width="stretch",
+                          on_click=skip, args=(example_id,))  # fmt: skip
+    buttons[3].button("Undo last decision (U)", key="review_q_undo", shortcut="U", width="stretch",
+                      on_click=undo_last, disabled=not st.session_state.get(DECISIONS))  # fmt: skip
+    if skipped:
+        st.button("Clear skipped list", key="review_q_clear_skipped", on_click=lambda: st.session_state.pop(SKIPPED))
+
+
+st.title("Review")
+if FLASH in st.session_state:
+    level, message = st.session_state.pop(FLASH)
+    getattr(st, level)(message)
+current = filter_sidebar(store)
+queue_tab, bulk_tab = st.tabs(["Review queue", "Bulk review"])
+with queue_tab:
+    show_queue(current)
+with bulk_tab:
+    show_bulk(current, examples.count(store, current))
+st.subheader("Recent changes")
+recent_actions(store, key="review_actions", limit=15)

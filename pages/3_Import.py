@@ -1,0 +1,153 @@
+"""Import: upload a file, pick its format (guessed from the name), map columns, preview, then import in one step."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from curation import importers
+from curation.filters import ORIGINS
+from curation.store import examples
+from ui.state import author, get_store
+
+NONE = "(none)"
+PREVIEW_ROWS = 20
+FLASH = "import_flash"
+HELP = {
+    "alpaca": "JSON array of {instruction, input, output} objects.",
+    "selfinstruct-seed": "JSONL, one task per line with a list of instances -> one row per instance.",
+    "jsonl": "JSONL, one {instruction, input, output} object per line (Self-Instruct style).",
+    "messages": "JSONL with OpenAI `messages` or ShareGPT `conversations`; multi-turn chats are kept.",
+    "csv": "CSV with a header row; map its columns below.",
+    "parquet": "Parquet table; map its columns below.",
+    "flan-cot-tsv": "TSV: question, answer, rationale (literal \\n for line breaks).",
+}
+
+store = get_store()
+
+
+def choose_format(file_name: str) -> str:
+    guess = importers.guess_format(file_name)
+    fmt = st.selectbox(
+        "Format",
+        importers.FORMATS,
+        index=importers.FORMATS.index(guess) if guess else 0,
+        key=f"import_format_{file_name}",
+        help="Guessed from the file name; change it if the guess is wrong.",
+    )
+    st.caption(HELP[fmt] + ("" if guess else " (No guess from this file name: check the format.)"))
+    return fmt
+
+
+def column_mapping(data: bytes, file_name: str, fmt: str) -> dict[str, str] | None:
+    """Selectboxes mapping each target field to one of the file's columns (same-named columns preselected)."""
+    columns = importers.table_columns(data, file_name, fmt)
+    st.text(f"Columns in the file: {', '.join(columns)}")
+    mapping = {}
+    cells = st.columns(len(importers.MAPPABLE))
+    for cell, target in zip(cells, importers.MAPPABLE, strict=True):
+        options = [NONE, *columns]
+        choice = cell.selectbox(
+            target,
+            options,
+            index=options.index(target) if target in columns else 0,
+            key=f"import_map_{file_name}_{target}",
+        )
+        if choice != NONE:
+            mapping[target] = choice
+    st.caption("Columns you do not map are kept in each row's metadata.")
+    return mapping
+
+
+def show_errors(err: importers.InvalidInputError) -> None:
+    st.error(
+        f"{len(err.errors)} problem(s) found; nothing was imported. Fix the file (or the mapping) and upload again."
+    )
+    st.code("\n".join(err.errors), language=None, wrap_lines=True)
+    if len(err.errors) >= importers.MAX_ERRORS:
+        st.caption(f"Only the first {importers.MAX_ERRORS} problems are listed.")
+
+
+def preview(rows: pd.DataFrame) -> None:
+    st.markdown(f"**{len(rows):,} rows** ready to import. First {min(PREVIEW_ROWS, len(rows))}:")
+    shown = [c for c in ("instruction", "input", "output", "task", "tags", "is_classification") if c in rows]
+    st.dataframe(rows[shown].head(PREVIEW_ROWS), hide_index=True, width="stretch")
+
+
+def do_import(upload, fmt: str, mapping, source: str, origin: str) -> None:
+    try:
+        result = importers.import_bytes(
+            store,
+            upload.getvalue(),
+            upload.name,
+            fmt,
+            source_name=source,
+            mapping=mapping,
+            origin=origin,
+            author=author(),
+        )
+    except importers.InvalidInputError as err:
+        st.session_state[FLASH] = ("error", err.errors[0])
+        return
+    st.session_state[FLASH] = (
+        "success",
+        f"Imported {result.rows:,} rows from {upload.name} as source #{result.source_id}.",
+    )
+
+
+def show_upload(sources: pd.DataFrame) -> None:
+    upload = st.file_uploader(
+        "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key="import_upload"
+    )
+    if upload is None:
+        st.caption("Formats: " + ", ".join(importers.FORMATS))
+        return
+    data = upload.getvalue()
+    fmt_col, source_col, origin_col = st.columns(3)
+    with fmt_col:
+        fmt = choose_format(upload.name)
+    source = source_col.text_input("Source name", value=Path(upload.name).stem, key=f"import_source_{upload.name}")
+    default_origin = "seed" if fmt == "selfinstruct-seed" else "imported"
+    origin = origin_col.selectbox(
+        "Origin", ORIGINS, index=ORIGINS.index(default_origin), key=f"import_origin_{upload.name}_{fmt}"
+    )
+    try:
+        mapping = column_mapping(data, upload.name, fmt) if fmt in ("csv", "parquet") else None
+        rows = importers.parse(data, upload.name, fmt, mapping=mapping, origin=origin)
+    except importers.InvalidInputError as err:
+        show_errors(err)
+        return
+    preview(rows)
+    same = sources[sources["sha256"] == hashlib.sha256(data).hexdigest()]
+    if not same.empty:
+        st.warning(
+            f"A file with exactly this content was already imported as source #{int(same['id'].iloc[0])}; "
+            "importing it again adds the rows a second time."
+        )
+    st.button(
+        f"Import {len(rows):,} rows",
+        key="import_go",
+        type="primary",
+        on_click=do_import,
+        args=(upload, fmt, mapping, source.strip() or Path(upload.name).stem, origin),
+    )
+
+
+st.title("Import")
+if FLASH in st.session_state:
+    level, message = st.session_state.pop(FLASH)
+    getattr(st, level)(message)
+sources = examples.list_sources(store)
+show_upload(sources)
+st.subheader("Sources")
+if sources.empty:
+    st.caption("Nothing imported yet.")
+else:
+    st.dataframe(
+        sources[["id", "name", "file_name", "format", "row_count", "examples", "author", "imported_at", "sha256"]],
+        hide_index=True,
+        width="stretch",
+    )
