@@ -73,7 +73,8 @@ class SelfInstructRun:
         for position, item in enumerate(items):
             if self.kept >= self.cfg.n_instructions:
                 for rest in items[position:]:
-                    self.drop("instruction", "not_needed", rest, detail={"kept": self.kept})
+                    rule = si.instruction_drop_reason(rest, self.cfg) or ("not_needed", f"{self.kept} already kept")
+                    self.drop("instruction", rule[0], rest, detail={"rule": rule[1]})
                 break
             self.consider(item, shown, prompt)
             ctx.progress(self.kept, self.cfg.n_instructions, self.message())

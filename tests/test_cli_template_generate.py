@@ -1,0 +1,123 @@
+"""CLI: `template list/add/edit/delete/add-task/apply` and `generate` / `generate-drops` on a temp database."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import curation.cli
+from curation.filters import ExampleFilter
+from curation.store import Store, examples
+
+runner = CliRunner()
+
+
+def _cli(db: Path, *args: str):
+    return runner.invoke(curation.cli.app, ["--db", str(db), *args])
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "cli.duckdb"
+
+
+def _rows(db: Path, flt: ExampleFilter):
+    store = Store(db)
+    try:
+        return examples.fetch(store, flt)
+    finally:
+        store.close()
+
+
+def test_template_list_and_crud(db: Path) -> None:
+    out = _cli(db, "template", "list")
+    assert out.exit_code == 0
+    assert "nli" in out.stdout and "yes | it is not possible to tell | no" in out.stdout
+    listed = json.loads(_cli(db, "template", "list", "--task", "sentiment", "--json").stdout)
+    assert [t["id"] for t in listed][:2] == ["sentiment/1", "sentiment/2"]
+    bad = _cli(db, "template", "add", "nli", "--input", "{premise} {colour}")
+    assert bad.exit_code == 1
+    assert "unknown placeholder {colour} in the input" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    no_answer = _cli(db, "template", "add", "nli", "--input", "{premise}", "--target", "label")
+    assert no_answer.exit_code == 1 and "no answer placeholder" in no_answer.stderr
+    good = _cli(db, "template", "add", "nli", "--input", "P: {premise}\\nH: {hypothesis}\\n{options_}")
+    assert good.exit_code == 0 and good.stdout.strip() == "added template nli/7"
+    assert _cli(db, "template", "edit", "nli/7", "--input", "{premise}?", "--target", "A: {answer}").exit_code == 0
+    shown = json.loads(_cli(db, "template", "list", "--task", "nli", "--json").stdout)
+    assert shown[-1] == {"id": "nli/7", "input": "{premise}?", "target": "A: {answer}"}
+    assert _cli(db, "template", "delete", "nli/7").stdout.strip() == "deleted template nli/7"
+    assert _cli(db, "template", "delete", "nli/7").exit_code == 1
+
+
+def test_apply_uploaded_file_with_mapping(db: Path, tmp_path: Path) -> None:
+    data = tmp_path / "topics.csv"
+    data.write_text(
+        "headline,label\nStocks rally on jobs data,business\nTeam wins the cup,sport\nNew tax rules,business\n"
+    )
+    created = _cli(db, "template", "add-task", "topic", "--cluster", "topic classification", "--fields", "headline",
+                   "--options", "business,sport")  # fmt: skip
+    assert created.exit_code == 0
+    assert _cli(db, "template", "add", "topic", "--input", "Headline: {headline}\\n{options_}").exit_code == 0
+    mapping = json.dumps({"answer": "label"})
+    preview = _cli(db, "template", "apply", "topic", "--file", str(data), "--mapping", mapping, "--preview", "1")
+    assert preview.exit_code == 0
+    assert "Headline: Stocks rally on jobs data\nOPTIONS:\n- business\n- sport\n-> business" in preview.stdout
+    assert _rows(db, ExampleFilter(origins=["templated"])).empty
+    done = _cli(db, "template", "apply", "topic", "--file", str(data), "--mapping", mapping, "--format", "few-shot",
+                "--k", "1", "--fewshot-style", "qa", "--seed", "3")  # fmt: skip
+    assert done.exit_code == 0 and "wrote 3 templated rows" in done.stdout
+    rows = _rows(db, ExampleFilter(origins=["templated"]))
+    assert rows["task"].tolist() == ["topic"] * 3 and set(rows["format"]) == {"few-shot"}
+    assert rows["instruction"][0].startswith("Q: Headline: ") and rows["instruction"][0].endswith("\n\nA:")
+    assert json.loads(rows["provenance"][0])["seed"] == 3
+
+
+def test_apply_argument_errors(db: Path, tmp_path: Path) -> None:
+    both = _cli(db, "template", "apply", "nli", "--sample", "--source", "x")
+    assert both.exit_code == 2 and "--file" in both.stderr
+    assert _cli(db, "template", "apply", "nli", "--sample", "--format", "one-shot").exit_code == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("premise,hypothesis,answer\na,b,maybe\n")
+    out = _cli(db, "template", "apply", "nli", "--file", str(bad))
+    assert out.exit_code == 1 and "bad.csv line 2: answer 'maybe' is not one of the task's options" in out.stderr
+    assert _cli(db, "template", "apply", "arithmetic", "--sample", "--format", "cot").exit_code == 0
+
+
+def _seed_file(tmp_path: Path) -> Path:
+    path = tmp_path / "seed_tasks.jsonl"
+    seeds = ["Give three tips for staying healthy.", "Write a limerick about a cat.", "Explain what a noun is.",
+             "Name the largest ocean on Earth.", "Suggest a title for a mystery novel.", "Convert ten miles to km.",
+             "Summarize the news article.", "List four kinds of clouds."]  # fmt: skip
+    lines = [json.dumps({"id": str(i), "name": f"s{i}", "instruction": s, "is_classification": False,
+                         "instances": [{"input": "", "output": "x"}]}) for i, s in enumerate(seeds)]  # fmt: skip
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_generate_with_fake_backend(db: Path, tmp_path: Path) -> None:
+    out = _cli(db, "generate", "--backend", "fake", "--n", "5", "--seeds", str(_seed_file(tmp_path)), "--seed", "2")
+    assert out.exit_code == 0, out.output
+    assert "imported 8 seed rows" in out.stdout and "kept 5 instructions" in out.stdout
+    rows = _rows(db, ExampleFilter(origins=["generated"]))
+    assert rows["instruction"].nunique() == 5 and set(rows["status"]) == {"pending"}
+    drops = _cli(db, "generate-drops", "--job", "1")
+    assert drops.exit_code == 0 and "counts:" in drops.stdout and "dropped candidates:" in drops.stdout
+    assert _cli(db, "generate-drops", "--reason", "nope").exit_code == 2
+
+
+def test_generate_errors(db: Path, tmp_path: Path) -> None:
+    missing = _cli(db, "generate", "--backend", "openai", "--n", "2")
+    assert missing.exit_code == 2 and "--base-url" in missing.stderr
+    assert _cli(db, "generate", "--backend", "gpt").exit_code == 2
+    empty = _cli(db, "generate", "--backend", "fake", "--n", "2")
+    assert empty.exit_code == 1 and "no seed tasks" in empty.stderr
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = _cli(db, "generate", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
+               "--n", "2", "--max-retries", "0", "--seeds", str(_seed_file(tmp_path)))  # fmt: skip
+    assert out.exit_code == 1 and "error: cannot get a completion" in out.stderr
