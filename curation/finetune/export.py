@@ -1,0 +1,138 @@
+"""Outputs beyond the adapter: a merged model, a snapshot in LLaMA-Factory's dataset format, and a snapshot of
+the approved rows (the default training set when no mixture snapshot exists yet)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curation import config
+from curation.filters import ExampleFilter
+from curation.finetune import data, runs
+from curation.store import Store, examples
+
+SHAREGPT_TAGS = {
+    "role_tag": "role",
+    "content_tag": "content",
+    "user_tag": "user",
+    "assistant_tag": "assistant",
+    "system_tag": "system",
+}
+
+
+def export_merged(run_dir: Path, out_dir: Path | None = None) -> Path:
+    """Base model with the run's LoRA merged in, saved as a plain transformers folder (+ tokenizer)."""
+    from curation.finetune.compare import load_tuned
+
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir else config.get_path("exports_dir") / "models" / run_dir.name
+    if (out_dir / "config.json").exists():
+        raise FileExistsError(f"{out_dir} already holds a model; choose another folder")
+    model, tok, _ = load_tuned(run_dir, device="cpu")
+    merged = model.merge_and_unload()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return out_dir
+
+
+def _alpaca(row: dict[str, Any]) -> dict[str, str]:
+    return {"instruction": row["instruction"] or "", "input": row["input"] or "", "output": row["output"] or ""}
+
+
+def _sharegpt(row: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": data.conversation(row)}
+
+
+def _write_dataset(rows: list[dict[str, Any]], path: Path) -> str:
+    text = json.dumps(rows, ensure_ascii=False, indent=1)
+    path.write_text(text, encoding="utf-8")
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _entry(file_name: str, sha1: str, sharegpt: bool) -> dict[str, Any]:
+    if sharegpt:
+        return {
+            "file_name": file_name,
+            "file_sha1": sha1,
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages"},
+            "tags": SHAREGPT_TAGS,
+        }
+    columns = {"prompt": "instruction", "query": "input", "response": "output"}
+    return {"file_name": file_name, "file_sha1": sha1, "formatting": "alpaca", "columns": columns}
+
+
+def export_llamafactory(snapshot_dir: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
+    """Write the snapshot as LLaMA-Factory datasets and add their entries to out_dir/dataset_info.json.
+
+    Rows with a `messages` conversation go to a sharegpt-format file (role/content tags), the others to an
+    alpaca-format file; the held-out split gets its own `<name>_heldout` entries. Existing entries are kept.
+    """
+    from curation.snapshot import load_snapshot
+
+    train, heldout, manifest = load_snapshot(Path(snapshot_dir))
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or manifest.get("name") or Path(snapshot_dir).name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info_path = out_dir / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    written: dict[str, int] = {}
+    for split, frame in (("", train), ("_heldout", heldout)):
+        records = frame.to_dict("records")
+        chat = [r for r in records if data._messages(r.get("messages"))]
+        plain = [r for r in records if not data._messages(r.get("messages"))]
+        for suffix, rows, fmt in (("", plain, _alpaca), ("_sharegpt", chat, _sharegpt)):
+            if not rows:
+                continue
+            entry = f"{name}{split}{suffix}"
+            sha1 = _write_dataset([fmt(r) for r in rows], out_dir / f"{entry}.json")
+            info[entry] = _entry(f"{entry}.json", sha1, fmt is _sharegpt)
+            written[entry] = len(rows)
+    info_path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"out_dir": str(out_dir), "datasets": written, "content_hash": manifest.get("content_hash")}
+
+
+SNAPSHOT_COLUMNS = ("id", "version", "instruction", "input", "output", "messages", "origin", "task", "task_cluster")
+
+
+def snapshot_approved(
+    store: Store, name: str = "approved", heldout_fraction: float = 0.1, seed: int = 0, root: Path | None = None
+) -> Path:
+    """Snapshot every approved row (seeded random held-out share) for training when no mixture exists yet."""
+    from curation.snapshot import write_snapshot
+
+    if not 0 <= heldout_fraction < 1:
+        raise ValueError(f"held-out share must be in [0, 1); got {heldout_fraction}")
+    frame = examples.fetch(store, ExampleFilter(statuses=["approved"]), (*SNAPSHOT_COLUMNS, "format"))
+    if frame.empty:
+        raise ValueError("no approved rows to snapshot; approve rows on the Review page first")
+    frame = frame.rename(columns={"version": "revision"})
+    frame["cot"] = frame["format"].eq("cot")
+    frame["group"] = "approved"
+    order = list(range(len(frame)))
+    random.Random(seed).shuffle(order)
+    n_held = round(len(frame) * heldout_fraction) if len(frame) >= 10 else 0
+    held = sorted(order[:n_held])
+    heldout = frame.iloc[held]
+    train = frame.drop(index=frame.index[held])
+    manifest = {
+        "name": name,
+        "rule": "approved rows",
+        "seed": seed,
+        "groups": [{"name": "approved", "rows": len(frame)}],
+        "params": {"statuses": ["approved"], "heldout_fraction": heldout_fraction},
+    }
+    return write_snapshot(pd.DataFrame(train), pd.DataFrame(heldout), manifest, root)
+
+
+def run_outputs(run_dir: Path) -> dict[str, Path]:
+    """Paths a user downloads or points other tools at."""
+    run_dir = Path(run_dir)
+    return {"adapter": run_dir / runs.ADAPTER, "config": run_dir / runs.CONFIG, "manifest": run_dir / runs.MANIFEST}
