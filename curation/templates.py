@@ -404,3 +404,15 @@ def builtin_sample(task_name: str) -> tuple[pd.DataFrame, str]:
         raise KeyError(f"task {task_name!r} has no built-in sample")
     path = BUILTIN_DIR / spec["sample"]
     return read_table(path.read_bytes(), path.name), path.name
+
+
+def preview_dataset(task: Task, rows: int = 3) -> Dataset:
+    """Rows to preview a template on: the built-in sample, or stand-in values like `<premise>` for other tasks."""
+    if any(s["name"] == task.name and s.get("sample") for s in builtin_specs()):
+        frame, name = builtin_sample(task.name)
+        return dataset_from_table(frame.head(max(rows, 3)), task, FormatConfig(), name=name)
+    answers = list(task.options) or [f"<{task.answer_field} {i + 1}>" for i in range(rows)]
+    records = [
+        {f: f"<{f} {i + 1}>" for f in task.fields} | {task.answer_field: answers[i % len(answers)]} for i in range(rows)
+    ]
+    return Dataset("stand-in values", records, list(range(rows)))
