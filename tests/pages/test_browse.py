@@ -1,0 +1,133 @@
+"""Browse page: filters drive the count, paging, the editor writes revisions, conflicts keep both versions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.filters import ExampleFilter
+from curation.store import Store, examples, revisions
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Browse.py")
+
+
+@pytest.fixture
+def app_store(monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "1")
+    AppTest.from_file(PAGE, default_timeout=60).run()  # opens the app's store and fills it with the sample
+    return Store(os.environ["INSTRUCT_CURATOR_DB"])
+
+
+def count_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "matching rows" in m.value)
+
+
+def open_row(example_id: int) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.number_input(key="browse_goto").set_value(example_id).run()
+    at.button(key="browse_open").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def save(at: AppTest, example_id: int) -> None:
+    at.button(key=f"FormSubmitter:browse_form_{example_id}-Save").click().run()
+    assert not at.exception, at.exception
+
+
+def test_filter_changes_the_count_and_the_rows(app_store: Store) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    total = examples.count(app_store)
+    assert count_line(at).startswith(f"**{total:,} matching rows**")
+    at.text_input(key="filter_w_search").input("capital").run()
+    expected = examples.count(app_store, ExampleFilter(search="capital"))
+    assert 0 < expected < total
+    assert count_line(at) == f"**{expected} matching rows** · page 1 of 1"
+    assert all("capital" in text.lower() for text in at.dataframe[0].value["instruction"])
+    at.multiselect(key="filter_w_origins").select("templated").run()
+    assert count_line(at).startswith(
+        f"**{examples.count(app_store, ExampleFilter(search='capital', origins=['templated']))} "
+    )
+
+
+def test_paging_and_sorting_are_server_side(app_store: Store) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.dataframe[0].value["id"].tolist() == list(range(1, 51))
+    at.button(key="browse_next").click().run()
+    assert at.dataframe[0].value["id"].tolist()[0] == 51
+    at.selectbox(key="browse_sort").set_value("length").run()
+    at.toggle(key="browse_desc").set_value(True).run()
+    lengths = at.dataframe[0].value["length"].tolist()
+    assert lengths == sorted(lengths, reverse=True) and len(lengths) == 50
+    assert "page 1 of" in count_line(at)  # a new order starts again at page 1
+
+
+def test_edit_creates_a_revision(app_store: Store) -> None:
+    at = open_row(5)
+    at.text_area(key="browse_edit_5_output").input("A better answer.")
+    at.multiselect(key="browse_edit_5_tags").select("math")
+    save(at, 5)
+    assert at.success[0].value == "Saved example #5 (now version 2)."
+    history = revisions.history(app_store, 5)
+    assert sorted(zip(history["field"], history["new_value"], strict=True)) == [
+        ("output", "A better answer."),
+        ("tag:math", "1"),
+    ]
+    assert set(history["author"]) == {"tester"}
+    shown = at.dataframe[1].value
+    assert set(shown["field"]) == {"output", "tag:math"}
+    assert examples.get(app_store, 5)["output"] == "A better answer."
+
+
+def test_conflict_shows_both_versions_and_keep_mine_saves(app_store: Store) -> None:
+    at = open_row(7)
+    revisions.update_example(app_store, 7, {"output": "Their answer."}, expected_version=1, author="other-tab")
+    at.text_area(key="browse_edit_7_output").input("My answer.")
+    save(at, 7)
+    assert "Someone else saved example #7" in at.error[0].value
+    codes = [c.value for c in at.code]
+    assert "My answer." in codes and "Their answer." in codes
+    assert examples.get(app_store, 7)["output"] == "Their answer."  # nothing overwritten yet
+    at.button(key="browse_keep_mine").click().run()
+    assert examples.get(app_store, 7)["output"] == "My answer."
+    assert revisions.history(app_store, 7)["new_value"].tolist() == ["Their answer.", "My answer."]
+    assert not at.error
+
+
+def test_conflict_take_theirs_loads_the_current_version(app_store: Store) -> None:
+    at = open_row(8)
+    revisions.update_example(
+        app_store, 8, {"instruction": "Their instruction."}, expected_version=1, author="other-tab"
+    )
+    at.text_area(key="browse_edit_8_instruction").input("My instruction.")
+    save(at, 8)
+    at.button(key="browse_take_theirs").click().run()
+    assert at.text_area(key="browse_edit_8_instruction").value == "Their instruction."
+    assert examples.get(app_store, 8)["instruction"] == "Their instruction."
+    at.text_area(key="browse_edit_8_output").input("New output on top of theirs.")
+    save(at, 8)
+    assert examples.get(app_store, 8)["output"] == "New output on top of theirs."
+
+
+def test_revert_and_review_buttons(app_store: Store) -> None:
+    row_id = int(examples.page(app_store, ExampleFilter(statuses=["pending"]), limit=1)["id"].iloc[0])
+    original = examples.get(app_store, row_id)["instruction"]
+    at = open_row(row_id)
+    at.text_area(key=f"browse_edit_{row_id}_instruction").input("Changed once.")
+    save(at, row_id)
+    at.button(key="browse_approved").click().run()
+    assert examples.get(app_store, row_id)["status"] == "approved"
+    at.button(key="browse_revert_original").click().run()
+    row = examples.get(app_store, row_id)
+    assert (row["instruction"], row["status"]) == (original, "pending")
+    assert "reverted to its original" in at.success[0].value
+
+
+def test_markup_in_data_is_shown_as_text(app_store: Store) -> None:
+    markup_id = int(examples.page(app_store, ExampleFilter(search="<script>"), limit=1)["id"].iloc[0])
+    at = open_row(markup_id)
+    assert "<script>" in at.text_area(key=f"browse_edit_{markup_id}_instruction").value
+    assert not any("<script>" in m.value for m in at.markdown)

@@ -1,0 +1,57 @@
+"""Import page: upload, guessed format, csv column mapping, preview, import, and a clear error list."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from curation.store import Store, examples
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Import.py")
+
+
+def test_upload_alpaca_json_lands_rows() -> None:
+    data = json.dumps([{"instruction": "Say hi.", "output": "Hi."}, {"instruction": "Count to 2.", "output": "1 2"}])
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="import_upload").upload("greetings.json", data.encode(), "application/json").run()
+    assert at.selectbox(key="import_format_greetings.json").value == "alpaca"
+    assert any(m.value.startswith("**2 rows** ready to import") for m in at.markdown)
+    assert at.dataframe[0].value["instruction"].tolist() == ["Say hi.", "Count to 2."]
+    at.text_input(key="import_source_greetings.json").input("hello-set").run()
+    at.button(key="import_go").click().run()
+    assert at.success[0].value == "Imported 2 rows from greetings.json as source #1."
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    assert examples.fetch(store, columns=("instruction",))["instruction"].tolist() == ["Say hi.", "Count to 2."]
+    assert examples.list_sources(store)["name"].tolist() == ["hello-set"]
+    assert at.dataframe[-1].value["name"].tolist() == ["hello-set"]
+
+
+def test_csv_needs_a_mapping_and_keeps_other_columns() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    data = b"question,answer,grade\nWhat is 2+2?,4,A\nCapital of Peru?,Lima,B\n"
+    at.file_uploader(key="import_upload").upload("quiz.csv", data, "text/csv").run()
+    assert at.text[0].value == "Columns in the file: question, answer, grade"
+    assert "no column mapped to 'instruction'" in at.code[0].value
+    at.selectbox(key="import_map_quiz.csv_instruction").set_value("question").run()
+    at.selectbox(key="import_map_quiz.csv_output").set_value("answer").run()
+    assert not at.error
+    at.button(key="import_go").click().run()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    row = examples.get(store, 2)
+    assert (row["instruction"], row["output"], row["meta"]) == ("Capital of Peru?", "Lima", {"grade": "B"})
+
+
+def test_bad_file_lists_every_problem_and_imports_nothing() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    data = b'{"instruction": "ok"}\n{"output": "x"}\n{"instruction": 5}\n'
+    at.file_uploader(key="import_upload").upload("broken.jsonl", data, "application/jsonl").run()
+    assert at.error[0].value.startswith("2 problem(s) found; nothing was imported.")
+    assert at.code[0].value.splitlines() == [
+        "broken.jsonl line 2: missing required field 'instruction'",
+        "broken.jsonl line 3: field 'instruction' must be a string; got int",
+    ]
+    assert not [b for b in at.button if b.key == "import_go"]
+    assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 0

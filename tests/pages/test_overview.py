@@ -1,0 +1,59 @@
+"""Overview page (app.py): counts, charts, length histogram, undo of recent actions, empty-store hint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.store import Store, examples, revisions
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def with_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "1")
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_overview_shows_counts_and_charts(with_sample) -> None:
+    at = run_app()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    status = dict(examples.counts_by(store, "status").itertuples(index=False))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Examples"] == f"{sum(status.values()):,}"
+    assert (metrics["Pending"], metrics["Approved"]) == (f"{status['pending']:,}", f"{status['approved']:,}")
+    assert metrics["Sources"] == "7"
+    assert len(at.get("vega_lite_chart")) == 7  # six grouping tabs + the length histogram
+    tables = [df.value for df in at.dataframe]
+    origin_table = next(t for t in tables if "Origin" in t.columns)
+    assert set(origin_table["Origin"]) == {"seed", "templated", "generated", "imported"}
+    at.selectbox(key="overview_length_field").set_value("output").run()
+    assert not at.exception
+
+
+def test_undo_button_restores_a_bulk_review(with_sample) -> None:
+    run_app()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    before = examples.fetch(store, columns=("id", "status"))
+    action = revisions.set_status(store, "rejected", author="tester", ids=[1, 2, 3, 40])
+    at = run_app()
+    assert any(f"#{action.action_id} review" in t.value for t in at.text)
+    at.button(key=f"overview_actions_undo_{action.action_id}").click().run()
+    assert [s.value for s in at.success] == [f"Undid action #{action.action_id}: 4 rows restored."]
+    assert examples.fetch(store, columns=("id", "status")).equals(before)
+    assert any(t.value == f"undone by #{action.action_id + 1}" for t in at.text)
+
+
+def test_empty_store_points_to_import() -> None:
+    at = run_app()
+    assert at.metric[0].value == "0"
+    assert "The store is empty" in at.info[0].value
