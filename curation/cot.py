@@ -1,0 +1,290 @@
+"""Chain-of-thought detection (a score plus the signals that fired) and CoT/direct conversion for export.
+
+The score combines independent signals as a noisy-OR: score = 1 - prod(1 - weight). Strong signals (a
+rationale ending in "the answer is X", an answer followed by "Explanation:", a CoT trigger phrase) pass the
+default threshold alone; weak ones (a conclusion sentence, arithmetic chains, step markers, connectives, a
+short final answer after prose) only together, so an essay or a plain list is not mistaken for CoT.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_THRESHOLD = 0.5
+OUTPUT_FORMATS = ("cot", "direct")
+# Signal weights; "<name>/<variant>" is a weaker or stronger form of the same signal.
+WEIGHTS: dict[str, float] = {
+    "trigger_phrase": 0.6,
+    "answer_marker": 0.7,  # a rationale of 5+ words, then "the answer is X"
+    "answer_marker/short_rationale": 0.45,
+    "answer_marker/no_rationale": 0.15,  # "The answer is 4." alone, or after a quiz question
+    "answer_then_explanation": 0.7,  # "X. Explanation: ..." or a short "X. Because ..."
+    "answer_then_explanation/long_answer": 0.4,  # a full sentence, then "This is because ..."
+    "reasoning_opener": 0.3,
+    "conclusion_sentence": 0.3,
+    "arithmetic_chain": 0.35,
+    "arithmetic_chain/single": 0.15,
+    "step_markers": 0.2,
+    "reasoning_connectives": 0.15,
+    "short_final_answer": 0.3,
+    "short_final_answer/canonical": 0.5,  # yes/no/number/option after prose, for a question
+    "answer_from_options": 0.35,
+}
+
+_TRIGGER = re.compile(
+    r"let'?s think|let me think|think (?:it through )?step[- ]by[- ]step|think carefully (?:first|and then|before)|"
+    r"step[- ]by[- ]step (?:reasoning|solution|thinking|thought)|"
+    r"(?:explain|justify|show|give|provide|describe) (?:your|the) (?:reasoning|rationale|thought process|"
+    r"steps of (?:your )?reasoning|chain of thought)(?! behind)|show (?:your|all) work(?:ing)?\b|"
+    r"chain[- ]of[- ]thought|\bcot\s*:|stream of consciousness|reason(?:ing)? step[- ]by[- ]step|"
+    r"(?:rationale|reasoning) (?:first|and (?:then )?(?:the )?answer)|(?:answer|respond) with (?:your )?reasoning|"
+    r"solve (?:this|it|the problem) step[- ]by[- ]step|be accurate as possible|some random (?:thoughts|reasoning)",
+    re.I,
+)
+_OPENER = re.compile(
+    r"^(?:let'?s|let us) (?:think|solve|break|work|start|figure|reason|calculate|find|see)|^let me (?:think|see)|"
+    r"^(?:first|to (?:solve|find|answer|determine) (?:this|the)),? (?:we|let'?s|i)\b|"
+    r"^we (?:know|need|are given|have)\b",
+    re.I,
+)
+_ANSWER = re.compile(
+    r"(?:^|(?<=[\s.,;:!?(]))(?:(?:so|thus|therefore|hence|overall|in conclusion|in summary)\s*,?\s*)?"
+    r"(?:the\s+|my\s+)?(?:final\s+|correct\s+|right\s+|best\s+)?answer\s*"
+    r"(?:is|would be|will be|must be|should be|is therefore|:|-)\s*:?\s*(?P<answer>\S[^\n]*?)\s*\.?\s*$"
+    r"|####\s*(?P<hash>\S[^\n]*?)\s*$",
+    re.I,
+)
+_EXPLAINED = re.compile(
+    r"^\s*(?:(?:final\s+)?answer\s*:\s*)?(?P<answer>[^\n]{1,80}?)\s*(?:[.!]\s+|\n+\s*)"
+    r"(?P<marker>(?:explanation|reason(?:ing)?|rationale|justification|because)\s*:|this is because\b|"
+    r"the reason is\b|because\b)\s*(?P<rationale>\S.*)$",
+    re.I | re.S,
+)
+_CONCLUSION = re.compile(
+    r"^(?:so|thus|therefore|hence|consequently|as a result|this means(?: that)?|that means|in total|altogether|"
+    r"in conclusion|overall)\b[,:]?\s*(?P<rest>.+)$",
+    re.I | re.S,
+)
+_NUM = r"\(?-?\$?\d[\d,]*(?:\.\d+)?%?\)?"
+_TERM = rf"{_NUM}(?:\s?[a-zA-Z]{{1,12}}){{0,2}}"
+_EQUATION = re.compile(
+    rf"{_NUM}(?:\s?[a-zA-Z]{{1,12}}){{0,2}}\s*(?:[-+*/×÷^x]|times|plus|minus|divided by)\s*{_TERM}"
+    rf"(?:\s*[-+*/×÷^x]\s*{_TERM})*\s*=\s*{_NUM}"
+)
+_STEP = re.compile(r"(?im)^\s*(?:step\s*\d+\b|\d+[.)]\s)|\b(?:first|second|then|next|finally)\b,")
+_CONNECTIVE = re.compile(
+    r"\b(?:because|since|so|therefore|thus|hence|which means|this means|implies|as a result|it follows|"
+    r"consequently|given that|we know|we get|we have)\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_OPTIONS = re.compile(r"(?im)^\s*(?:-\s*)?(?:\((?P<letter>[A-Ha-h])\)\s*)?(?P<text>[^\n]{1,120}?)\s*$")
+_CANONICAL = re.compile(r"^(?:yes|no|true|false|\(?[A-H]\)?|-?\$?\d[\d,./]*%?|sentence [AB]|option \(?[A-H]\)?)$", re.I)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][.)])\s")
+
+
+_TRIGGER_WORDS = ("think", "step", "reason", "rationale", "thought", "cot", "stream of", "work", "accurate", "random")
+
+
+def _find_trigger(text: str) -> re.Match[str] | None:
+    """A CoT trigger phrase; a cheap keyword check first keeps throughput high."""
+    lower = text.lower()
+    return _TRIGGER.search(text) if any(w in lower for w in _TRIGGER_WORDS) else None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence that a row is chain-of-thought."""
+
+    name: str
+    weight: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The CoT score of a row and the signals that produced it."""
+
+    score: float
+    signals: tuple[Signal, ...] = field(default_factory=tuple)
+
+    def detail(self) -> list[dict[str, Any]]:
+        """Fired signals as JSON-able dicts (stored with auto tags)."""
+        return [asdict(s) for s in self.signals]
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.signals]
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and lines of a text, stripped, without empties."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def split_answer(output: str) -> tuple[str, str, str] | None:
+    """(rationale, final answer, style) of a CoT output, or None when no final answer can be located."""
+    text = output.strip()
+    tail = text[-400:]
+    found = _ANSWER.search(tail) if "#" in tail or "answer" in tail.lower() else None
+    if found:
+        start = len(text) - len(tail) + found.start()
+        answer = (found.group("answer") or found.group("hash") or "").strip()
+        if answer and _words(answer) <= 15:
+            return text[:start].strip(), answer.rstrip("."), "answer_marker"
+    explained = _EXPLAINED.match(text)
+    if explained and _words(explained.group("answer")) <= 12 and _words(explained.group("rationale")) >= 3:
+        style = "labelled_explanation" if explained.group("marker").endswith(":") else "explanation"
+        return explained.group("rationale").strip(), explained.group("answer").strip().rstrip("."), style
+    parts = sentences(text)
+    if len(parts) >= 2:
+        last = parts[-1]
+        conclusion = _CONCLUSION.match(last)
+        if conclusion and _words(last) <= 25:
+            rest = conclusion.group("rest").strip().rstrip(".")
+            return text[: text.rfind(last)].strip(), rest[:1].upper() + rest[1:], "conclusion"
+        if _words(last) <= 5 and not _LIST_ITEM.match(last):
+            return text[: text.rfind(last)].strip(), last.rstrip("."), "short_final"
+    return None
+
+
+def _option_texts(prompt: str) -> set[str]:
+    """Answer choices listed in a prompt ("Options: - yes - no", "(A) 300", "- Sentence A: ..."), lowercased."""
+    if "option" not in prompt.lower() and not re.search(r"\([A-H]\)", prompt):
+        return set()
+    tail = re.split(r"(?i)options?\s*:", prompt, maxsplit=1)[-1]
+    found = set()
+    for m in _OPTIONS.finditer(tail):
+        text = m.group("text").strip().strip('"').lower()
+        if m.group("letter"):
+            found |= {f"({m.group('letter').lower()})", m.group("letter").lower()}
+        label = text.split(":", 1)[0]
+        found |= {text, label} if ":" in text and _words(label) <= 3 else {text}
+    return {f for f in found if f}
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+
+def _list_items(lines: list[str]) -> int:
+    return sum(1 for ln in lines if _LIST_ITEM.match(ln))
+
+
+def _answer_signal(rationale: str, answer: str) -> Signal:
+    lines = _lines(rationale)
+    quiz = bool(lines) and (lines[-1].endswith("?") or _list_items(lines) >= 2)
+    if quiz or not lines:
+        weight = WEIGHTS["answer_marker/no_rationale"]
+    elif _words(rationale) >= 5:
+        weight = WEIGHTS["answer_marker"]
+    else:
+        weight = WEIGHTS["answer_marker/short_rationale"]
+    return Signal("answer_marker", weight, _clip(f"… answer is {answer}"))
+
+
+def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] | None) -> list[Signal]:
+    signals: list[Signal] = []
+    if split and split[2] == "answer_marker":
+        signals.append(_answer_signal(split[0], split[1]))
+    elif split and split[2] in ("labelled_explanation", "explanation"):
+        strong = split[2] == "labelled_explanation" or _words(split[1]) <= 4
+        weight = WEIGHTS["answer_then_explanation" if strong else "answer_then_explanation/long_answer"]
+        signals.append(Signal("answer_then_explanation", weight, _clip(output, 60)))
+    if len(parts) >= 2 and _CONCLUSION.match(parts[-1]) and _words(parts[-1]) <= 25:
+        signals.append(Signal("conclusion_sentence", WEIGHTS["conclusion_sentence"], _clip(parts[-1])))
+    trigger = _find_trigger(output[:200])
+    opener = trigger or _OPENER.search(output.lstrip())
+    if opener:
+        name = "trigger_phrase" if trigger else "reasoning_opener"
+        signals.append(Signal(name, WEIGHTS[name], _clip(opener.group(0))))
+    equations = _EQUATION.findall(output) if "=" in output else []
+    if equations:
+        weight = WEIGHTS["arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"]
+        signals.append(Signal("arithmetic_chain", weight, _clip("; ".join(equations[:3]))))
+    steps = _STEP.findall(output)
+    if len(steps) >= 2:
+        signals.append(Signal("step_markers", WEIGHTS["step_markers"], _clip(" … ".join(s.strip() for s in steps[:3]))))
+    reasoning = [s for s in parts if _CONNECTIVE.search(s)]
+    if len(reasoning) >= 2:
+        signals.append(Signal("reasoning_connectives", WEIGHTS["reasoning_connectives"], _clip(reasoning[0])))
+    return signals
+
+
+def _final_answer_signals(
+    prompt: str, output: str, parts: list[str], split: tuple[str, str, str] | None
+) -> list[Signal]:
+    """A short final answer after prose (several reasoning sentences, then "72" / "yes" / "(C)")."""
+    options = _option_texts(prompt)
+    if split and split[2] in ("answer_marker", "labelled_explanation", "explanation"):
+        answer = split[1].strip().lower()
+        hit = answer in options or answer.split(".")[0].strip() in options
+        return [Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(split[1]))] if hit else []
+    if len(parts) < 2 or _list_items(_lines(output)) >= 2:
+        return []
+    if max(_words(p) for p in parts[:-1]) < 4 and not any(_EQUATION.search(p) for p in parts[:-1]):
+        return []
+    last = parts[-1].rstrip(".").strip()
+    if _words(last) > 5 or _EQUATION.search(last):
+        return []
+    signals = []
+    question = "?" in prompt or bool(options)
+    in_options = last.lower() in options
+    if (_CANONICAL.match(last) and question) or in_options:
+        signals.append(Signal("short_final_answer", WEIGHTS["short_final_answer/canonical"], _clip(last)))
+    elif _words(last) <= 3:
+        signals.append(Signal("short_final_answer", WEIGHTS["short_final_answer"], _clip(last)))
+    if in_options:
+        signals.append(Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(last)))
+    return signals
+
+
+def detect(instruction: str, input: str = "", output: str = "") -> Detection:
+    """Score one row (0..1) and say which CoT signals fired."""
+    prompt = f"{instruction or ''}\n{input or ''}"
+    output = output or ""
+    signals: list[Signal] = []
+    trigger = _find_trigger(prompt)
+    if trigger:
+        signals.append(Signal("trigger_phrase", WEIGHTS["trigger_phrase"], _clip(trigger.group(0))))
+    if output.strip():
+        parts, split = sentences(output), split_answer(output)
+        signals += [s for s in _output_signals(output, parts, split) if not (trigger and s.name == "trigger_phrase")]
+        signals += _final_answer_signals(prompt, output, parts, split)
+    miss = 1.0
+    for s in signals:
+        miss *= 1.0 - s.weight
+    return Detection(round(1.0 - miss, 4), tuple(signals))
+
+
+def to_direct(output: str) -> str | None:
+    """Only the final answer of a CoT output (Flan's direct format), or None if it cannot be located."""
+    split = split_answer(output)
+    return split[1] if split else None
+
+
+def convert_output(output: str, output_format: str) -> tuple[str, bool]:
+    """Output for export in 'cot' (rationale kept) or 'direct' (final answer only) format; (text, converted)."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"CoT export format must be one of {OUTPUT_FORMATS}; got {output_format!r}")
+    if output_format == "cot":
+        return output, False
+    direct = to_direct(output)
+    return (direct, True) if direct else (output, False)
+
+
+def check_threshold(threshold: float) -> float:
+    """Thresholds live in (0, 1]."""
+    if not 0.0 < float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1]; got {threshold}")
+    return float(threshold)

@@ -1,0 +1,105 @@
+"""CoT tagging over the store: the scoring job (incremental, cancellable) and manual tag decisions.
+
+Scores are kept for every scored row; auto tags follow the chosen threshold. Manual decisions are revisions
+(undoable) and always win: rows with one are never re-tagged automatically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from curation import cot
+from curation.filters import ExampleFilter
+from curation.jobs import JobCancelled, JobContext
+from curation.store import Store, examples, revisions
+from curation.store import cot as cot_store
+from curation.store.revisions import ActionResult
+
+JOB_KIND = "cot-tag"
+CHUNK = 5000
+
+
+def score_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Detector output for rows (id, instruction, input, output, version) as cot_scores rows."""
+    found = [cot.detect(i, n, o) for i, n, o in zip(rows["instruction"], rows["input"], rows["output"], strict=True)]
+    return pd.DataFrame(
+        {
+            "example_id": rows["id"].astype("int64"),
+            "score": [d.score for d in found],
+            "signals": [json.dumps(d.detail(), ensure_ascii=False) for d in found],
+            "example_version": rows["version"].astype("int64"),
+        }
+    )
+
+
+def tag_rows(
+    store: Store,
+    *,
+    threshold: float = cot.DEFAULT_THRESHOLD,
+    flt: ExampleFilter | None = None,
+    rescore: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score the rows that need it (new or edited; all with `rescore`), then apply the threshold to auto tags.
+
+    `progress(done, total)` is called after each chunk; if it raises JobCancelled the scores saved so far
+    are kept, the threshold is applied to them, and the result says `cancelled`.
+    """
+    threshold = cot.check_threshold(threshold)
+    total = cot_store.count_to_score(store, flt, rescore=rescore)
+    done, last_id, cancelled = 0, 0, False
+    try:
+        while done < total:
+            rows = cot_store.rows_to_score(store, flt, rescore=rescore, after_id=last_id, limit=CHUNK)
+            if rows.empty:
+                break
+            done += cot_store.save_scores(store, score_frame(rows))
+            last_id = int(rows["id"].iloc[-1])
+            if progress:
+                progress(done, total)
+    except JobCancelled:
+        cancelled = True
+    applied = cot_store.apply_threshold(store, threshold)
+    return {"scored": done, "to_score": total, "threshold": threshold, "cancelled": cancelled, **applied}
+
+
+def tag_job(
+    threshold: float = cot.DEFAULT_THRESHOLD, flt: ExampleFilter | None = None, rescore: bool = False
+) -> Callable[[JobContext], dict[str, Any]]:
+    """A JobRunner function that runs `tag_rows` with progress and cancel."""
+    cot.check_threshold(threshold)
+
+    def run(ctx: JobContext) -> dict[str, Any]:
+        def report(done: int, total: int) -> None:
+            ctx.progress(done, total, f"scored {done:,} of {total:,} rows")
+
+        return tag_rows(ctx.store, threshold=threshold, flt=flt, rescore=rescore, progress=report)
+
+    return run
+
+
+def job_params(threshold: float, flt: ExampleFilter | None, rescore: bool) -> dict[str, Any]:
+    return {"threshold": threshold, "filter": (flt or ExampleFilter()).to_dict(), "rescore": rescore}
+
+
+def set_manual(
+    store: Store,
+    present: bool,
+    *,
+    author: str,
+    ids: list[int] | None = None,
+    flt: ExampleFilter | None = None,
+) -> ActionResult:
+    """Tag (or untag) rows as CoT by hand: one undoable action; also records rows that already agreed."""
+    if (ids is None) == (flt is None):
+        raise ValueError("pass exactly one of ids or flt")
+    with store.transaction():
+        if ids is None:
+            ids = examples.fetch(store, flt, columns=("id",))["id"].astype("int64").tolist()
+        result = revisions.set_tag(store, cot_store.TAG, present, author=author, ids=ids, kind="cot-manual")
+        action_id, confirmed = cot_store.record_confirmations(store, result.action_id, ids, present, author=author)
+    return ActionResult(action_id, result.rows + confirmed, result.revisions + confirmed)

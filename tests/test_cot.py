@@ -1,0 +1,260 @@
+"""CoT detector (signals table, conversions) and CoT tagging in the store (auto vs manual, threshold, jobs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curation import cot, cot_tagging
+from curation.filters import ExampleFilter
+from curation.jobs import JobCancelled, JobRunner
+from curation.store import cot as cot_store
+from curation.store import examples, revisions
+
+GSM = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many?"
+GSM_RATIONALE = "Natalia sold 48 / 2 = 24 clips in May. Natalia sold 48 + 24 = 72 clips altogether in April and May."
+CREAK = 'Is the following a factual statement?\n"Larry King served tea during his show."\nOptions:\n- yes\n- no'
+
+# (instruction, input, output, is CoT, signals that must fire)
+CASES = [
+    # rationale then "So the answer is" (how the FLAN importer stores CoT rows)
+    (GSM, "", f"{GSM_RATIONALE} So the answer is 72.", True, {"answer_marker", "arithmetic_chain"}),
+    # GSM8K's own format
+    (GSM, "", f"{GSM_RATIONALE}\n#### 72", True, {"answer_marker"}),
+    # trigger phrase in the instruction, answer in a different style
+    (
+        "Q: A train travels 60 km in 1.5 hours. What is its speed? A: Let's think step by step.",
+        "",
+        "Speed is distance over time. 60 / 1.5 = 40. The speed is 40 km/h.",
+        True,
+        {"trigger_phrase"},
+    ),
+    (
+        "Answer the question. Explain your reasoning.",
+        "Can a penguin fly?",
+        "Penguins have flippers instead of wings suited for flight. They swim instead. So no.",
+        True,
+        {"trigger_phrase"},
+    ),
+    # answer first, then the explanation
+    (
+        "Is the sky blue on a clear day?",
+        "",
+        "Yes. Explanation: air scatters short blue wavelengths of sunlight much more than red ones.",
+        True,
+        {"answer_then_explanation"},
+    ),
+    # numbered steps and a final answer in yet another wording
+    (
+        "Tom has 3 boxes of 4 apples and eats 2. How many apples are left?",
+        "",
+        "Step 1: Tom has 3 * 4 = 12 apples.\nStep 2: He eats 2, so 12 - 2 = 10 remain.\nThe final answer is 10.",
+        True,
+        {"step_markers", "answer_marker", "arithmetic_chain"},
+    ),
+    # several reasoning sentences with connectives and arithmetic, then "Therefore, ..."
+    (
+        "A shirt costs $20 and is 25% off. What does it cost?",
+        "",
+        "The discount is 20 * 0.25 = 5 dollars. So the price drops by 5. The new price is 20 - 5 = 15 dollars. "
+        "Therefore, the shirt costs $15.",
+        True,
+        {"conclusion_sentence", "arithmetic_chain", "reasoning_connectives"},
+    ),
+    # bare rationale, then a short answer that is one of the listed options
+    (
+        CREAK,
+        "",
+        "He had a set format that did not involve tea.\nno",
+        True,
+        {"short_final_answer", "answer_from_options"},
+    ),
+    # a reasoning opener in the output itself
+    (
+        "How many legs do 3 spiders have?",
+        "",
+        "Let's think step by step. A spider has 8 legs, so 3 spiders have 3 * 8 = 24 legs. The answer is 24.",
+        True,
+        {"trigger_phrase", "answer_marker"},
+    ),
+    # ---- not CoT: lists, several sentences, quizzes, procedures, bare answers ----
+    (
+        "List five renewable energy sources.",
+        "",
+        "1. Solar\n2. Wind\n3. Hydropower\n4. Geothermal\n5. Biomass",
+        False,
+        set(),
+    ),
+    (
+        "Describe the benefits of regular exercise.",
+        "",
+        "Regular exercise strengthens the heart and lungs. It also improves mood and sleep. People who exercise "
+        "tend to live longer. Finally, it helps keep a healthy weight.",
+        False,
+        set(),
+    ),
+    (
+        "Create a multiple choice quiz question.",
+        "",
+        "Q: What is the largest planet?\nA. Mars\nB. Jupiter\nC. Venus\n\nAnswer: B. Jupiter",
+        False,
+        set(),
+    ),
+    ("What is 2 + 2?", "", "The answer is 4.", False, set()),
+    (
+        "Explain how to make tea.",
+        "",
+        "Step 1: Boil water.\nStep 2: Add the tea bag.\nStep 3: Steep for three minutes.\nStep 4: Enjoy.",
+        False,
+        {"step_markers"},
+    ),
+    ("Generate a multiplication table for 4.", "", "4x1 = 4\n4x2 = 8\n4x3 = 12\n4x4 = 16", False, set()),
+    (
+        "Write a persuasive paragraph about recycling.",
+        "",
+        "Recycling saves resources because materials are reused. It reduces landfill waste since less is thrown "
+        "away. Therefore, every household should make recycling a daily habit and encourage their neighbours.",
+        False,
+        {"conclusion_sentence"},
+    ),
+    ("Explain the working of a blockchain ledger.", "", "", False, set()),
+    ("Describe the works of art in this museum.", "", "The museum shows paintings and sculptures.", False, set()),
+]
+
+
+@pytest.mark.parametrize(("instruction", "input_", "output", "is_cot", "signals"), CASES)
+def test_detector_table(instruction: str, input_: str, output: str, is_cot: bool, signals: set[str]) -> None:
+    found = cot.detect(instruction, input_, output)
+    assert (found.score >= cot.DEFAULT_THRESHOLD) is is_cot, found
+    assert signals <= set(found.names()), found
+    assert 0.0 <= found.score <= 1.0
+    assert all(s["evidence"] for s in found.detail())
+
+
+def test_score_is_the_noisy_or_of_fired_signals() -> None:
+    found = cot.detect(CREAK, "", "He had a set format that did not involve tea.\nno")
+    weights = [s.weight for s in found.signals]
+    assert weights == [cot.WEIGHTS["short_final_answer/canonical"], cot.WEIGHTS["answer_from_options"]]
+    assert found.score == pytest.approx(1 - (1 - weights[0]) * (1 - weights[1]), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("output", "direct"),
+    [
+        (f"{GSM_RATIONALE} So the answer is 72.", "72"),
+        ("The rock group would not require that. So the answer is no.", "no"),
+        (f"{GSM_RATIONALE}\n#### 72", "72"),
+        ("(C). Explanation: 1/7:1/7:1/14 = 2:2:1 and so on.", "(C)"),
+        ("Yes. Explanation: air scatters blue light more than red light.", "Yes"),
+        ("It is 20 - 5 = 15 dollars. Therefore, the shirt costs $15.", "The shirt costs $15"),
+        ("He had a set format that did not involve tea.\nno", "no"),
+    ],
+)
+def test_direct_format_keeps_only_the_final_answer(output: str, direct: str) -> None:
+    assert cot.to_direct(output) == direct
+    assert cot.convert_output(output, "direct") == (direct, True)
+    assert cot.convert_output(output, "cot") == (output, False)
+
+
+def test_direct_format_leaves_rows_without_a_findable_answer_unchanged() -> None:
+    essay = "Recycling matters a great deal for the planet and for all of us who live on it today."
+    assert cot.to_direct(essay) is None
+    assert cot.convert_output(essay, "direct") == (essay, False)
+    with pytest.raises(ValueError, match="cot', 'direct"):
+        cot.convert_output(essay, "both")
+
+
+ROWS = [
+    {"instruction": GSM, "output": f"{GSM_RATIONALE} So the answer is 72."},  # 1: CoT
+    {"instruction": "List two colours.", "output": "1. Red\n2. Blue"},  # 2: not CoT
+    {"instruction": CREAK, "output": "He had a set format that did not involve tea.\nno"},  # 3: CoT (0.675)
+    {"instruction": "What is 2 + 2?", "output": "The answer is 4."},  # 4: weak (0.15)
+]
+
+
+def _tags(store) -> dict[int, str]:
+    return dict(store.query_rows("SELECT example_id, source FROM example_tags WHERE tag = 'cot' ORDER BY 1"))
+
+
+def test_auto_tagging_stores_score_and_signals_and_browse_filters_by_it(make_store) -> None:
+    store = make_store(ROWS)
+    result = cot_tagging.tag_rows(store, threshold=0.5)
+    assert result["threshold"] == 0.5 and result["scored"] == 4 and result["auto_tagged"] == 2
+    assert _tags(store) == {1: "auto", 3: "auto"}
+    score, detail = store.query_rows("SELECT score, detail FROM example_tags WHERE example_id = 1")[0]
+    assert score >= 0.7 and "answer_marker" in {s["name"] for s in json.loads(detail)}
+    assert examples.page(store, ExampleFilter(tags=["cot"]))["id"].tolist() == [1, 3]
+    # a higher threshold re-materialises tags from the stored scores without re-detecting
+    assert cot_store.apply_threshold(store, 0.7)["auto_tagged"] == 1
+    assert _tags(store) == {1: "auto"}
+    assert cot_tagging.tag_rows(store, threshold=0.6)["scored"] == 0  # nothing new or edited
+
+
+def test_manual_decisions_always_win_and_are_undoable(make_store) -> None:
+    store = make_store(ROWS)
+    cot_tagging.tag_rows(store, threshold=0.5)
+    untag = cot_tagging.set_manual(store, False, author="ann", ids=[1])  # auto-tagged row: not CoT after all
+    tag = cot_tagging.set_manual(store, True, author="ann", ids=[4])  # low score: CoT by hand
+    assert _tags(store) == {3: "auto", 4: "manual"}
+    result = cot_tagging.tag_rows(store, threshold=0.1, rescore=True)  # everything would be tagged now
+    assert result["scored"] == 4
+    assert _tags(store) == {2: "auto", 3: "auto", 4: "manual"}  # row 1 stays untagged, 4 stays manual
+    revisions.undo_action(store, untag.action_id, author="ann")
+    assert _tags(store)[1] == "manual"  # undo restored the tag; the row keeps its manual decision
+    revisions.undo_action(store, tag.action_id, author="ann")
+    cot_tagging.tag_rows(store, threshold=0.9, rescore=True)
+    assert 4 not in _tags(store) and _tags(store)[1] == "manual"
+    assert revisions.history(store, 4)["field"].tolist() == ["tag:cot", "tag:cot"]
+
+
+def test_confirming_an_auto_tag_makes_it_manual(make_store) -> None:
+    store = make_store(ROWS)
+    cot_tagging.tag_rows(store, threshold=0.5)
+    result = cot_tagging.set_manual(store, True, author="ann", flt=ExampleFilter(ids=[3]))
+    assert result.action_id is not None and result.rows == 1
+    assert _tags(store)[3] == "manual"
+    confirm_no = cot_tagging.set_manual(store, False, author="ann", ids=[2])  # already untagged: recorded
+    assert confirm_no.rows == 1
+    cot_tagging.tag_rows(store, threshold=0.1, rescore=True)
+    assert _tags(store) == {1: "auto", 3: "manual", 4: "auto"}  # raising/lowering never touches 2 or 3
+    counts = cot_store.summary(store, 0.5)
+    assert counts["manual"] == 2 and counts["manual_cot_detected"] == 1 and counts["manual_not_cot_rejected"] == 1
+
+
+def test_edited_rows_are_rescored(make_store) -> None:
+    store = make_store(ROWS)
+    cot_tagging.tag_rows(store)
+    revisions.update_example(store, 2, {"output": "Red is warm. So the answer is red."}, expected_version=1, author="a")
+    assert cot_tagging.tag_rows(store)["scored"] == 1
+    assert 2 in _tags(store)
+
+
+def test_tagging_job_reports_progress_and_keeps_partial_scores_on_cancel(make_store, monkeypatch) -> None:
+    store = make_store(ROWS)
+    monkeypatch.setattr(cot_tagging, "CHUNK", 2)
+    seen: list[float] = []
+    result = JobRunner(store).run(cot_tagging.JOB_KIND, cot_tagging.tag_job(0.5), {}, lambda f, m: seen.append(f))
+    assert seen[-1] == 1.0 and result["scored"] == 4
+    store.execute("DELETE FROM cot_scores")
+
+    def cancel_after_first(done: int, total: int) -> None:
+        raise JobCancelled("stop")
+
+    partial = cot_tagging.tag_rows(store, progress=cancel_after_first)
+    assert partial["cancelled"] and partial["scored"] == 2 and _tags(store) == {1: "auto"}
+    with pytest.raises(ValueError, match="threshold"):
+        cot_tagging.tag_job(1.5)
+
+
+def test_scored_page_views_and_histogram(make_store) -> None:
+    store = make_store(ROWS)
+    cot_tagging.tag_rows(store)
+    cot_tagging.set_manual(store, False, author="ann", ids=[1])
+    page = cot_store.scored_page(store, threshold=0.5, view="all")
+    assert page["id"].tolist()[0] == 1 and page["tag"].tolist()[0] == "not cot (manual)"
+    assert cot_store.scored_page(store, threshold=0.5, view="disagree")["id"].tolist() == [1]
+    assert sorted(cot_store.scored_page(store, threshold=0.5, view="above")["id"]) == [1, 3]
+    assert "answer_marker" in page.loc[page["id"] == 1, "signals"].iloc[0]
+    hist = cot_store.score_histogram(store, bins=10)
+    assert len(hist) == 10 and hist["count"].sum() == 4
