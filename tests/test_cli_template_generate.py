@@ -58,8 +58,18 @@ def test_apply_uploaded_file_with_mapping(db: Path, tmp_path: Path) -> None:
     data.write_text(
         "headline,label\nStocks rally on jobs data,business\nTeam wins the cup,sport\nNew tax rules,business\n"
     )
-    created = _cli(db, "template", "add-task", "topic", "--cluster", "topic classification", "--fields", "headline",
-                   "--options", "business,sport")  # fmt: skip
+    created = _cli(
+        db,
+        "template",
+        "add-task",
+        "topic",
+        "--cluster",
+        "topic classification",
+        "--fields",
+        "headline",
+        "--options",
+        "business,sport",
+    )
     assert created.exit_code == 0
     assert _cli(db, "template", "add", "topic", "--input", "Headline: {headline}\\n{options_}").exit_code == 0
     mapping = json.dumps({"answer": "label"})
@@ -67,8 +77,24 @@ def test_apply_uploaded_file_with_mapping(db: Path, tmp_path: Path) -> None:
     assert preview.exit_code == 0
     assert "Headline: Stocks rally on jobs data\nOPTIONS:\n- business\n- sport\n-> business" in preview.stdout
     assert _rows(db, ExampleFilter(origins=["templated"])).empty
-    done = _cli(db, "template", "apply", "topic", "--file", str(data), "--mapping", mapping, "--format", "few-shot",
-                "--k", "1", "--fewshot-style", "qa", "--seed", "3")  # fmt: skip
+    done = _cli(
+        db,
+        "template",
+        "apply",
+        "topic",
+        "--file",
+        str(data),
+        "--mapping",
+        mapping,
+        "--format",
+        "few-shot",
+        "--k",
+        "1",
+        "--fewshot-style",
+        "qa",
+        "--seed",
+        "3",
+    )
     assert done.exit_code == 0 and "wrote 3 templated rows" in done.stdout
     rows = _rows(db, ExampleFilter(origins=["templated"]))
     assert rows["task"].tolist() == ["topic"] * 3 and set(rows["format"]) == {"few-shot"}
@@ -89,11 +115,28 @@ def test_apply_argument_errors(db: Path, tmp_path: Path) -> None:
 
 def _seed_file(tmp_path: Path) -> Path:
     path = tmp_path / "seed_tasks.jsonl"
-    seeds = ["Give three tips for staying healthy.", "Write a limerick about a cat.", "Explain what a noun is.",
-             "Name the largest ocean on Earth.", "Suggest a title for a mystery novel.", "Convert ten miles to km.",
-             "Summarize the news article.", "List four kinds of clouds."]  # fmt: skip
-    lines = [json.dumps({"id": str(i), "name": f"s{i}", "instruction": s, "is_classification": False,
-                         "instances": [{"input": "", "output": "x"}]}) for i, s in enumerate(seeds)]  # fmt: skip
+    seeds = [
+        "Give three tips for staying healthy.",
+        "Write a limerick about a cat.",
+        "Explain what a noun is.",
+        "Name the largest ocean on Earth.",
+        "Suggest a title for a mystery novel.",
+        "Convert ten miles to km.",
+        "Summarize the news article.",
+        "List four kinds of clouds.",
+    ]
+    lines = [
+        json.dumps(
+            {
+                "id": str(i),
+                "name": f"s{i}",
+                "instruction": s,
+                "is_classification": False,
+                "instances": [{"input": "", "output": "x"}],
+            }
+        )
+        for i, s in enumerate(seeds)
+    ]
     path.write_text("\n".join(lines))
     return path
 
@@ -118,6 +161,20 @@ def test_generate_errors(db: Path, tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    out = _cli(db, "generate", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
-               "--n", "2", "--max-retries", "0", "--seeds", str(_seed_file(tmp_path)))  # fmt: skip
+    out = _cli(
+        db,
+        "generate",
+        "--backend",
+        "openai",
+        "--base-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--model",
+        "m",
+        "--n",
+        "2",
+        "--max-retries",
+        "0",
+        "--seeds",
+        str(_seed_file(tmp_path)),
+    )
     assert out.exit_code == 1 and "error: cannot get a completion" in out.stderr

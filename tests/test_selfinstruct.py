@@ -236,8 +236,9 @@ def test_fake_job_fills_pool_and_pool_honours_review(seeded) -> None:
         seeded, "rejected", author="t", ids=gen.loc[gen["instruction"] == first["instruction"], "id"].tolist()
     )
     second = gen[gen["instruction"] != first["instruction"]].iloc[0]
-    revisions.update_example(seeded, int(second["id"]), {"instruction": "Edited: name a planet."},
-                             expected_version=1, author="t")  # fmt: skip
+    revisions.update_example(
+        seeded, int(second["id"]), {"instruction": "Edited: name a planet."}, expected_version=1, author="t"
+    )
     machine = [t.instruction for t in si.load_pool(seeded).machine]
     assert first["instruction"] not in machine and "Edited: name a planet." in machine and len(machine) == 5
 

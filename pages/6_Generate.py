@@ -1,0 +1,294 @@
+"""Generate: Self-Instruct runs (backend, sampling, filters), live progress by drop reason, review with provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from curation import importers
+from curation import selfinstruct as si
+from curation.filters import ExampleFilter
+from curation.llm import BACKENDS, make_llm
+from curation.selfinstruct_job import JOB_KIND, generation_job, job_params
+from curation.store import examples, jobs_table, revisions
+from curation.store import templates as drops_table
+from ui.state import author, get_runner, get_store
+
+FLASH = "gen_flash"
+GROUPS_PER_PAGE = 10
+BACKEND_HELP = {
+    "local": "a local transformers model (default: the packaged SmolLM2-135M-Instruct; slow on CPU)",
+    "openai": "any OpenAI-compatible server: vLLM, llama.cpp server, Ollama, hosted APIs",
+    "fake": "a deterministic stand-in for demos and tests",
+}
+
+store = get_store()
+runner = get_runner()
+
+
+def flash(level: str, message: str, detail: str | None = None) -> None:
+    st.session_state[FLASH] = (level, message, detail)
+
+
+def show_flash() -> None:
+    if FLASH in st.session_state:
+        level, message, detail = st.session_state.pop(FLASH)
+        getattr(st, level)(message)
+        if detail:
+            st.code(detail, language=None, wrap_lines=True)
+
+
+# -- pool ----------------------------------------------------------------------------------------
+def import_seeds() -> None:
+    upload = st.session_state.get("gen_seed_upload")
+    if upload is None:
+        flash("warning", "Choose the seed file first.")
+        return
+    try:
+        result = importers.import_bytes(store, upload.getvalue(), upload.name, "selfinstruct-seed", author=author())
+    except importers.InvalidInputError as err:
+        flash("error", "The seed file was not imported.", "\n".join(err.errors))
+        return
+    flash("success", f"Imported {result.rows:,} seed rows.")
+
+
+def pool_section() -> bool:
+    """Pool sizes; an importer when there are no seeds. True when generation can start."""
+    try:
+        pool = si.load_pool(store)
+    except ValueError:
+        st.warning("The pool has no seed tasks yet. Import the Self-Instruct seed file (seed_tasks.jsonl).")
+        st.file_uploader("Self-Instruct seed file", type=["jsonl"], key="gen_seed_upload")
+        st.button("Import seeds", key="gen_seed_import", on_click=import_seeds)
+        return False
+    cols = st.columns(3)
+    cols[0].metric("Human seed tasks", f"{len(pool.seeds):,}")
+    cols[1].metric("Machine tasks in the pool", f"{len(pool.machine):,}", help="Pending or approved; rejected leave.")
+    rejected = examples.count(store, ExampleFilter(origins=["generated"], statuses=["rejected"]))
+    cols[2].metric("Rejected generated rows", f"{rejected:,}")
+    return True
+
+
+# -- settings and start --------------------------------------------------------------------------
+def backend_settings(backend: str) -> dict[str, Any]:
+    if backend == "local":
+        model = st.text_input("Model folder", key="gen_model", placeholder="empty: packaged SmolLM2-135M-Instruct")
+        return {"model": model.strip() or None}
+    if backend == "openai":
+        cols = st.columns(2)
+        base_url = cols[0].text_input("Base URL", key="gen_base_url", placeholder="http://127.0.0.1:8000/v1")
+        model = cols[1].text_input("Model name", key="gen_model_name")
+        key_env = cols[0].text_input("API key environment variable", value="OPENAI_API_KEY", key="gen_key_env")
+        cols[1].caption("The key is read from the environment when the run starts; it is never stored.")
+        cols[1].caption("Key variable is set." if os.environ.get(key_env) else "Key variable is not set.")
+        chat = cols[0].checkbox("Use /chat/completions", key="gen_chat")
+        timeout = cols[1].number_input("Timeout (s)", 1.0, 600.0, 60.0, key="gen_timeout")
+        retries = cols[1].number_input("Retries", 0, 10, 3, key="gen_retries")
+        return {
+            "base_url": base_url.strip(),
+            "model": model.strip(),
+            "api_key_env": key_env.strip(),
+            "chat": chat,
+            "timeout": float(timeout),
+            "max_retries": int(retries),
+        }
+    return {}
+
+
+def generation_settings() -> si.GenerationConfig:
+    cols = st.columns(4)
+    n = cols[0].number_input("Instructions to keep", 1, 100_000, 20, key="gen_n")
+    temperature = cols[1].slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="gen_temperature")
+    top_p = cols[2].slider("Top-p", 0.05, 1.0, 0.5, 0.05, key="gen_top_p")
+    max_tokens = cols[3].number_input("Max tokens per prompt", 16, 4096, 512, key="gen_max_tokens")
+    cols = st.columns(4)
+    threshold = cols[0].number_input("Drop if ROUGE-L >", 0.05, 1.0, 0.7, 0.05, key="gen_rouge")
+    variant = cols[1].selectbox("Keyword blacklist", tuple(si.BLACKLISTS), key="gen_blacklist")
+    extra = cols[2].text_input("More blacklisted words", key="gen_extra_words", placeholder="comma-separated")
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    st.caption("Blacklist: " + ", ".join(si.BLACKLISTS[variant]))
+    words = si.BLACKLISTS[variant] + tuple(w.strip() for w in extra.split(",") if w.strip())
+    return si.GenerationConfig(
+        n_instructions=int(n),
+        temperature=float(temperature),
+        top_p=float(top_p),
+        max_tokens=int(max_tokens),
+        rouge_threshold=float(threshold),
+        blacklist=words,
+        seed=int(seed),
+    )
+
+
+def start(backend: str, options: dict[str, Any], cfg: si.GenerationConfig) -> None:
+    try:
+        llm = make_llm(backend, **options, seed=cfg.seed)
+        si.load_pool(store)
+    except ValueError as err:
+        flash("error", "The run did not start.", str(err))
+        return
+    job_id = runner.submit(
+        JOB_KIND, generation_job(llm, cfg, backend=backend, author=author()), job_params(cfg, backend, llm.name)
+    )
+    st.session_state.gen_job = job_id
+    flash("info", f"Started generation job #{job_id}.")
+
+
+def settings_section(can_start: bool) -> None:
+    backend = st.radio("Backend", BACKENDS, key="gen_backend", horizontal=True, format_func=str)
+    st.caption(BACKEND_HELP[backend])
+    options = backend_settings(backend)
+    try:
+        cfg = generation_settings()
+    except ValueError as err:
+        st.error("These settings cannot be used.")
+        st.code(str(err), language=None)
+        return
+    running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [JOB_KIND], 5)["status"])
+    st.button(
+        "Start generation",
+        key="gen_start",
+        type="primary",
+        disabled=not can_start or running,
+        on_click=start,
+        args=(backend, options, cfg),
+    )
+    if running:
+        st.caption("A generation job is running; wait for it or cancel it below.")
+
+
+# -- progress ------------------------------------------------------------------------------------
+def chosen_job() -> int | None:
+    jobs = jobs_table.list_jobs(store, [JOB_KIND], 50)
+    if jobs.empty:
+        return None
+    ids = jobs["id"].astype(int).tolist()
+    if st.session_state.get("gen_job") not in ids:
+        st.session_state.gen_job = ids[0]
+    return st.selectbox("Generation run", ids, key="gen_job", format_func=lambda i: f"job #{i}")
+
+
+def drop_chart(job_id: int) -> None:
+    counts = drops_table.drop_counts(store, job_id)
+    if counts.empty:
+        st.caption("Nothing dropped yet.")
+        return
+    counts["reason"] = counts["stage"] + ": " + counts["reason"]
+    chart = (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("count:Q", title="dropped candidates"),
+            y=alt.Y("reason:N", sort="-x", title=None),
+            tooltip=["reason:N", "count:Q"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+@st.fragment(run_every=1)
+def progress_section(job_id: int) -> None:
+    job = jobs_table.get(store, job_id)
+    if job is None:
+        return
+    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['status']}")
+    st.text(job["message"] or "")
+    if job["status"] in ("queued", "running"):
+        st.button("Cancel (keeps what was accepted)", key="gen_cancel", on_click=runner.cancel, args=(job_id,))
+    elif job["error"]:
+        st.error("The run failed.")
+        st.code(job["error"], language=None, wrap_lines=True)
+    drop_chart(job_id)
+    seen = st.session_state.setdefault("gen_seen_status", {})
+    if seen.get(job_id) not in (None, job["status"]) and job["status"] not in ("queued", "running"):
+        seen[job_id] = job["status"]
+        st.rerun(scope="app")
+    seen[job_id] = job["status"]
+
+
+# -- review --------------------------------------------------------------------------------------
+def decide(ids: list[int], status: str) -> None:
+    result = revisions.set_status(store, status, author=author(), ids=ids, kind="generation-review")
+    flash("success", f"{status.capitalize()}: {result.rows} rows (action #{result.action_id}).")
+
+
+def review_group(rows: pd.DataFrame) -> None:
+    first = rows.iloc[0]
+    prov = json.loads(first["provenance"]) if isinstance(first["provenance"], str) else first["provenance"] or {}
+    ids = rows["id"].astype(int).tolist()
+    with st.container(border=True):
+        st.caption(f"rows {', '.join(map(str, ids))} · {prov.get('instance_order', '')} · model {prov.get('model')}")
+        st.code(first["instruction"], language=None, wrap_lines=True)
+        st.dataframe(rows[["id", "input", "output"]], hide_index=True, width="stretch")
+        left, right = st.columns(2)
+        left.metric("Max ROUGE-L against the pool", f"{prov.get('max_rouge_l', 0):.3f}")
+        left.caption("The 10 most similar existing instructions:")
+        left.dataframe(
+            pd.DataFrame(prov.get("similar", []), columns=["instruction", "score"]),
+            hide_index=True,
+            width="stretch",
+        )
+        right.caption("Tasks shown in the prompt (6 seeds + 2 machine when available):")
+        right.dataframe(
+            pd.DataFrame(prov.get("prompt_tasks", []), columns=["kind", "example_id", "instruction"]),
+            hide_index=True,
+            width="stretch",
+        )
+        with right.expander("Full prompt"):
+            st.code(prov.get("prompt", ""), language=None, wrap_lines=True)
+        yes, no, _ = st.columns([1, 1, 4])
+        yes.button("Approve", key=f"gen_approve_{ids[0]}", on_click=decide, args=(ids, "approved"), type="primary")
+        no.button("Reject", key=f"gen_reject_{ids[0]}", on_click=decide, args=(ids, "rejected"))
+
+
+def review_section(job_id: int | None) -> None:
+    only_job = st.checkbox("Only this run", value=job_id is not None, key="gen_only_job", disabled=job_id is None)
+    sources = [f"selfinstruct-job-{job_id}"] if only_job and job_id is not None else []
+    flt = ExampleFilter(origins=["generated"], statuses=["pending"], sources=sources)
+    rows = examples.fetch(store, flt, ("id", "instruction", "input", "output", "provenance"))
+    if rows.empty:
+        st.caption("No generated rows wait for review.")
+        return
+    groups = [g for _, g in rows.groupby("instruction", sort=False)]
+    pages = (len(groups) - 1) // GROUPS_PER_PAGE + 1
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="gen_page") if pages > 1 else 1
+    st.markdown(f"**{len(groups):,} generated tasks** ({len(rows):,} rows) wait for review.")
+    for group in groups[(page - 1) * GROUPS_PER_PAGE : page * GROUPS_PER_PAGE]:
+        review_group(group)
+
+
+def drops_section(job_id: int) -> None:
+    reason = st.selectbox("Reason", ("any", *si.DROP_REASONS), key="gen_drop_reason")
+    drops = drops_table.list_drops(store, job_id, None if reason == "any" else reason, limit=500)
+    if drops.empty:
+        st.caption("No dropped candidates for this filter.")
+        return
+    st.dataframe(
+        drops[["stage", "reason", "instruction", "input", "output", "detail"]], hide_index=True, width="stretch"
+    )
+
+
+# -- page ----------------------------------------------------------------------------------------
+st.title("Generate")
+st.caption("Self-Instruct: the model continues a list of 8 pool tasks; filters drop near-duplicates and bad tasks.")
+show_flash()
+st.subheader("Pool")
+ready = pool_section()
+with st.expander("New run", expanded=True):
+    settings_section(ready)
+st.subheader("Runs")
+job = chosen_job()
+if job is None:
+    st.caption("No generation runs yet.")
+else:
+    progress_section(job)
+review_tab, drops_tab = st.tabs(["Review generated tasks", "Dropped candidates"])
+with review_tab:
+    review_section(job)
+with drops_tab:
+    if job is not None:
+        drops_section(job)

@@ -1,0 +1,112 @@
+"""Generate page: start a fake-backend run, see pending rows with their similar-10 context, approve one, drops."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from curation import importers
+from curation.filters import ExampleFilter
+from curation.store import Store, examples, jobs_table
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "6_Generate.py")
+SEEDS = [
+    "Give three tips for staying healthy.",
+    "Write a limerick about a sleepy cat.",
+    "Explain what a noun is to a child.",
+    "Name the largest ocean on Earth.",
+    "Suggest a title for a mystery novel.",
+    "Convert ten miles to kilometres.",
+    "Summarize the news article in one line.",
+    "List four kinds of clouds.",
+    "Translate the greeting into Spanish.",
+    "Describe the smell of rain after a dry week.",
+    "Recommend a board game for four players.",
+    "Explain why bread goes stale.",
+]
+
+
+def _store() -> Store:
+    return Store(os.environ["INSTRUCT_CURATOR_DB"])
+
+
+def _import_seeds() -> None:
+    lines = [
+        json.dumps({"id": str(i), "name": f"s{i}", "instruction": s, "instances": [{"input": "", "output": "x"}]})
+        for i, s in enumerate(SEEDS)
+    ]
+    importers.import_bytes(_store(), "\n".join(lines).encode(), "seed_tasks.jsonl", "selfinstruct-seed")
+
+
+def _wait_for_job(job_id: int) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = jobs_table.get(_store(), job_id)
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_empty_pool_asks_for_the_seed_file() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "no seed tasks" in at.warning[0].value
+    assert at.button(key="gen_start").disabled
+
+
+def test_fake_run_review_with_similar_ten_and_approve() -> None:
+    _import_seeds()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "12"
+    at.radio(key="gen_backend").set_value("fake").run()
+    at.number_input(key="gen_n").set_value(4).run()
+    at.button(key="gen_start").click().run()
+    job_id = int(at.session_state["gen_job"])
+    job = _wait_for_job(job_id)
+    assert job["status"] == "succeeded" and job["result"]["kept"] == 4
+    at.run()
+    assert not at.exception, at.exception
+    assert any("4 generated tasks" in m.value for m in at.markdown)
+    store = _store()
+    pending = examples.fetch(store, ExampleFilter(origins=["generated"], statuses=["pending"]))
+    first_id = int(pending["id"].min())
+    instances, similar, shown = (at.dataframe[i].value for i in range(3))  # the first task's three tables
+    assert first_id in instances["id"].tolist()
+    assert len(shown) == 8 and set(shown["kind"]) == {"seed"}
+    assert len(similar) == 10 and list(similar.columns) == ["instruction", "score"]
+    assert set(similar["instruction"]) <= set(SEEDS) | set(pending["instruction"])
+    assert similar["score"].is_monotonic_decreasing
+    max_rouge = next(m.value for m in at.metric if m.label == "Max ROUGE-L against the pool")
+    assert float(max_rouge) == round(float(similar["score"].iloc[0]), 3)
+    instruction = pending.loc[pending["id"] == first_id, "instruction"].item()
+    at.button(key=f"gen_approve_{first_id}").click().run()
+    assert not at.exception, at.exception
+    decided = examples.fetch(store, ExampleFilter(origins=["generated"], statuses=["approved"]))
+    assert set(decided["instruction"]) == {instruction} and first_id in decided["id"].tolist()
+    assert any("3 generated tasks" in m.value for m in at.markdown)
+    assert at.success[0].value.startswith("Approved:")
+
+
+def test_dropped_candidates_are_listed_with_reasons() -> None:
+    _import_seeds()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="gen_backend").set_value("fake").run()
+    at.number_input(key="gen_n").set_value(6).run()
+    at.button(key="gen_start").click().run()
+    job = _wait_for_job(int(at.session_state["gen_job"]))
+    at.run()
+    dropped = sum(job["result"]["dropped"].values())
+    assert dropped > 0
+    table = at.dataframe[-1].value
+    assert len(table) == dropped and set(table["reason"]) <= set(job["result"]["dropped"]) | {
+        r.split(":")[1] for r in job["result"]["dropped"] if ":" in r
+    }
+    reason = table["reason"].iloc[0]
+    at.selectbox(key="gen_drop_reason").select(reason).run()
+    assert set(at.dataframe[-1].value["reason"]) == {reason}
