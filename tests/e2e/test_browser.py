@@ -1,0 +1,127 @@
+"""End to end in a real headless Chromium against `streamlit run app.py`: filter, edit, reload, edit persisted."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from curation import sample_data
+from curation.filters import ExampleFilter
+from curation.store import Store, examples, revisions
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the system chromium at /usr/bin/chromium (CI installs it)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout} s:\n{log.read_text()[-2000:]}")
+
+
+def filled_db(path: Path) -> int:
+    """Sample data in a fresh DB; returns the id of the first row whose text mentions 'capital'."""
+    store = Store(path)
+    sample_data.load_sample(store)
+    example_id = int(examples.page(store, ExampleFilter(search="capital"), limit=1)["id"].iloc[0])
+    store.close()
+    return example_id
+
+
+def test_filter_edit_reload_persists(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    db = tmp_path / "e2e.duckdb"
+    example_id = filled_db(db)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ | {
+        "INSTRUCT_CURATOR_DB": str(db),
+        "INSTRUCT_CURATOR_AUTHOR": "browser",
+        "INSTRUCT_CURATOR_EXPORTS_DIR": str(tmp_path / "exports"),
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    log = tmp_path / "streamlit.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(url, server, log)
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                drive(playwright_api, browser.new_page(), url, example_id)
+            finally:
+                browser.close()
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    store = Store(db)
+    history = revisions.history(store, example_id)
+    assert history[["field", "new_value", "author"]].values.tolist() == [["output", EDITED, "browser"]]
+    store.close()
+
+
+EDITED = "Edited in a real browser: <b>kept as text</b>"
+
+
+def open_example(page, expect, example_id: int) -> None:
+    goto = page.get_by_label("Open example id", exact=True)
+    goto.fill(str(example_id))
+    goto.press("Enter")
+    page.locator(".st-key-browse_open button").click()
+    expect(page.get_by_text(f"Example #{example_id}", exact=True)).to_be_visible(timeout=30_000)
+
+
+def drive(api, page, url: str, example_id: int) -> None:
+    expect = api.expect
+    page.goto(url)
+    expect(page.get_by_text("instruct-curator", exact=True).first).to_be_visible(timeout=60_000)
+    page.goto(f"{url}/Browse")
+    expect(page.get_by_text("matching rows").first).to_be_visible(timeout=60_000)
+    search = page.get_by_label("Search text", exact=True)
+    search.fill("capital")
+    search.press("Enter")
+    expect(page.get_by_text("30 matching rows")).to_be_visible(timeout=30_000)
+    open_example(page, expect, example_id)
+    output = page.get_by_label("Output", exact=True)
+    output.fill(EDITED)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text(f"Saved example #{example_id} (now version 2).")).to_be_visible(timeout=30_000)
+    page.reload()
+    expect(page.get_by_text("matching rows").first).to_be_visible(timeout=60_000)
+    open_example(page, expect, example_id)
+    expect(page.get_by_label("Output", exact=True)).to_have_value(EDITED, timeout=30_000)
