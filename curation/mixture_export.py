@@ -1,0 +1,134 @@
+"""Sampling a planned mixture (deterministic by seed) and exporting it as an immutable snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curation import cot, snapshot
+from curation.jobs import JobContext
+from curation.mixture import MixConfig, MixturePlan, allocate
+from curation.store import Store
+from curation.store import mixture as mixture_store
+
+JOB_KIND = "mix-export"
+Progress = Callable[[float, str], None]
+
+
+def _rng(seed: int, *key: Any) -> np.random.Generator:
+    """A generator that depends only on the seed and the key (not on other groups or on Python's hash seed)."""
+    digest = hashlib.sha256("\x00".join(map(str, key)).encode("utf-8")).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
+
+
+def _counts(members: pd.DataFrame) -> pd.DataFrame:
+    return members.groupby(["group", "cot", "held"], as_index=False).size().rename(columns={"size": "count"})
+
+
+def plan_members(members: pd.DataFrame, config: MixConfig) -> MixturePlan:
+    """The plan for exactly these member rows (id, group, cot, held)."""
+    return allocate(_counts(members), config)
+
+
+def _draw(ids: np.ndarray, take: int, rng: np.random.Generator) -> np.ndarray:
+    """`take` ids: whole passes over all ids while take >= len(ids), then a sample without replacement."""
+    if take == 0 or len(ids) == 0:
+        return ids[:0]
+    full, rest = divmod(take, len(ids))
+    return np.concatenate([ids] * full + [ids[np.sort(rng.permutation(len(ids))[:rest])]])
+
+
+def sample(members: pd.DataFrame, plan: MixturePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, heldout) frames of (id, group, cot): held-out rows once each, train rows repeated by epochs."""
+    seed = plan.config.seed
+    train, held = [], []
+    by_part = {key: frame for key, frame in members.groupby(["group", "cot"], sort=True)}
+    for part in plan.parts.itertuples(index=False):
+        rows = by_part.get((part.group, part.cot), members.iloc[:0]).sort_values("id")
+        pool, kept_out = rows.loc[~rows["held"], "id"].to_numpy(), rows.loc[rows["held"], "id"].to_numpy()
+        extra = int(part.heldout) - len(kept_out)  # fraction mode: a random part of the pool is held out
+        if extra > 0:
+            chosen = np.sort(_rng(seed, "heldout", part.group, part.cot).permutation(len(pool))[:extra])
+            kept_out = np.sort(np.concatenate([kept_out, pool[chosen]]))
+            pool = np.delete(pool, chosen)
+        picked = _draw(pool, int(part.take), _rng(seed, "train", part.group, part.cot))
+        train.append(pd.DataFrame({"id": picked, "group": part.group, "cot": part.cot}))
+        held.append(pd.DataFrame({"id": kept_out, "group": part.group, "cot": part.cot}))
+    train_frame = pd.concat(train, ignore_index=True) if train else pd.DataFrame(columns=["id", "group", "cot"])
+    order = _rng(seed, "order").permutation(len(train_frame))
+    held_frame = pd.concat(held, ignore_index=True) if held else pd.DataFrame(columns=["id", "group", "cot"])
+    return train_frame.iloc[order].reset_index(drop=True), held_frame.sort_values(["group", "id"], ignore_index=True)
+
+
+def _with_rows(picked: pd.DataFrame, rows: pd.DataFrame, cot_format: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Join row fields onto sampled ids (keeping order and repeats) and convert CoT outputs if asked."""
+    frame = picked.astype({"id": "int64"}).merge(rows, on="id", how="left", validate="many_to_one")
+    converted = unchanged = 0
+    if cot_format == "direct" and not frame.empty:
+        outputs = []
+        for out, is_cot in zip(frame["output"], frame["cot"], strict=True):
+            text, done = cot.convert_output(out, "direct") if is_cot else (out, False)
+            converted += done
+            unchanged += bool(is_cot) and not done
+            outputs.append(text)
+        frame["output"] = outputs
+    return frame, {"converted": converted, "unchanged": unchanged}
+
+
+def build(
+    store: Store, config: MixConfig, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Sample the mixture and fetch its rows: (train, heldout, manifest) ready for `snapshot.write_snapshot`."""
+    report = progress or (lambda fraction, message: None)
+    report(0.05, "reading eligible rows")
+    members = mixture_store.member_ids(store, config.group_by, config.example_filter(), config.heldout_clusters)
+    plan = plan_members(members, config)
+    report(0.2, f"sampling {plan.total:,} train rows")
+    train_ids, held_ids = sample(members, plan)
+    report(0.35, "fetching row text")
+    rows = mixture_store.export_rows(store, [*train_ids["id"].tolist(), *held_ids["id"].tolist()])
+    train, train_conv = _with_rows(train_ids, rows, config.cot_format)
+    heldout, held_conv = _with_rows(held_ids, rows, config.cot_format)
+    manifest = {
+        "name": config.name,
+        "rule": config.rule(),
+        "params": config.to_dict(),
+        "seed": config.seed,
+        "group_by": config.group_by,
+        "groups": plan.manifest_groups(),
+        "cot_share": round(plan.cot_share, 6),
+        "cot_format": config.cot_format,
+        "cot_conversion": {k: train_conv[k] + held_conv[k] for k in train_conv},
+        "distinct_rows": {"train": int(train_ids["id"].nunique()), "heldout": len(held_ids)},
+        "sources": {k: int(v) for k, v in sorted(train["source"].value_counts().items())} if len(train) else {},
+        "warnings": plan.warnings,
+    }
+    return train, heldout, manifest
+
+
+def export(store: Store, config: MixConfig, root: Path | None = None, progress: Progress | None = None) -> Path:
+    """Sample and write the mixture as a snapshot folder (the existing one if the content is identical)."""
+    train, heldout, manifest = build(store, config, progress)
+    if progress:
+        progress(0.7, f"writing {len(train):,} + {len(heldout):,} rows")
+    folder = snapshot.write_snapshot(train, heldout, manifest, root)
+    if progress:
+        progress(1.0, f"snapshot {folder.name}")
+    return folder
+
+
+def export_job(config: MixConfig, root: Path | None = None) -> Callable[[JobContext], dict[str, Any]]:
+    """A JobRunner function exporting the mixture; the result names the snapshot folder."""
+
+    def run(ctx: JobContext) -> dict[str, Any]:
+        folder = export(ctx.store, config, root, lambda f, m: ctx.progress(f, None, m))
+        manifest = snapshot.read_manifest(folder)
+        return {"path": str(folder), "counts": manifest["counts"], "content_hash": manifest["content_hash"]}
+
+    return run
