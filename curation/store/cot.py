@@ -211,3 +211,9 @@ def record_confirmations(
             [action_id, action_id],
         ).fetchall()
     return action_id, len(todo)
+
+
+def existing_ids(store: Store, ids: list[int]) -> list[int]:
+    """The given ids that exist as examples."""
+    rows = store.query_rows("SELECT id FROM examples WHERE list_contains(?, id) ORDER BY id", [[int(i) for i in ids]])
+    return [r[0] for r in rows]

@@ -1,0 +1,106 @@
+"""CLI: preview and export data mixtures as versioned snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curation import mixture, mixture_export, snapshot
+from curation.cli.common import echo_json, echo_table, open_store, progress_bar
+from curation.jobs import JobRunner
+
+app = typer.Typer(help="Mixture rebalancing: preview group counts and export snapshots.", no_args_is_help=True)
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option(
+        "--config", exists=True, dir_okay=False, help="Mixture YAML (MixConfig fields: group_by, cap, weights, ...)."
+    ),
+]
+
+
+def _load(path: Path, name: str | None = None) -> mixture.MixConfig:
+    config = mixture.MixConfig.from_yaml(path)
+    return mixture.MixConfig.from_dict(config.to_dict() | {"name": name}) if name else config
+
+
+@app.command("preview")
+def preview_cmd(
+    ctx: typer.Context,
+    config_path: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Per-group counts before/after, share, epochs and warnings; writes nothing."""
+    config = _load(config_path)
+    plan = mixture.preview(open_store(ctx), config)
+    data = {
+        "rule": config.rule(),
+        "total": plan.total,
+        "heldout": plan.heldout_total,
+        "cot_share": round(plan.cot_share, 6),
+        "groups": plan.manifest_groups(),
+        "warnings": plan.warnings,
+    }
+    if as_json:
+        echo_json(data)
+        return
+    typer.echo(f"rule: {data['rule']}")
+    typer.echo(f"train rows: {plan.total}  held-out rows: {plan.heldout_total}  CoT share: {plan.cot_share:.1%}")
+    rows = [g | {"share": f"{g['share']:.1%}", "epochs": f"{g['epochs']:.2f}"} for g in data["groups"]]
+    echo_table(rows, ["group", "before", "heldout", "after", "share", "epochs", "warning"])
+    for warning in plan.warnings:
+        typer.echo(f"warning: {warning}")
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    config_path: ConfigOpt,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder that receives the snapshot folder (default: snapshots_dir).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Snapshot name (default: the config's name).")] = None,
+) -> None:
+    """Sample the mixture and write an immutable snapshot (train/heldout JSONL + Parquet + manifest)."""
+    config = _load(config_path, name)
+    store = open_store(ctx)
+    hook, close = progress_bar("mix export")
+    try:
+        result = JobRunner(store).run(
+            mixture_export.JOB_KIND, mixture_export.export_job(config, out), config.to_dict(), on_progress=hook
+        )
+    finally:
+        close()
+    counts = result["counts"]
+    typer.echo(f"snapshot {result['path']}")
+    typer.echo(f"train {counts['train']} rows, heldout {counts['heldout']} rows, content hash {result['content_hash']}")
+
+
+@app.command("list")
+def list_cmd(
+    root: Annotated[Path | None, typer.Option(help="Snapshots folder (default: snapshots_dir).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifests as JSON.")] = False,
+) -> None:
+    """Existing snapshots, newest first."""
+    found = snapshot.list_snapshots(root)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [
+        {
+            "name": m.get("name"),
+            "train": m.get("counts", {}).get("train"),
+            "heldout": m.get("counts", {}).get("heldout"),
+            "rule": m.get("rule"),
+            "created_at": m.get("created_at"),
+            "path": m["path"],
+        }
+        for m in found
+    ]
+    echo_table(rows)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="mix")
