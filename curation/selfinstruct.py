@@ -150,8 +150,8 @@ _ITEM = re.compile(r"^\s*(\d+)\s*\.\s?(.*)$")
 
 def parse_task_list(continuation: str, first_number: int, item_limit: int) -> list[str]:
     """New items from the model's continuation of the list; stops at the first blank line or the limit."""
-    text = continuation.split("\n\n", 1)[0]
-    text = re.split(r"\n[ \t]*\n", text, maxsplit=1)[0]
+    text = re.split(r"\n[ \t]*\n", continuation, maxsplit=1)[0]
+    text = re.sub(rf"^\s*{first_number}\s*\.\s*", "", text)  # chat models often repeat the number they were given
     items: list[list[str]] = []
     for number, line in enumerate((f"{first_number}. {text.lstrip()}").split("\n")):
         match = _ITEM.match(line)

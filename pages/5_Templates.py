@@ -185,7 +185,15 @@ def format_settings(task: Task) -> FormatConfig:
     cot_style = cols[2].selectbox("CoT target", COT_STYLES, key="tpl_cot_style", disabled=fmt != "cot")
     trigger = cols[3].selectbox("CoT trigger", ("fixed", "random"), key="tpl_cot_trigger", disabled=fmt != "cot")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="tpl_seed")
-    return FormatConfig(fmt, int(k), style, options_style, cot_style, trigger, int(seed))
+    return FormatConfig(
+        format=fmt,
+        k=int(k),
+        fewshot_style=style,
+        options_style=options_style,
+        cot_style=cot_style,
+        cot_trigger=trigger,
+        seed=int(seed),
+    )
 
 
 def uploaded_dataset(task: Task, cfg: FormatConfig) -> T.Dataset | None:

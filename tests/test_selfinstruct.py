@@ -96,6 +96,7 @@ def test_parse_continued_list_stops_at_blank_line() -> None:
 def test_parse_continued_list_stops_at_item_limit() -> None:
     assert si.parse_task_list(" A one.\n10. B two.\n11. C three.", 9, 10) == ["A one.", "B two."]
     assert si.parse_task_list("   \n", 9, 15) == []
+    assert si.parse_task_list("9. Repeat the number.\n10. Then go on.", 9, 15) == ["Repeat the number.", "Then go on."]
 
 
 # -- instruction filters ---------------------------------------------------------------------------

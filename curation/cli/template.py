@@ -145,7 +145,15 @@ def apply_cmd(
     if sum([file is not None, sample, bool(source or from_task)]) != 1:
         raise typer.BadParameter("give exactly one of --file, --sample or --source/--from-task", param_hint="--file")
     try:
-        cfg = FormatConfig(fmt, k, fewshot_style, options_style, cot_style, cot_trigger, seed)
+        cfg = FormatConfig(
+            format=fmt,
+            k=k,
+            fewshot_style=fewshot_style,
+            options_style=options_style,
+            cot_style=cot_style,
+            cot_trigger=cot_trigger,
+            seed=seed,
+        )
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--format") from None
     try:
