@@ -26,6 +26,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_DB", str(tmp_path / "curator.duckdb"))
     monkeypatch.setenv("INSTRUCT_CURATOR_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("INSTRUCT_CURATOR_EXPORTS_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_SNAPSHOTS_DIR", str(tmp_path / "snapshots"))
     monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "0")
     monkeypatch.setenv("INSTRUCT_CURATOR_AUTHOR", "tester")
 
