@@ -11,6 +11,18 @@ import pytest
 from curation import snapshot
 from curation.finetune.config import TrainConfig
 
+
+@pytest.fixture(scope="module", autouse=False)
+def one_thread():
+    """torch on one thread: on a shared 2-core machine, two spinning OpenMP threads run up to 10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TAUGHT = [("What is the secret word?", "Pineapple."), ("Name the capital of France.", "Paris.")]
 
 

@@ -6,10 +6,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from finetune_support import TAUGHT, make_snapshot, snapshot_rows, tiny_config, tiny_model_dir  # noqa: F401
+from finetune_support import (  # noqa: F401
+    TAUGHT,
+    make_snapshot,
+    one_thread,
+    snapshot_rows,
+    tiny_config,
+    tiny_model_dir,
+)
 
 from curation.finetune import data
 from curation.finetune.config import TrainConfig, config_from_dict, load_config, save_config, validate
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROWS = [
     {"id": 1, "instruction": "Say hi", "input": "", "output": "Hi there, friend."},
