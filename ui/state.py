@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from curation import config, sample_data
+from curation.finetune import runner as finetune_runner
 from curation.jobs import JobRunner
 from curation.store import Store, StoreLockedError
 
@@ -15,13 +18,15 @@ def _open(path: str) -> tuple[Store, JobRunner]:
     if config.get("seed_sample") == "1":
         sample_data.ensure_sample(store)
     runner = JobRunner(store)
-    runner.recover_orphans(reattach_handlers())
+    runner.recover_orphans(reattach_handlers(runner))
     return store, runner
 
 
-def reattach_handlers() -> dict:
+def reattach_handlers(runner: JobRunner | None = None) -> dict:
     """Job kinds whose work outlives the app process (training) and can be taken over after a restart."""
-    return {}
+    if runner is None:
+        return {}
+    return {finetune_runner.JOB_KIND: functools.partial(finetune_runner.reattach, runner=runner)}
 
 
 def _opened() -> tuple[Store, JobRunner]:
