@@ -285,10 +285,17 @@ def _group_table(parts: pd.DataFrame, config: MixConfig, warnings: list[str]) ->
     return groups
 
 
-def preview(store: Store, config: MixConfig) -> MixturePlan:
-    """Plan a mixture over the store's eligible rows (aggregates only; no row text leaves DuckDB)."""
-    counts = mixture_store.group_counts(store, config.group_by, config.example_filter(), config.heldout_clusters)
-    plan = allocate(counts, config)
+def eligible_counts(store: Store, config: MixConfig) -> pd.DataFrame:
+    """Eligible rows per (group, cot, held-out cluster) for this config's grouping, filter and clusters."""
+    return mixture_store.group_counts(store, config.group_by, config.example_filter(), config.heldout_clusters)
+
+
+def preview(store: Store, config: MixConfig, counts: pd.DataFrame | None = None) -> MixturePlan:
+    """Plan a mixture over the store's eligible rows (aggregates only; no row text leaves DuckDB).
+
+    `counts` may be passed when already fetched with `eligible_counts` for the same grouping and filter.
+    """
+    plan = allocate(eligible_counts(store, config) if counts is None else counts, config)
     missing = sorted(set(config.heldout_clusters) - set(mixture_store.clusters(store, config.example_filter())))
     if missing:
         plan.warnings.append(f"held-out cluster(s) {missing} have no eligible rows")

@@ -1,0 +1,249 @@
+"""CoT: run the chain-of-thought detector, choose the threshold, inspect scores and signals, tag by hand."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from curation import cot, cot_tagging
+from curation.filters import ExampleFilter
+from curation.store import cot as cot_store
+from curation.store import examples, jobs_table
+from ui.actions import recent_actions
+from ui.filters import filter_sidebar
+from ui.state import author, get_runner, get_store
+
+FLASH = "cot_flash"
+CONFIRM = "cot_confirm"
+PAGE_SIZE = 50
+VIEW_LABELS = {
+    "all": "All scored rows",
+    "above": "Score >= threshold",
+    "below": "Score < threshold",
+    "manual": "Rows with a manual decision",
+    "disagree": "Manual decision differs from the detector",
+}
+
+store = get_store()
+runner = get_runner()
+
+
+def inert(text: str) -> str:
+    """User text shown inside a markdown element (warning, error) escaped so it renders literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+
+
+def flash(level: str, message: str) -> None:
+    st.session_state[FLASH] = (level, message)
+
+
+def show_flash() -> None:
+    if FLASH in st.session_state:
+        level, message = st.session_state.pop(FLASH)
+        getattr(st, level)(message)
+
+
+# -- detector job and threshold ------------------------------------------------------------------
+def start_job(threshold: float, flt: ExampleFilter, rescore: bool) -> None:
+    job_id = runner.submit(
+        cot_tagging.JOB_KIND,
+        cot_tagging.tag_job(threshold, flt, rescore),
+        cot_tagging.job_params(threshold, flt, rescore),
+    )
+    st.session_state.cot_job = job_id
+    flash("info", f"Started CoT detection job #{job_id}.")
+
+
+def apply_threshold(threshold: float) -> None:
+    result = cot_store.apply_threshold(store, threshold)
+    flash(
+        "success",
+        f"Threshold {threshold:.2f} applied: {result['auto_tagged']:,} rows auto-tagged cot; "
+        f"{result['protected']:,} rows keep their manual decision.",
+    )
+
+
+@st.fragment(run_every=1)
+def job_progress(job_id: int) -> None:
+    job = jobs_table.get(store, job_id)
+    if job is None:
+        return
+    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['status']}")
+    st.text(job["message"] or "")
+    if job["status"] in ("queued", "running"):
+        st.button("Cancel", key="cot_cancel", on_click=runner.cancel, args=(job_id,))
+    elif job["status"] == "failed":
+        st.error(inert(job["error"] or "the job failed"))
+    elif job.get("result"):
+        result = job["result"] if isinstance(job["result"], dict) else json.loads(job["result"])
+        st.text(f"scored {result['scored']:,} rows; {result['auto_tagged']:,} auto-tagged at {result['threshold']}")
+
+
+def detector_section(flt: ExampleFilter) -> float:
+    st.subheader("Detector")
+    left, right = st.columns([3, 2])
+    threshold = left.slider(
+        "Threshold",
+        0.05,
+        1.0,
+        cot.DEFAULT_THRESHOLD,
+        0.05,
+        key="cot_threshold",
+        help="Rows scoring at least this are tagged cot. Changing it only counts until you apply it.",
+    )
+    rescore = right.checkbox("Score every row again (not only new or edited rows)", key="cot_rescore")
+    pending = cot_store.count_to_score(store, flt, rescore=rescore)
+    right.caption(f"{pending:,} rows of the current filter need scoring.")
+    run, apply_, _ = st.columns([1, 1, 2])
+    running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [cot_tagging.JOB_KIND], 5)["status"])
+    run.button(
+        "Run detector",
+        key="cot_run",
+        type="primary",
+        disabled=running,
+        on_click=start_job,
+        args=(threshold, flt, rescore),
+        width="stretch",
+    )
+    apply_.button("Apply threshold", key="cot_apply", on_click=apply_threshold, args=(threshold,), width="stretch")
+    if st.session_state.get("cot_job"):
+        job_progress(int(st.session_state.cot_job))
+    return threshold
+
+
+# -- summary -------------------------------------------------------------------------------------
+def summary_section(flt: ExampleFilter, threshold: float) -> None:
+    counts = cot_store.summary(store, threshold, flt)
+    cols = st.columns(5)
+    cols[0].metric("Rows (filter)", f"{counts['rows']:,}")
+    cols[1].metric("Scored", f"{counts['scored']:,}")
+    cols[2].metric("Score >= threshold", f"{counts['above_threshold']:,}")
+    cols[3].metric("Tagged cot", f"{counts['tagged']:,}", help=f"{counts['auto_tagged']:,} of them automatically")
+    cols[4].metric("Manual decisions", f"{counts['manual']:,}")
+    detected, missed = counts["manual_cot_detected"], counts["manual_cot_missed"]
+    false_pos, rejected = counts["manual_not_cot_detected"], counts["manual_not_cot_rejected"]
+    st.caption("Detector at this threshold vs. your manual decisions (rows you tagged or untagged by hand):")
+    table = pd.DataFrame(
+        {"detector: cot": [detected, false_pos], "detector: not cot": [missed, rejected]},
+        index=["you: cot", "you: not cot"],
+    )
+    left, right = st.columns([2, 3])
+    left.dataframe(table, width="stretch")
+    precision = detected / (detected + false_pos) if detected + false_pos else None
+    recall = detected / (detected + missed) if detected + missed else None
+    right.text(
+        f"precision vs. manual: {'n/a' if precision is None else f'{precision:.1%}'}\n"
+        f"recall vs. manual:    {'n/a' if recall is None else f'{recall:.1%}'}"
+    )
+    hist = cot_store.score_histogram(store, flt)
+    if hist["count"].sum():
+        bars = (
+            alt.Chart(hist)
+            .mark_bar()
+            .encode(
+                x=alt.X("bin_start:Q", title="CoT score", scale=alt.Scale(domain=[0, 1])),
+                x2="bin_end:Q",
+                y=alt.Y("count:Q", title="rows", scale=alt.Scale(type="symlog")),
+                tooltip=["bin_start", "count"],
+            )
+        )
+        rule = alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(color="red").encode(x="t:Q")
+        right.altair_chart(bars + rule, width="stretch")
+
+
+# -- rows ----------------------------------------------------------------------------------------
+def mark(ids: list[int], present: bool) -> None:
+    if not ids:
+        flash("warning", "Choose rows first.")
+        return
+    result = cot_tagging.set_manual(store, present, author=author(), ids=ids)
+    label = "cot" if present else "not cot"
+    flash("success", f"Marked {result.rows} rows as {label} (action #{result.action_id}); undo it below.")
+    st.session_state.cot_marked = []
+
+
+def rows_section(flt: ExampleFilter, threshold: float) -> None:
+    st.subheader("Scored rows")
+    view = st.radio("Show", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key="cot_view", horizontal=True)
+    page_no = st.number_input("Page", 1, 100_000, 1, key="cot_page")
+    rows = cot_store.scored_page(
+        store, flt, threshold=threshold, view=view, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE
+    )
+    if rows.empty:
+        st.caption("No scored rows here yet: run the detector.")
+        return
+    shown = rows.assign(output=rows["output"].str.slice(0, 200))[
+        ["id", "score", "detected", "tag", "signals", "instruction", "output", "status"]
+    ]
+    st.dataframe(shown, hide_index=True, width="stretch", key="cot_table")
+    ids = rows["id"].astype(int).tolist()
+    chosen = st.multiselect("Rows to mark", ids, key="cot_marked", placeholder="choose ids from the table")
+    yes, no, _ = st.columns([1, 1, 2])
+    yes.button("Tag as CoT", key="cot_mark_yes", on_click=mark, args=(chosen, True), width="stretch")
+    no.button("Mark not CoT", key="cot_mark_no", on_click=mark, args=(chosen, False), width="stretch")
+    detail_section(ids)
+
+
+def detail_section(ids: list[int]) -> None:
+    example_id = st.selectbox("Explain a row", ids, key="cot_detail")
+    row = examples.get(store, int(example_id)) if example_id is not None else None
+    if row is None:
+        return
+    st.text(f"Instruction:\n{row['instruction']}")
+    if row["input"]:
+        st.text(f"Input:\n{row['input']}")
+    st.code(row["output"], language=None, wrap_lines=True)
+    signals = cot_store.signals_of(store, int(example_id))
+    if signals:
+        st.dataframe(pd.DataFrame(signals), hide_index=True, width="stretch")
+    direct = cot.to_direct(row["output"])
+    st.text(f"Direct format (final answer only): {direct if direct is not None else '(no final answer found)'}")
+
+
+# -- bulk ----------------------------------------------------------------------------------------
+def ask_bulk(present: bool, flt: ExampleFilter, count: int) -> None:
+    st.session_state[CONFIRM] = {"present": present, "filter": flt.to_dict(), "count": count}
+
+
+def confirm_bulk() -> None:
+    request = st.session_state.pop(CONFIRM)
+    flt = ExampleFilter.from_dict(request["filter"])
+    result = cot_tagging.set_manual(store, request["present"], author=author(), flt=flt)
+    label = "cot" if request["present"] else "not cot"
+    flash("success", f"Marked {result.rows:,} rows as {label} (action #{result.action_id}); undo it below.")
+
+
+def bulk_section(flt: ExampleFilter) -> None:
+    count = examples.count(store, flt)
+    st.subheader("Bulk decision on the current filter")
+    st.text(f"{count:,} rows · filter: {flt.describe()}")
+    yes, no, _ = st.columns([1, 1, 2])
+    yes.button(f"Tag all {count:,} as CoT", key="cot_bulk_yes", on_click=ask_bulk, args=(True, flt, count))
+    no.button(f"Mark all {count:,} not CoT", key="cot_bulk_no", on_click=ask_bulk, args=(False, flt, count))
+    request = st.session_state.get(CONFIRM)
+    if request:
+        label = "CoT" if request["present"] else "not CoT"
+        st.warning(f"Mark {request['count']:,} rows as {label} by hand? The auto tagger will never change them.")
+        ok, cancel, _ = st.columns([1, 1, 3])
+        ok.button("Yes, mark them", key="cot_confirm_yes", type="primary", on_click=confirm_bulk)
+        cancel.button("Cancel", key="cot_confirm_no", on_click=lambda: st.session_state.pop(CONFIRM, None))
+
+
+st.title("Chain-of-thought tagging")
+st.caption(
+    "The detector scores every row and says which signals fired (trigger phrases, 'the answer is', "
+    "answer + explanation, steps, arithmetic, a short final answer after reasoning). Rows at or above the "
+    "threshold get the tag `cot` (filter by it on Browse). Manual decisions are undoable and always win."
+)
+show_flash()
+current = filter_sidebar(store)
+chosen_threshold = detector_section(current)
+summary_section(current, chosen_threshold)
+rows_section(current, chosen_threshold)
+bulk_section(current)
+st.subheader("Recent CoT decisions")
+recent_actions(store, key="cot_actions", kinds=["cot-manual", "undo"], limit=5)

@@ -1,0 +1,271 @@
+"""Mixture: group rows, combine mixing rules, preview counts/shares/epochs with warnings, export snapshots."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import yaml
+
+from curation import config, mixture, mixture_export, snapshot
+from curation.filters import STATUSES
+from curation.store import examples, jobs_table
+from ui.state import get_runner, get_store
+
+GROUP_LABELS = {
+    "source": "Source",
+    "task": "Task",
+    "task_cluster": "Task cluster",
+    "origin": "Origin",
+    "format": "Format (zero-shot / few-shot / CoT)",
+    "cot": "CoT tag",
+}
+HELDOUT = {"none": "No held-out split", "clusters": "Whole task clusters", "fraction": "A random fraction per group"}
+TOP = 30
+FLASH = "mix_flash"
+
+store = get_store()
+runner = get_runner()
+
+
+def inert(text: str) -> str:
+    """User text shown inside a markdown element (warning, error, caption) escaped so it renders literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+
+
+def flash(level: str, message: str) -> None:
+    st.session_state[FLASH] = (level, message)
+
+
+# -- settings ------------------------------------------------------------------------------------
+def rule_settings() -> dict:
+    st.subheader("Rows and groups")
+    cols = st.columns(3)
+    name = cols[0].text_input("Snapshot name", "mixture", key="mix_name")
+    group_by = cols[1].selectbox("Group by", list(GROUP_LABELS), format_func=GROUP_LABELS.get, key="mix_group_by")
+    statuses = cols[2].multiselect(
+        "Statuses that may enter",
+        [s for s in STATUSES if s != "duplicate"],
+        default=["approved"],
+        key="mix_statuses",
+        help="Rows marked duplicate never enter a mixture.",
+    )
+    sources = st.multiselect("Only these sources", examples.distinct_values(store, "source"), key="mix_sources")
+    st.subheader("Mixing rules")
+    cols = st.columns(4)
+    cap = cols[0].number_input("Cap per group (0 = none)", 0, 10**9, 0, key="mix_cap")
+    temperature = cols[1].number_input("Temperature T", 0.1, 100.0, 1.0, 0.5, key="mix_temperature")
+    total = cols[2].number_input("Target total (0 = natural size)", 0, 10**9, 0, key="mix_total")
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="mix_seed")
+    cols = st.columns(4)
+    use_share = cols[0].checkbox("Target a CoT share", key="mix_use_cot_share")
+    share = cols[1].slider("CoT share", 0.0, 1.0, 0.1, 0.01, key="mix_cot_share", disabled=not use_share)
+    max_epochs = cols[2].number_input("Warn if a group repeats more than", 0.5, 1000.0, 3.0, 0.5, key="mix_max_epochs")
+    min_fraction = cols[3].number_input("Warn if a group keeps less than", 0.0, 1.0, 0.1, 0.05, key="mix_min_fraction")
+    return {
+        "name": name.strip(),
+        "group_by": group_by,
+        "statuses": statuses,
+        "filter": {"sources": sources} if sources else {},
+        "cap": int(cap) or None,
+        "temperature": float(temperature),
+        "total": int(total) or None,
+        "seed": int(seed),
+        "cot_share": float(share) if use_share else None,
+        "max_epochs": float(max_epochs),
+        "min_fraction": float(min_fraction),
+    }
+
+
+def heldout_settings(clusters: list[str]) -> dict:
+    st.subheader("Held-out split and export format")
+    cols = st.columns([2, 3, 2])
+    mode = cols[0].radio("Hold out", list(HELDOUT), format_func=HELDOUT.get, key="mix_heldout")
+    chosen, fraction = [], 0.0
+    if mode == "clusters":
+        chosen = cols[1].multiselect("Task clusters to hold out (leave-one-cluster-out)", clusters, key="mix_clusters")
+    elif mode == "fraction":
+        fraction = cols[1].slider("Fraction of each group", 0.0, 0.5, 0.1, 0.01, key="mix_heldout_fraction")
+    cot_format = cols[2].radio(
+        "CoT rows are exported",
+        ["cot", "direct"],
+        format_func={"cot": "with the rationale (CoT)", "direct": "final answer only (direct)"}.get,
+        key="mix_cot_format",
+    )
+    return {"heldout_clusters": chosen, "heldout_fraction": float(fraction), "cot_format": cot_format}
+
+
+def weights_editor(groups: list[str], group_by: str) -> dict[str, float]:
+    st.caption(
+        "Explicit weights are shares of the total (e.g. 0.4, or 40 with all groups weighted); "
+        "empty rows keep their rate from cap/temperature."
+    )
+    frame = pd.DataFrame({"group": groups, "weight": pd.Series([None] * len(groups), dtype="float64")})
+    edited = st.data_editor(
+        frame,
+        key=f"mix_weights_{group_by}",
+        hide_index=True,
+        disabled=["group"],
+        column_config={"weight": st.column_config.NumberColumn("weight", min_value=0.0)},
+        width="stretch",
+    )
+    return {str(g): float(w) for g, w in zip(edited["group"], edited["weight"], strict=True) if pd.notna(w)}
+
+
+# -- preview -------------------------------------------------------------------------------------
+def charts(groups: pd.DataFrame) -> None:
+    top = groups.nlargest(TOP, "before")
+    long = top.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="rows")
+    bars = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("group:N", sort="-y", title=None),
+            xOffset=alt.XOffset("when:N", sort=["before", "after"]),
+            y=alt.Y("rows:Q", title="rows"),
+            color=alt.Color("when:N", sort=["before", "after"], title=None),
+            tooltip=["group:N", "when:N", "rows:Q"],
+        )
+    )
+    shares = pd.DataFrame(
+        {
+            "group": groups["group"],
+            "before": groups["before"] / max(1, groups["before"].sum()),
+            "after": groups["share"],
+        }
+    )
+    stacked = shares.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="share")
+    share_chart = (
+        alt.Chart(stacked)
+        .mark_bar()
+        .encode(
+            y=alt.Y("when:N", sort=["before", "after"], title=None),
+            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of rows"),
+            color=alt.Color("group:N", legend=alt.Legend(columns=2, symbolLimit=40)),
+            tooltip=["group:N", "when:N", alt.Tooltip("share:Q", format=".1%")],
+        )
+    )
+    left, right = st.columns(2)
+    left.altair_chart(bars, width="stretch")
+    if len(groups) > TOP:
+        left.caption(f"Bars show the {TOP} largest of {len(groups)} groups; the table lists all.")
+    right.altair_chart(share_chart, width="stretch")
+
+
+def preview_section(plan: mixture.MixturePlan) -> None:
+    st.subheader("Preview")
+    cols = st.columns(4)
+    cols[0].metric("Train rows", f"{plan.total:,}")
+    cols[1].metric("Held-out rows", f"{plan.heldout_total:,}")
+    cols[2].metric("CoT share", f"{plan.cot_share:.1%}")
+    cols[3].metric("Groups", f"{len(plan.groups):,}")
+    st.text(f"Rule: {plan.config.rule()}")
+    for warning in plan.warnings:
+        st.warning(inert(warning))
+    if plan.groups.empty:
+        return
+    charts(plan.groups)
+    table = plan.groups.assign(
+        share=plan.groups["share"].map("{:.1%}".format), epochs=plan.groups["epochs"].map("{:.2f}".format)
+    )
+    st.dataframe(
+        table[["group", "before", "heldout", "after", "share", "epochs", "weight", "warning"]],
+        hide_index=True,
+        width="stretch",
+        key="mix_table",
+    )
+
+
+# -- export --------------------------------------------------------------------------------------
+def start_export(config: mixture.MixConfig) -> None:
+    job_id = runner.submit(mixture_export.JOB_KIND, mixture_export.export_job(config), config.to_dict())
+    st.session_state.mix_job = job_id
+    flash("info", f"Started export job #{job_id}.")
+
+
+@st.fragment(run_every=1)
+def export_progress(job_id: int) -> None:
+    job = jobs_table.get(store, job_id)
+    if job is None:
+        return
+    st.progress(float(job["progress"]), text=f"export job #{job_id} · {job['status']}")
+    st.text(job["message"] or "")
+    if job["status"] == "failed":
+        st.error(inert(job["error"] or "the export failed"))
+    elif job["status"] == "succeeded" and job.get("result"):
+        result = job["result"] if isinstance(job["result"], dict) else json.loads(job["result"])
+        st.success(inert(f"Snapshot written: {result['path']}"))
+
+
+def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None:
+    st.subheader("Export")
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    left, right = st.columns([1, 1])
+    left.button(
+        "Export snapshot",
+        key="mix_export",
+        type="primary",
+        disabled=plan.total + plan.heldout_total == 0,
+        on_click=start_export,
+        args=(config,),
+    )
+    right.download_button("Download MIX.yaml (for `mix export --config`)", text, "mix.yaml", key="mix_yaml")
+    if st.session_state.get("mix_job"):
+        export_progress(int(st.session_state.mix_job))
+    with st.expander("Settings as YAML"):
+        st.code(text, language="yaml")
+
+
+def snapshots_section() -> None:
+    st.subheader("Snapshots")
+    found = snapshot.list_snapshots()
+    if not found:
+        st.caption(inert(f"No snapshots yet in {config.get_path('snapshots_dir')}."))
+        return
+    table = pd.DataFrame(
+        [
+            {
+                "name": m.get("name"),
+                "train": m.get("counts", {}).get("train"),
+                "heldout": m.get("counts", {}).get("heldout"),
+                "rule": m.get("rule"),
+                "seed": m.get("seed"),
+                "content_hash": str(m.get("content_hash", ""))[:12],
+                "created_at": m.get("created_at"),
+                "path": m["path"],
+            }
+            for m in found
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key="mix_snapshots")
+    paths = [m["path"] for m in found]
+    chosen = st.selectbox("Manifest of", paths, key="mix_manifest_of")
+    st.json(next(m for m in found if m["path"] == chosen), expanded=False)
+
+
+st.title("Mixture")
+st.caption(
+    "Group the eligible rows, combine mixing rules (cap, temperature, explicit weights, CoT share, total), "
+    "check the preview, then export an immutable snapshot for fine-tuning."
+)
+if FLASH in st.session_state:
+    level, message = st.session_state.pop(FLASH)
+    getattr(st, level)(message)
+settings = rule_settings()
+settings |= heldout_settings(examples.distinct_values(store, "task_cluster"))
+try:
+    base = mixture.MixConfig.from_dict(settings)
+    counts = mixture.eligible_counts(store, base)
+    with st.expander("Explicit weights per group", expanded=False):
+        weights = weights_editor(sorted(counts["group"].unique().tolist()), base.group_by)
+    current = mixture.MixConfig.from_dict(settings | {"weights": weights})
+    current_plan = mixture.preview(store, current, counts)
+except ValueError as err:
+    st.error(inert(f"These settings cannot be used: {err}"))
+    st.stop()
+preview_section(current_plan)
+export_section(current, current_plan)
+snapshots_section()
