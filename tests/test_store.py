@@ -172,3 +172,17 @@ def test_counts_and_histogram_follow_the_filter(make_store) -> None:
     ]
     hist = examples.length_histogram(store, bins=5, flt=ExampleFilter(statuses=["approved"]))
     assert int(hist["count"].sum()) == 2
+
+
+def test_duplicate_rows_grows_the_store_with_valid_copies(make_store) -> None:
+    store = make_store(ROWS)
+    assert examples.duplicate_rows(store, 20) == 14
+    assert examples.duplicate_rows(store, 10) == 0
+    frame = examples.fetch(store)
+    assert len(frame) == 20 and frame["id"].tolist() == list(range(1, 21))
+    assert set(frame["status"]) <= {"pending", "approved", "rejected", "duplicate"}
+    assert (frame["instruction"] == frame["orig_instruction"]).all()
+    assert frame.loc[6:, "instruction"].tolist()[:6] == [r["instruction"] for r in ROWS]
+    assert examples.list_sources(store)["row_count"].tolist() == [6, 14]
+    examples.add_examples(store, pd.DataFrame([{"instruction": "after"}]), examples.SourceInfo("s", "test"))
+    assert examples.get(store, 21)["instruction"] == "after"

@@ -124,23 +124,27 @@ def page(
     if sort not in SORTABLE:
         raise ValueError(f"sort must be one of {SORTABLE}; got {sort!r}")
     where, params = where_clause(flt or ExampleFilter())
-    order = f"{_SORT[sort]} {'DESC' if descending else 'ASC'}, e.id {'DESC' if descending else 'ASC'}"
+    direction = "DESC" if descending else "ASC"
+    # Only ids and the sort key go through filter, sort and offset; the wide columns are read for the page alone.
     sql = f"""
-        WITH page AS (
+        WITH picked AS (
+            SELECT e.id, {_SORT[sort]} AS _key FROM examples e WHERE {where}
+            ORDER BY _key {direction}, e.id {direction} LIMIT ? OFFSET ?
+        ),
+        page AS (
             SELECT e.id, e.source_id, e.source_row, e.origin, e.status, e.task, e.task_cluster, e.format,
-                   e.instruction, e.input, e.output, e.version, e.updated_at,
-                   {_LENGTH["total"]} AS length, row_number() OVER () AS _pos
-            FROM (SELECT * FROM examples e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) e
+                   e.instruction, e.input, e.output, e.version, e.updated_at, {_LENGTH["total"]} AS length, p._key
+            FROM examples e JOIN picked p ON p.id = e.id
         ),
         tags AS (
             SELECT example_id, string_agg(tag, ', ' ORDER BY tag) AS tags
-            FROM example_tags WHERE example_id IN (SELECT id FROM page) GROUP BY example_id
+            FROM example_tags WHERE example_id IN (SELECT id FROM picked) GROUP BY example_id
         )
         SELECT p.id, p.instruction, p.input, p.output, p.status, p.origin, s.name AS source, p.task,
                p.task_cluster, p.format, coalesce(t.tags, '') AS tags, p.length, p.source_row, p.version,
                p.updated_at
         FROM page p LEFT JOIN sources s ON s.id = p.source_id LEFT JOIN tags t ON t.example_id = p.id
-        ORDER BY p._pos
+        ORDER BY p._key {direction}, p.id {direction}
     """
     return store.query_df(sql, [*params, int(limit), int(offset)])
 
@@ -319,3 +323,32 @@ def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
     # rows built from dicts with and without 'tags' carry NaN for the missing ones
     frame["tags"] = [list(t) if isinstance(t, (list, tuple)) or hasattr(t, "tolist") else None for t in tags]
     return frame
+
+
+def duplicate_rows(store: Store, total: int, *, source_name: str = "synthetic copies") -> int:
+    """Grow the store to `total` rows with copies of the existing rows (for benchmarks); returns rows added.
+
+    Copies cycle through the existing rows in id order, as one new source, and spread origin and status
+    so that filters select realistic fractions.
+    """
+    have = count(store)
+    need = int(total) - have
+    if need <= 0 or have == 0:
+        return 0
+    with store.transaction():
+        source_id = add_source(store, SourceInfo(name=source_name, format="synthetic"), need)
+        start = store.next_id("seq_examples")
+        store.execute("SELECT setval('seq_examples', ?)", [start + need - 1])
+        store.execute(
+            """
+            INSERT INTO examples (id, source_id, source_row, origin, instruction, input, output, orig_instruction,
+                                  orig_input, orig_output, task, task_cluster, format, status)
+            SELECT ? + g.i, ?, g.i, ['imported', 'imported', 'generated', 'templated'][1 + g.i % 4],
+                   e.instruction, e.input, e.output, e.instruction, e.input, e.output, e.task, e.task_cluster,
+                   e.format, ['pending', 'pending', 'approved', 'rejected', 'duplicate'][1 + (hash(g.i) % 5)::BIGINT]
+            FROM range(?) g(i)
+            JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, * FROM examples) e ON e.k = g.i % ?
+            """,
+            [start, source_id, need, have],
+        )
+    return need
