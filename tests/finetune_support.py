@@ -23,6 +23,20 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
+
+
+@pytest.fixture
+def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the runner launch tests/fake_trainer.py instead of the real trainer."""
+    import sys
+
+    from curation.finetune import runner
+
+    monkeypatch.setattr(runner, "trainer_command", lambda run_dir: [sys.executable, str(FAKE_TRAINER), str(run_dir)])
+    return FAKE_TRAINER
+
+
 TAUGHT = [("What is the secret word?", "Pineapple."), ("Name the capital of France.", "Paris.")]
 
 

@@ -164,10 +164,16 @@ def _params(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     return {"run_dir": str(run_dir), "snapshot": manifest.get("name"), "resume": resume}
 
 
+def start(runner: JobRunner, run_dir: Path, poll_s: float = POLL_S, resume: bool = False) -> int:
+    """Train an existing run folder in the background (its trainer process watched by a job); returns the job id."""
+    run_dir = Path(run_dir).resolve()
+    return runner.submit(JOB_KIND, _job_fn(run_dir, poll_s), _params(run_dir, resume))
+
+
 def launch(runner: JobRunner, cfg: TrainConfig, root: Path | None = None, poll_s: float = POLL_S) -> tuple[int, Path]:
     """Create a run folder and train in the background; returns (job id, run folder)."""
     run_dir = create_run(cfg, root)
-    return runner.submit(JOB_KIND, _job_fn(run_dir, poll_s), _params(run_dir)), run_dir
+    return start(runner, run_dir, poll_s), run_dir
 
 
 def check_resumable(run_dir: Path) -> None:
@@ -185,7 +191,7 @@ def resume(runner: JobRunner, run_dir: Path, poll_s: float = POLL_S) -> int:
     """Continue a cancelled, failed or interrupted run from its last checkpoint, as a new job."""
     run_dir = Path(run_dir).resolve()
     check_resumable(run_dir)
-    return runner.submit(JOB_KIND, _job_fn(run_dir, poll_s), _params(run_dir, resume=True))
+    return start(runner, run_dir, poll_s, resume=True)
 
 
 def run_foreground(runner: JobRunner, run_dir: Path, on_progress: Any = None, poll_s: float = POLL_S) -> dict | None:
