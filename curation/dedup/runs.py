@@ -1,0 +1,304 @@
+"""A dedup run end to end: load rows, find similar pairs, cluster, choose kept rows, record, apply, undo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curation.dedup import embeddings
+from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, greedy_clusters, greedy_order, greedy_walk, pair_clusters
+from curation.dedup.rouge_join import find_rouge_pairs
+from curation.dedup.scopes import check_scope, scope_texts, text_hash
+from curation.filters import STATUSES, ExampleFilter
+from curation.jobs import JobContext
+from curation.rouge import TOKENIZERS, check_rule, check_threshold
+from curation.store import Store, examples, revisions
+from curation.store import dedup as dedup_store
+
+Progress = Callable[[float, str], None]
+METHODS = ("rouge", "embedding")
+MODES = ("pairs", "greedy")
+DEFAULT_THRESHOLDS = {"rouge": 0.7, "embedding": 0.9}
+ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """What to compare and how: method, mode, threshold and rule, text scope, rows, keep rule."""
+
+    method: str = "rouge"
+    mode: str = "pairs"
+    threshold: float | None = None
+    rule: str = "ge"
+    scope: str = "instruction"
+    tokenizer: str = "rouge"
+    order: str = "seeds_first"
+    sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ("pending", "approved")
+    keep: KeepRule = field(default_factory=KeepRule)
+    embedding_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; got {self.mode!r}")
+        if self.order not in GREEDY_ORDERS:
+            raise ValueError(f"order must be one of {GREEDY_ORDERS}; got {self.order!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {TOKENIZERS}; got {self.tokenizer!r}")
+        if set(self.statuses) - set(STATUSES):
+            raise ValueError(f"statuses must be among {STATUSES}; got {list(self.statuses)}")
+        check_scope(self.scope)
+        check_rule(self.rule)
+        check_threshold(self.effective_threshold)
+
+    @property
+    def effective_threshold(self) -> float:
+        return float(self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[self.method])
+
+    def example_filter(self) -> ExampleFilter:
+        return ExampleFilter(sources=list(self.sources), statuses=list(self.statuses))
+
+    def params(self) -> dict[str, Any]:
+        """JSON-able description for job and run records."""
+        data = asdict(self)
+        data["threshold"] = self.effective_threshold
+        return data
+
+    def label(self) -> str:
+        """Short human description, e.g. 'ROUGE-L >= 0.7 on instruction'."""
+        name = "ROUGE-L" if self.method == "rouge" else "cosine"
+        extra = " (unicode tokens)" if self.method == "rouge" and self.tokenizer == "unicode" else ""
+        op = ">=" if self.rule == "ge" else ">"
+        return f"{name}{extra} {op} {self.effective_threshold:g} on {self.scope}"
+
+
+@dataclass
+class DedupOutcome:
+    """What a run found (positions refer to `rows`)."""
+
+    rows: pd.DataFrame
+    pairs: pd.DataFrame  # a, b, score (positions)
+    members: pd.DataFrame  # row, cluster, keep, blocked_by (position), score
+    embedded: int = 0
+    run_id: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        dropped = int((~self.members["keep"]).sum()) if len(self.members) else 0
+        return {
+            "run_id": self.run_id,
+            "rows": len(self.rows),
+            "pairs": len(self.pairs),
+            "clusters": int(self.members["cluster"].nunique()) if len(self.members) else 0,
+            "duplicates": dropped,
+            "embedded": self.embedded,
+        }
+
+
+def load_rows(store: Store, flt: ExampleFilter) -> pd.DataFrame:
+    """The rows a run compares, ordered by id."""
+    return examples.fetch(store, flt, ROW_COLUMNS).reset_index(drop=True)
+
+
+def embed_texts(
+    store: Store,
+    texts: list[str],
+    scope: str,
+    model_path: str | None = None,
+    embed: embeddings.Embedder | None = None,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`, from the store's cache where possible; returns (vectors, number newly embedded)."""
+    path = embeddings.model_dir(model_path)
+    key = embeddings.model_key(path)
+    embed = embed or embeddings.model_embedder(path)
+    hashes = [text_hash(t) for t in texts]
+    found, cached = dedup_store.load_vectors(store, key, scope, hashes)
+    missing = np.setdiff1d(np.arange(len(texts)), found)
+    new = embeddings.embed_in_batches([texts[i] for i in missing], embed, progress) if len(missing) else None
+    if new is not None:
+        dedup_store.save_vectors(store, key, scope, [hashes[i] for i in missing], new)
+    dim = cached.shape[1] if len(found) else (new.shape[1] if new is not None else 0)
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    if len(found):
+        vectors[found] = cached
+    if new is not None:
+        vectors[missing] = new
+    return vectors, len(missing)
+
+
+def find_pairs(
+    store: Store,
+    cfg: DedupConfig,
+    texts: list[str],
+    progress: Progress | None = None,
+    embed: embeddings.Embedder | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Similar pairs (a < b positions in `texts`, score) by the configured method; plus rows newly embedded."""
+    if cfg.method == "rouge":
+        return find_rouge_pairs(texts, cfg.effective_threshold, cfg.rule, cfg.tokenizer, progress), 0
+    embed_progress = _scaled(progress, 0.0, 0.8)
+    vectors, embedded = embed_texts(store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress)
+    search = _scaled(progress, 0.8, 1.0)
+    return embeddings.cosine_pairs(vectors, cfg.effective_threshold, cfg.rule, search), embedded
+
+
+def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
+
+
+def decide(rows: pd.DataFrame, pairs: pd.DataFrame, cfg: DedupConfig) -> pd.DataFrame:
+    """Cluster members with the kept row of each cluster (pairs mode: keep rule; greedy: walk order)."""
+    if cfg.mode == "greedy":
+        dropped = greedy_walk(len(rows), pairs, greedy_order(rows, cfg.order))
+        members = greedy_clusters(len(rows), dropped)
+        members["score"] = members["row"].map(dict(zip(dropped["row"], dropped["score"], strict=True)))
+        return members
+    members = pair_clusters(rows, pairs, cfg.keep)
+    best = (
+        pd.concat(
+            [pairs[["a", "score"]].rename(columns={"a": "row"}), pairs[["b", "score"]].rename(columns={"b": "row"})]
+        )
+        .groupby("row")["score"]
+        .max()
+    )
+    members["score"] = members["row"].map(best)
+    return members
+
+
+def run_dedup(
+    store: Store,
+    cfg: DedupConfig,
+    progress: Progress | None = None,
+    *,
+    embed: embeddings.Embedder | None = None,
+    job_id: int | None = None,
+    author: str | None = None,
+    save: bool = True,
+) -> DedupOutcome:
+    """Find duplicates among the configured rows and record the run (nothing is marked until applied)."""
+    rows = load_rows(store, cfg.example_filter())
+    texts = scope_texts(rows, cfg.scope)
+    pairs, embedded = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
+    outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded)
+    if save:
+        outcome.run_id = _record(store, cfg, outcome, job_id, author)
+    if progress:
+        progress(1.0, f"{len(pairs):,} pairs, {outcome.summary()['clusters']:,} clusters")
+    return outcome
+
+
+def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int | None, author: str | None) -> int:
+    ids = outcome.rows["id"].to_numpy()
+    pairs = pd.DataFrame(
+        {"a_id": ids[outcome.pairs["a"]], "b_id": ids[outcome.pairs["b"]], "score": outcome.pairs["score"]}
+    )
+    members = outcome.members.assign(
+        example_id=ids[outcome.members["row"]],
+        blocked_by=outcome.members["blocked_by"].map(lambda r: None if pd.isna(r) else int(ids[int(r)])),
+    )
+    run = {
+        "method": cfg.method,
+        "mode": cfg.mode,
+        "scope": cfg.scope,
+        "threshold": cfg.effective_threshold,
+        "rule": cfg.rule,
+        "params": cfg.params(),
+        "job_id": job_id,
+        "row_count": len(outcome.rows),
+        "author": author,
+    }
+    return dedup_store.create_run(store, run, pairs, members)
+
+
+def dedup_job(cfg: DedupConfig, author: str, embed: embeddings.Embedder | None = None) -> Callable[[JobContext], dict]:
+    """A JobRunner function that runs `cfg` and returns the run summary."""
+
+    def job(ctx: JobContext) -> dict:
+        outcome = run_dedup(ctx.store, cfg, ctx.progress, embed=embed, job_id=ctx.job_id, author=author)
+        return outcome.summary()
+
+    return job
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """e.g. 'ROUGE-L >= 0.7 on instruction, pairs' for a stored run."""
+    name = {"rouge": "ROUGE-L", "embedding": "cosine"}.get(run["method"], run["method"])
+    if run["method"] == "rouge" and run["params"].get("tokenizer") == "unicode":
+        name += " (unicode tokens)"
+    op = ">=" if run["rule"] == "ge" else ">"
+    return f"{name} {op} {run['threshold']:g} on {run['scope']}, {run['mode']}"
+
+
+def reason(run: dict[str, Any], kept_id: int) -> str:
+    """status_reason of a row marked duplicate: method, threshold, kept row."""
+    return f"dedup run {run['id']}: duplicate of #{kept_id} ({run_label(run)})"
+
+
+def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = False) -> revisions.ActionResult:
+    """Mark the non-kept members of the run's accepted clusters duplicate, as one undoable 'dedup' action."""
+    run = dedup_store.get_run(store, run_id)
+    if run is None:
+        raise KeyError(f"dedup run {run_id} does not exist")
+    if run["method"] not in METHODS:
+        raise ValueError(f"run {run_id} is a {run['method']} run; it has no duplicates to apply")
+    if accept_all:
+        dedup_store.set_accepted(store, run_id, True)
+    dupes = dedup_store.duplicate_rows(store, run_id)
+    if dupes.empty:
+        raise ValueError(f"dedup run {run_id} has no accepted duplicates to apply; accept clusters first")
+    changes = pd.concat(
+        [
+            pd.DataFrame({"example_id": dupes["example_id"], "field": "status", "new_value": "duplicate"}),
+            pd.DataFrame(
+                {
+                    "example_id": dupes["example_id"],
+                    "field": "status_reason",
+                    "new_value": [reason(run, k) for k in dupes["kept_id"]],
+                }
+            ),
+        ]
+    )
+    with store.transaction():
+        result = revisions.apply_changes(
+            store,
+            changes,
+            kind="dedup",
+            author=author,
+            description=f"dedup run {run_id}: {len(dupes)} rows marked duplicate",
+            params={"run_id": int(run_id)},
+        )
+        dedup_store.mark_applied(store, run_id, result.action_id)
+    return result
+
+
+def undo_run(store: Store, action_id: int, *, author: str) -> revisions.ActionResult:
+    """Undo an applied dedup action in one step (every status and reason goes back)."""
+    action = store.query_dicts("SELECT kind FROM actions WHERE id = ?", [int(action_id)])
+    if not action:
+        raise KeyError(f"action {action_id} does not exist")
+    if action[0]["kind"] not in ("dedup", "tag"):
+        raise ValueError(f"action {action_id} is a {action[0]['kind']!r} action, not a dedup action")
+    return revisions.undo_action(store, action_id, author=author)
+
+
+def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: KeepRule | None = None) -> None:
+    """Take a false positive out of its cluster; if it was the kept row, the keep rule picks another."""
+    members = dedup_store.cluster_members(store, run_id, cluster)
+    if int(example_id) not in set(members["id"]):
+        raise KeyError(f"example {example_id} is not in cluster {cluster} of dedup run {run_id}")
+    dedup_store.set_split(store, run_id, example_id, True)
+    dedup_store.set_accepted(store, run_id, True, cluster)
+    if not bool(members.loc[members["id"] == example_id, "keep"].iloc[0]):
+        return
+    rest = members[(members["id"] != example_id) & ~members["split"]].reset_index(drop=True)
+    if len(rest):
+        best = (rule or KeepRule()).rank(rest).idxmin()
+        dedup_store.set_kept(store, run_id, cluster, int(rest.loc[best, "id"]))

@@ -1,0 +1,35 @@
+"""Which text of an example is compared: the instruction, instruction + input, or everything."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+SCOPES: dict[str, tuple[str, ...]] = {
+    "instruction": ("instruction",),
+    "instruction_input": ("instruction", "input"),
+    "full": ("instruction", "input", "output"),
+}
+SCOPE_LABELS = {
+    "instruction": "instruction only",
+    "instruction_input": "instruction + input",
+    "full": "instruction + input + output",
+}
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+
+
+def scope_texts(rows: pd.DataFrame, scope: str) -> list[str]:
+    """The compared text of each row: the scope's non-empty fields joined by a newline."""
+    check_scope(scope)
+    fields = [rows[f].fillna("").astype(str) if f in rows else pd.Series("", index=rows.index) for f in SCOPES[scope]]
+    return ["\n".join(part for part in parts if part) for parts in zip(*fields, strict=True)]
+
+
+def text_hash(text: str) -> str:
+    """Stable key of a text for the embedding cache."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()

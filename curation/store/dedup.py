@@ -1,0 +1,232 @@
+"""SQL for dedup: the embedding cache, dedup runs with their pairs and clusters, contamination matches."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curation.store.core import Store
+
+CLUSTER_SORTS = ("size", "score")
+
+
+# -- embedding cache ---------------------------------------------------------------------------------------
+def load_vectors(store: Store, model: str, scope: str, hashes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cached vectors for the given text hashes: (positions found, float32 matrix in that order)."""
+    frame = pd.DataFrame({"pos": np.arange(len(hashes), dtype=np.int64), "text_hash": pd.Series(hashes, dtype=str)})
+    with store.registered("_wanted_hashes", frame) as cur:
+        rows = cur.execute(
+            "SELECT w.pos, c.dim, c.vector FROM _wanted_hashes w JOIN embedding_cache c "
+            "ON c.text_hash = w.text_hash AND c.model = ? AND c.scope = ? ORDER BY w.pos",
+            [model, scope],
+        ).fetchall()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    positions = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), rows[0][1])
+    return positions, vectors
+
+
+def save_vectors(store: Store, model: str, scope: str, hashes: list[str], vectors: np.ndarray) -> int:
+    """Add vectors to the cache (existing keys are kept); returns rows offered."""
+    if len(hashes) == 0:
+        return 0
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    frame = pd.DataFrame(
+        {
+            "model": model,
+            "scope": scope,
+            "text_hash": pd.Series(hashes, dtype=object),
+            "dim": vectors.shape[1],
+            "vector": [row.tobytes() for row in vectors],
+        }
+    ).drop_duplicates("text_hash")
+    with store.transaction(), store.registered("_new_vectors", frame) as cur:
+        cur.execute(
+            "INSERT OR IGNORE INTO embedding_cache (model, scope, text_hash, dim, vector) "
+            "SELECT model, scope, text_hash, dim, vector::BLOB FROM _new_vectors"
+        ).fetchall()
+    return len(frame)
+
+
+def cache_size(store: Store, model: str | None = None) -> int:
+    sql, params = (
+        ("SELECT count(*) FROM embedding_cache", [])
+        if model is None
+        else (
+            "SELECT count(*) FROM embedding_cache WHERE model = ?",
+            [model],
+        )
+    )
+    return int(store.query_value(sql, params))
+
+
+# -- runs ----------------------------------------------------------------------------------------------------
+def create_run(store: Store, run: dict[str, Any], pairs: pd.DataFrame, members: pd.DataFrame) -> int:
+    """Record a run with its pairs (a_id, b_id, score) and cluster members (cluster, example_id, keep,
+    blocked_by, score); returns the run id."""
+    with store.transaction():
+        run_id = store.next_id("seq_dedup_runs")
+        store.execute(
+            "INSERT INTO dedup_runs (id, method, mode, scope, threshold, rule, params, job_id, row_count, "
+            "pair_count, cluster_count, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                run["method"],
+                run["mode"],
+                run["scope"],
+                float(run["threshold"]),
+                run["rule"],
+                json.dumps(run.get("params") or {}, default=str),
+                run.get("job_id"),
+                int(run.get("row_count", 0)),
+                len(pairs),
+                int(members["cluster"].nunique()) if len(members) else 0,
+                run.get("author"),
+            ],
+        )
+        if len(pairs):
+            store.insert_df("dedup_pairs", pairs[["a_id", "b_id", "score"]].assign(run_id=run_id))
+        if len(members):
+            cols = ["cluster", "example_id", "keep", "blocked_by", "score"]
+            store.insert_df("dedup_members", members.reindex(columns=cols).assign(run_id=run_id))
+    return run_id
+
+
+def get_run(store: Store, run_id: int) -> dict[str, Any] | None:
+    rows = store.query_dicts("SELECT * FROM dedup_runs WHERE id = ?", [int(run_id)])
+    if not rows:
+        return None
+    run = rows[0]
+    run["params"] = json.loads(run["params"]) if run["params"] else {}
+    return run
+
+
+def list_runs(store: Store, limit: int = 20, methods: list[str] | None = None) -> pd.DataFrame:
+    """Recent runs, newest first, with whether their decisions are applied (and not undone)."""
+    cond, params = ("list_contains(?, r.method)", [methods]) if methods else ("TRUE", [])
+    return store.query_df(
+        "SELECT r.id, r.method, r.mode, r.scope, r.threshold, r.rule, r.row_count, r.pair_count, r.cluster_count, "
+        "r.applied_action, a.undone_by AS undone_by, r.created_at FROM dedup_runs r "
+        f"LEFT JOIN actions a ON a.id = r.applied_action WHERE {cond} ORDER BY r.id DESC LIMIT ?",
+        [*params, int(limit)],
+    )
+
+
+def run_pairs(store: Store, run_id: int, example_ids: list[int] | None = None) -> pd.DataFrame:
+    """Pairs of a run (optionally only those among `example_ids`), highest score first."""
+    if example_ids is None:
+        return store.query_df(
+            "SELECT a_id, b_id, score FROM dedup_pairs WHERE run_id = ? ORDER BY score DESC, a_id, b_id",
+            [int(run_id)],
+        )
+    ids = [int(i) for i in example_ids]
+    return store.query_df(
+        "SELECT a_id, b_id, score FROM dedup_pairs WHERE run_id = ? AND list_contains(?, a_id) "
+        "AND list_contains(?, b_id) ORDER BY score DESC, a_id, b_id",
+        [int(run_id), ids, ids],
+    )
+
+
+def cluster_summary(store: Store, run_id: int, sort: str = "size", limit: int = 1000) -> pd.DataFrame:
+    """One line per cluster: size, members still in it, best pair score, the kept row and its instruction."""
+    if sort not in CLUSTER_SORTS:
+        raise ValueError(f"sort must be one of {CLUSTER_SORTS}; got {sort!r}")
+    order = "size DESC, max_score DESC" if sort == "size" else "max_score DESC, size DESC"
+    return store.query_df(
+        f"""
+        WITH m AS (SELECT * FROM dedup_members WHERE run_id = ?),
+        best AS (
+            SELECT ma.cluster, max(p.score) AS max_score FROM dedup_pairs p
+            JOIN m ma ON ma.example_id = p.a_id JOIN m mb ON mb.example_id = p.b_id AND mb.cluster = ma.cluster
+            WHERE p.run_id = ? GROUP BY ma.cluster
+        )
+        SELECT m.cluster, count(*) AS size, count(*) FILTER (WHERE NOT m.split) AS active,
+               bool_and(m.accepted) AS accepted,
+               coalesce(any_value(best.max_score), max(m.score)) AS max_score,
+               max(m.example_id) FILTER (WHERE m.keep) AS kept_id,
+               any_value(e.instruction) FILTER (WHERE m.keep) AS kept_instruction
+        FROM m LEFT JOIN best USING (cluster) JOIN examples e ON e.id = m.example_id
+        GROUP BY m.cluster ORDER BY {order}, m.cluster LIMIT ?
+        """,
+        [int(run_id), int(run_id), int(limit)],
+    )
+
+
+def cluster_members(store: Store, run_id: int, cluster: int) -> pd.DataFrame:
+    """Members of one cluster with their current text, status and origin; kept row first."""
+    return store.query_df(
+        "SELECT m.example_id AS id, m.keep, m.split, m.accepted, m.blocked_by, m.score, e.instruction, e.input, "
+        "e.output, e.status, e.origin, e.source_row, s.name AS source, e.created_at FROM dedup_members m "
+        "JOIN examples e ON e.id = m.example_id JOIN sources s ON s.id = e.source_id "
+        "WHERE m.run_id = ? AND m.cluster = ? ORDER BY m.keep DESC, m.split, m.example_id",
+        [int(run_id), int(cluster)],
+    )
+
+
+def set_kept(store: Store, run_id: int, cluster: int, example_id: int) -> None:
+    """Make `example_id` the kept row of its cluster (it rejoins the cluster if it was split off)."""
+    with store.transaction():
+        found = store.query_value(
+            "SELECT count(*) FROM dedup_members WHERE run_id = ? AND cluster = ? AND example_id = ?",
+            [int(run_id), int(cluster), int(example_id)],
+        )
+        if not found:
+            raise KeyError(f"example {example_id} is not in cluster {cluster} of dedup run {run_id}")
+        store.execute(
+            "UPDATE dedup_members SET keep = (example_id = ?), accepted = true, "
+            "split = CASE WHEN example_id = ? THEN false ELSE split END WHERE run_id = ? AND cluster = ?",
+            [int(example_id), int(example_id), int(run_id), int(cluster)],
+        )
+
+
+def set_split(store: Store, run_id: int, example_id: int, split: bool) -> None:
+    """Take a member out of its cluster (a false positive: it will not be marked) or put it back."""
+    store.execute(
+        "UPDATE dedup_members SET split = ?, keep = CASE WHEN ? THEN false ELSE keep END "
+        "WHERE run_id = ? AND example_id = ?",
+        [bool(split), bool(split), int(run_id), int(example_id)],
+    )
+
+
+def set_accepted(store: Store, run_id: int, accepted: bool, cluster: int | None = None) -> None:
+    """Accept (or un-accept) the decisions of one cluster, or of every cluster when `cluster` is None."""
+    cond, params = ("", []) if cluster is None else (" AND cluster = ?", [int(cluster)])
+    store.execute(
+        f"UPDATE dedup_members SET accepted = ? WHERE run_id = ?{cond}", [bool(accepted), int(run_id), *params]
+    )
+
+
+def duplicate_rows(store: Store, run_id: int, accepted_only: bool = True) -> pd.DataFrame:
+    """Rows the run marks duplicate: members of (accepted) clusters neither kept nor split off, with the kept row."""
+    return store.query_df(
+        "SELECT m.example_id, k.example_id AS kept_id, m.cluster FROM dedup_members m "
+        "JOIN dedup_members k ON k.run_id = m.run_id AND k.cluster = m.cluster AND k.keep AND NOT k.split "
+        "WHERE m.run_id = ? AND NOT m.keep AND NOT m.split AND (m.accepted OR NOT ?) ORDER BY m.example_id",
+        [int(run_id), bool(accepted_only)],
+    )
+
+
+def mark_applied(store: Store, run_id: int, action_id: int | None) -> None:
+    store.execute("UPDATE dedup_runs SET applied_action = ? WHERE id = ?", [action_id, int(run_id)])
+
+
+# -- contamination ---------------------------------------------------------------------------------------------
+def save_matches(store: Store, run_id: int, matches: pd.DataFrame) -> None:
+    """Matches of curated rows against evaluation-file rows (example_id, eval_row, score)."""
+    if len(matches):
+        store.insert_df(
+            "contamination_matches", matches[["example_id", "eval_row", "score"]].assign(run_id=int(run_id))
+        )
+
+
+def matches(store: Store, run_id: int) -> pd.DataFrame:
+    """Contamination matches of a run with the curated row's text, best score first."""
+    return store.query_df(
+        "SELECT c.example_id, c.eval_row, c.score, e.instruction, e.input, e.status FROM contamination_matches c "
+        "JOIN examples e ON e.id = c.example_id WHERE c.run_id = ? ORDER BY c.score DESC, c.example_id, c.eval_row",
+        [int(run_id)],
+    )
