@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from curation.cli.common import echo_table, open_store
+from curation.finetune.runner import request_stop
 from curation.store import jobs_table
 
 app = typer.Typer(help="Background jobs (dedup, embedding, generation, training).", no_args_is_help=True)
@@ -23,7 +24,11 @@ def list_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How ma
 @app.command("cancel")
 def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]) -> None:
     """Ask a running job to stop at its next step."""
-    if jobs_table.request_cancel(open_store(ctx), job_id):
+    store = open_store(ctx)
+    if jobs_table.request_cancel(store, job_id):
+        run_dir = (jobs_table.get(store, job_id) or {}).get("run_dir")
+        if run_dir:  # a trainer process watches its run folder, not the database (the app may not be running)
+            request_stop(run_dir)
         typer.echo(f"cancel requested for job {job_id}")
     else:
         typer.echo(f"job {job_id} had already finished")

@@ -33,7 +33,7 @@ def export_merged(run_dir: Path, out_dir: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir else config.get_path("exports_dir") / "models" / run_dir.name
     if (out_dir / "config.json").exists():
-        raise FileExistsError(f"{out_dir} already holds a model; choose another folder")
+        raise ValueError(f"{out_dir} already holds a model; choose another folder")
     model, tok, _ = load_tuned(run_dir, device="cpu")
     merged = model.merge_and_unload()
     out_dir.mkdir(parents=True, exist_ok=True)
