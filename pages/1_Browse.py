@@ -12,6 +12,7 @@ from curation.filters import SORTABLE
 from curation.store import ConflictError, examples, revisions
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
+from ui.text import inert
 
 PAGE_SIZES = (25, 50, 100, 200)
 TEXT_FIELDS = ("instruction", "input", "output")
@@ -254,7 +255,7 @@ def revert_to(example_id: int, revision_id: int, version: int) -> None:
     try:
         revisions.revert_to(store, example_id, revision_id, expected_version=version, author=author())
     except ConflictError as err:
-        flash("error", f"{err}. Re-open the row to see the current version.")
+        flash("error", f"{inert(err)}. Re-open the row to see the current version.")
         return
     open_example(example_id)
     where = "its original (imported) text" if revision_id == 0 else f"its state after revision #{revision_id}"

@@ -11,6 +11,7 @@ from curation.store import examples, revisions
 from ui.actions import recent_actions
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
+from ui.text import inert
 
 CONFIRM = "review_confirm"
 FLASH = "review_flash"
@@ -107,7 +108,7 @@ def undo_last() -> None:
     try:
         revisions.undo_action(store, action_id, author=author())
     except (KeyError, ValueError) as err:
-        flash("error", str(err))
+        flash("error", inert(err))
         return
     flash("info", f"Undid your last decision (action #{action_id}); that row is back in the queue.")
 

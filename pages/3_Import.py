@@ -12,6 +12,7 @@ from curation import importers
 from curation.filters import ORIGINS
 from curation.store import examples
 from ui.state import author, get_store
+from ui.text import inert
 
 NONE = "(none)"
 PREVIEW_ROWS = 20
@@ -90,11 +91,11 @@ def do_import(upload, fmt: str, mapping, source: str, origin: str) -> None:
             author=author(),
         )
     except importers.InvalidInputError as err:
-        st.session_state[FLASH] = ("error", err.errors[0])
+        st.session_state[FLASH] = ("error", inert(err.errors[0]))
         return
     st.session_state[FLASH] = (
         "success",
-        f"Imported {result.rows:,} rows from {upload.name} as source #{result.source_id}.",
+        f"Imported {result.rows:,} rows from {inert(upload.name)} as source #{result.source_id}.",
     )
 
 

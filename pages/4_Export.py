@@ -11,6 +11,7 @@ from curation.filters import ExampleFilter
 from curation.store import examples
 from ui.filters import filter_sidebar
 from ui.state import get_runner, get_store
+from ui.text import inert
 
 LAST = "export_last"
 SCOPES = ("All approved rows", "Current filter")
@@ -37,7 +38,7 @@ def run_export(flt: ExampleFilter, fmt: str) -> None:
         )
     except ValueError as err:
         bar.empty()
-        st.error(str(err))
+        st.error(inert(err))
         return
     bar.progress(1.0, text="Done")
     st.session_state[LAST] = done
@@ -48,7 +49,8 @@ def show_last() -> None:
     if not last or not Path(last["path"]).exists():
         return
     path, manifest = Path(last["path"]), export.read_manifest(Path(last["manifest_path"]))
-    st.success(f"Exported {last['rows']:,} rows to {path}")
+    st.success(f"Exported {last['rows']:,} rows to:")
+    st.code(str(path), language=None)
     st.download_button(
         f"Download {path.name}",
         data=path.read_bytes(),

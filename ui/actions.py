@@ -7,13 +7,14 @@ import streamlit as st
 
 from curation.store import Store, revisions
 from ui.state import author
+from ui.text import inert
 
 
 def _undo(store: Store, action_id: int, flash_key: str) -> None:
     try:
         result = revisions.undo_action(store, action_id, author=author())
     except (KeyError, ValueError) as err:
-        st.session_state[flash_key] = ("error", str(err))
+        st.session_state[flash_key] = ("error", inert(err))
         return
     st.session_state[flash_key] = ("success", f"Undid action #{action_id}: {result.rows} rows restored.")
 

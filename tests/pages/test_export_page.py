@@ -34,7 +34,8 @@ def test_export_approved_rows_writes_file_manifest_and_offers_download(app_store
     assert len(records) == approved
     manifest = json.loads(Path(str(files[0]) + ".manifest.json").read_text())
     assert (manifest["rows"], manifest["filter"]) == (approved, {"statuses": ["approved"]})
-    assert at.success[0].value == f"Exported {approved:,} rows to {files[0]}"
+    assert at.success[0].value == f"Exported {approved:,} rows to:"
+    assert at.code[0].value == str(files[0])
     assert at.download_button(key="export_download").label == f"Download {files[0].name}"
     assert json.loads(at.json[0].value)["sha256"] == manifest["sha256"]
     assert at.dataframe[0].value["rows"].tolist() == [approved]

@@ -9,6 +9,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from curation.store import Store, examples
+from ui.text import inert
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Import.py")
 
@@ -22,7 +23,7 @@ def test_upload_alpaca_json_lands_rows() -> None:
     assert at.dataframe[0].value["instruction"].tolist() == ["Say hi.", "Count to 2."]
     at.text_input(key="import_source_greetings.json").input("hello-set").run()
     at.button(key="import_go").click().run()
-    assert at.success[0].value == "Imported 2 rows from greetings.json as source #1."
+    assert at.success[0].value == f"Imported 2 rows from {inert('greetings.json')} as source #1."
     store = Store(os.environ["INSTRUCT_CURATOR_DB"])
     assert examples.fetch(store, columns=("instruction",))["instruction"].tolist() == ["Say hi.", "Count to 2."]
     assert examples.list_sources(store)["name"].tolist() == ["hello-set"]
