@@ -47,23 +47,36 @@ def _draw(ids: np.ndarray, take: int, rng: np.random.Generator) -> np.ndarray:
 def sample(members: pd.DataFrame, plan: MixturePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, heldout) frames of (id, group, cot): held-out rows once each, train rows repeated by epochs."""
     seed = plan.config.seed
-    train, held = [], []
-    by_part = {key: frame for key, frame in members.groupby(["group", "cot"], sort=True)}
+    ids, held_flags = members["id"].to_numpy(dtype="int64"), members["held"].to_numpy(dtype=bool)
+    positions = members.groupby(["group", "cot"], sort=True).indices
+    train: list[tuple[np.ndarray, str, bool]] = []
+    held: list[tuple[np.ndarray, str, bool]] = []
     for part in plan.parts.itertuples(index=False):
-        rows = by_part.get((part.group, part.cot), members.iloc[:0]).sort_values("id")
-        pool, kept_out = rows.loc[~rows["held"], "id"].to_numpy(), rows.loc[rows["held"], "id"].to_numpy()
+        pos = positions.get((part.group, part.cot), np.empty(0, dtype="int64"))
+        order = pos[np.argsort(ids[pos], kind="stable")]
+        pool, kept_out = ids[order[~held_flags[order]]], ids[order[held_flags[order]]]
         extra = int(part.heldout) - len(kept_out)  # fraction mode: a random part of the pool is held out
         if extra > 0:
             chosen = np.sort(_rng(seed, "heldout", part.group, part.cot).permutation(len(pool))[:extra])
             kept_out = np.sort(np.concatenate([kept_out, pool[chosen]]))
             pool = np.delete(pool, chosen)
-        picked = _draw(pool, int(part.take), _rng(seed, "train", part.group, part.cot))
-        train.append(pd.DataFrame({"id": picked, "group": part.group, "cot": part.cot}))
-        held.append(pd.DataFrame({"id": kept_out, "group": part.group, "cot": part.cot}))
-    train_frame = pd.concat(train, ignore_index=True) if train else pd.DataFrame(columns=["id", "group", "cot"])
+        train.append((_draw(pool, int(part.take), _rng(seed, "train", part.group, part.cot)), part.group, part.cot))
+        held.append((kept_out, part.group, part.cot))
+    train_frame = _frame(train)
     order = _rng(seed, "order").permutation(len(train_frame))
-    held_frame = pd.concat(held, ignore_index=True) if held else pd.DataFrame(columns=["id", "group", "cot"])
-    return train_frame.iloc[order].reset_index(drop=True), held_frame.sort_values(["group", "id"], ignore_index=True)
+    return train_frame.iloc[order].reset_index(drop=True), _frame(held).sort_values(["group", "id"], ignore_index=True)
+
+
+def _frame(pieces: list[tuple[np.ndarray, str, bool]]) -> pd.DataFrame:
+    """One (id, group, cot) frame from per-part id arrays."""
+    sizes = [len(p[0]) for p in pieces]
+    return pd.DataFrame(
+        {
+            "id": np.concatenate([p[0] for p in pieces]) if pieces else np.empty(0, dtype="int64"),
+            "group": np.repeat(np.array([p[1] for p in pieces], dtype=object), sizes),
+            "cot": np.repeat(np.array([p[2] for p in pieces], dtype=bool), sizes),
+        }
+    )
 
 
 def _with_rows(picked: pd.DataFrame, rows: pd.DataFrame, cot_format: str) -> tuple[pd.DataFrame, dict[str, int]]:

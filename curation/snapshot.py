@@ -3,15 +3,18 @@
 A snapshot is the folder `<snapshots_dir>/<name>-<first 12 hex of content_hash>/` holding `train.jsonl`,
 `heldout.jsonl` (may be empty), `train.parquet`, `heldout.parquet` and `manifest.json`.
 `content_hash` is the sha256 over the bytes of train.jsonl followed by heldout.jsonl, so it depends only on
-the rows. Every file is written deterministically (sorted keys, fixed separators, rows in the given order,
-no timestamps anywhere, not even in the manifest): the same inputs give byte-identical folders. The creation
-time reported by `list_snapshots` is the manifest file's modification time.
+the rows. Each JSONL line is `json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
+except that U+0085, U+2028 and U+2029 are written as \\u escapes so line-splitting readers (str.splitlines)
+see exactly one row per line. Every file is written deterministically (rows in the given order, no timestamps
+anywhere, not even in the manifest): the same inputs give byte-identical folders. The creation time reported by
+`list_snapshots` is the manifest file's modification time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import os
 import re
 import shutil
@@ -42,6 +45,9 @@ ROW_FIELDS = (
 )
 FILES = ("train.jsonl", "heldout.jsonl", "train.parquet", "heldout.parquet", "manifest.json")
 MANIFEST_VERSION = 1
+# Characters that str.splitlines() treats as line ends but json.dumps(ensure_ascii=False) leaves raw.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TEXT = ("instruction", "input", "output")
 _OPTIONAL_TEXT = ("source", "origin", "task", "task_cluster", "format")
@@ -83,30 +89,62 @@ def _optional(value: Any) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _records(frame: pd.DataFrame, part: str) -> list[dict[str, Any]]:
-    """Rows as plain Python dicts with exactly ROW_FIELDS and the contract's types."""
+def _columns(frame: pd.DataFrame, part: str) -> dict[str, list[Any]]:
+    """The rows as one plain Python list per ROW_FIELDS column, with the contract's types."""
     missing = [f for f in ROW_FIELDS if f not in frame.columns]
     if len(frame) == 0:
-        return []
+        return {f: [] for f in ROW_FIELDS}
     if missing:
         raise ValueError(f"{part} rows lack the column(s) {missing}; every row needs {list(ROW_FIELDS)}")
-    rows = []
-    for rec in frame[list(ROW_FIELDS)].to_dict("records"):
-        row = {"id": int(rec["id"]), "revision": int(rec["revision"] or 0), "cot": bool(rec["cot"])}
-        row |= {f: _optional(rec[f]) or "" for f in _TEXT}
-        row |= {f: _optional(rec[f]) for f in _OPTIONAL_TEXT}
-        row["messages"] = _messages(rec["messages"])
-        row["group"] = str(rec["group"])
-        rows.append(row)
-    return rows
+    cols: dict[str, list[Any]] = {
+        "id": [int(v) for v in frame["id"].tolist()],
+        "revision": [int(v) if _optional(v) is not None else 0 for v in frame["revision"].tolist()],
+        "cot": [bool(v) for v in frame["cot"].tolist()],
+        "messages": [_messages(v) for v in frame["messages"].tolist()],
+        "group": [str(v) for v in frame["group"].tolist()],
+    }
+    cols |= {f: [_optional(v) or "" for v in frame[f].tolist()] for f in _TEXT}
+    cols |= {f: [_optional(v) for v in frame[f].tolist()] for f in _OPTIONAL_TEXT}
+    return cols
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(dumps(r) + "\n" for r in rows).encode("utf-8")
+def _json_value(value: Any) -> str:
+    """One value as canonical JSON text (strings through the same C encoder json.dumps uses)."""
+    if isinstance(value, str):
+        return _encode_string(value)
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else ("true" if value else "false")
+    return str(value) if isinstance(value, int) else dumps(value)
 
 
-def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+def _json_column(values: list[Any]) -> list[str]:
+    """A column as canonical JSON texts; the common all-string / all-int / all-bool columns take a fast path."""
+    kinds = {type(v) for v in values}
+    if kinds == {str}:
+        return [_encode_string(v) for v in values]
+    if kinds == {int}:
+        return [str(v) for v in values]
+    if kinds == {bool}:
+        return ["true" if v else "false" for v in values]
+    return [_json_value(v) for v in values]
+
+
+def _jsonl(cols: dict[str, list[Any]]) -> bytes:
+    """JSON Lines byte-identical to `dumps(row)` per row, built column-wise for speed."""
+    if not cols["id"]:
+        return b""
+    keys = sorted(ROW_FIELDS)
+    encoded = [_json_column(cols[k]) for k in keys]
+    heads = [('{"' if i == 0 else ',"') + k + '":' for i, k in enumerate(keys)]
+    lines = ("".join(h + v for h, v in zip(heads, row, strict=True)) + "}\n" for row in zip(*encoded, strict=True))
+    text = "".join(lines)
+    for char, escaped in _LINE_BREAKS.items():
+        text = text.replace(char, escaped)
+    return text.encode("utf-8")
+
+
+def _parquet(cols: dict[str, list[Any]], path: Path) -> None:
+    table = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in SCHEMA}, schema=SCHEMA)
     pq.write_table(table, path, compression="zstd", write_statistics=False)
 
 
@@ -129,11 +167,11 @@ def write_snapshot(
     """
     name = check_name(manifest.get("name", ""))
     root = Path(root) if root is not None else config.get_path("snapshots_dir")
-    train_rows, heldout_rows = _records(train, "train"), _records(heldout, "heldout")
+    train_rows, heldout_rows = _columns(train, "train"), _columns(heldout, "heldout")
     train_bytes, heldout_bytes = _jsonl(train_rows), _jsonl(heldout_rows)
     digest = content_hash(train_bytes, heldout_bytes)
     folder = root / f"{name}-{digest[:12]}"
-    counts = {"train": len(train_rows), "heldout": len(heldout_rows)}
+    counts = {"train": len(train_rows["id"]), "heldout": len(heldout_rows["id"])}
     if folder.exists():
         return _existing(folder, digest, counts)
     root.mkdir(parents=True, exist_ok=True)
@@ -216,7 +254,7 @@ def list_snapshots(root: Path | None = None) -> list[dict[str, Any]]:
 
 
 def _load_jsonl(path: Path) -> pd.DataFrame:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
     frame = pd.DataFrame(rows, columns=list(ROW_FIELDS))
     return frame.astype({"id": "int64", "revision": "int64", "cot": "bool"})
 

@@ -73,6 +73,17 @@ def test_write_creates_every_file_and_the_hash_covers_both_jsonl(tmp_path: Path)
     assert table.column("messages").to_pylist()[1] == [{"role": "user", "content": "hi"}]
 
 
+def test_jsonl_lines_are_canonical_json_for_awkward_text(tmp_path: Path) -> None:
+    rows = _rows(3)
+    rows["output"] = ['quote " backslash \\ tab \t', "newline\n\u2028 ünïcödé 😀", "\x00\x1f control"]
+    rows["task"] = [None, "t", None]
+    folder = snapshot.write_snapshot(rows, pd.DataFrame(), _manifest(), tmp_path)
+    lines = (folder / "train.jsonl").read_text(encoding="utf-8").splitlines()  # \u2028 stays escaped: 3 lines
+    canonical = [snapshot.dumps(json.loads(line)).replace("\u2028", "\\u2028") for line in lines]
+    assert canonical == lines
+    assert [json.loads(line)["output"] for line in lines] == rows["output"].tolist()
+
+
 def test_same_inputs_give_identical_bytes_in_another_root(tmp_path: Path) -> None:
     a = snapshot.write_snapshot(_rows(), _rows(1, "held"), _manifest(), tmp_path / "a")
     b = snapshot.write_snapshot(_rows(), _rows(1, "held"), _manifest(), tmp_path / "b")
