@@ -130,3 +130,13 @@ def test_mixture_page_shows_bad_settings_as_an_error(mix_rows: None) -> None:
     at = AppTest.from_file(str(PAGES / "9_Mixture.py"), default_timeout=60).run()
     at.text_input(key="mix_name").set_value("bad name!").run()
     assert "snapshot name" in at.error[0].value
+
+
+def test_mixture_page_weights_editor_sets_group_shares(mix_rows: None) -> None:
+    at = AppTest.from_file(str(PAGES / "9_Mixture.py"), default_timeout=60).run()
+    at.session_state["mix_weights_source"] = {"edited_rows": {1: {"weight": 0.5}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    table = _frame_with(at, "epochs")
+    # 'cot' (row 1 of the editor) gets half of the natural 110 rows; 'big' the other half
+    assert table[["group", "after", "share"]].values.tolist() == [["big", 55, "50.0%"], ["cot", 55, "50.0%"]]
+    assert "weights(cot=0.5)" in at.text[0].value
