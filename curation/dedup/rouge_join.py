@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from curation.rouge import check_rule, check_threshold, f_measure_array, passes_rule, tokenizer_for
+from curation.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
 
 Progress = Callable[[float, str], None]
 EXACT_BAND_LENGTHS = 32  # texts up to this many tokens get a band per length
@@ -188,6 +188,14 @@ def rouge_cross_join(
     return _join(tok, docs[:n_left], docs[n_left:], threshold, rule, progress, extend)
 
 
+def _lengths_can_pass(m: np.ndarray, n: np.ndarray, threshold: float, rule: str) -> bool:
+    """Whether some pair of these lengths passes with LCS = the shorter length (the best case)."""
+    (_, lo_max), (hi_min, _) = sorted([(int(m.min()), int(m.max())), (int(n.min()), int(n.max()))])
+    if lo_max >= hi_min:  # overlapping length ranges: equal lengths can score 1.0
+        return True
+    return bool(passes_rule(f_measure(lo_max, lo_max, hi_min), threshold, rule))
+
+
 def _bands(joiner: _Joiner, docs: np.ndarray) -> dict[int, _Band]:
     docs = docs[joiner.tok.lengths[docs] > 0]
     bands_of = length_bands(joiner.tok.lengths[docs])
@@ -208,10 +216,12 @@ def _join(
     joiner = _Joiner(tok, threshold, rule, extend)
     left = _bands(joiner, left_docs)
     right = left if right_docs is None else _bands(joiner, right_docs)
-    if right_docs is None:  # self join: each unordered band pair once
-        plan = [(x, y) for x in left for y in right if x <= y]
-    else:
-        plan = [(x, y) for x in left for y in right]
+    plan = [
+        (x, y)
+        for x in left
+        for y in right
+        if (right_docs is not None or x <= y) and _lengths_can_pass(left[x].lengths, right[y].lengths, threshold, rule)
+    ]
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pending_a: list[np.ndarray] = []
     pending_b: list[np.ndarray] = []
