@@ -41,7 +41,7 @@ def show_counts(store) -> None:
             chart.altair_chart(bar_chart(counts, label), width="stretch")
             if len(counts) > TOP:
                 chart.caption(f"Chart shows the {TOP} largest of {len(counts)} values; the table lists all.")
-            table.dataframe(counts.rename(columns={"value": label}), hide_index=True, width="stretch", height=300)
+            table.dataframe(counts.rename(columns={"value": label}), hide_index=True, width="stretch")
 
 
 def show_lengths(store) -> None:
@@ -57,6 +57,7 @@ def show_lengths(store) -> None:
             x=alt.X("bin_start:Q", title=f"{field} length (characters; the last bar holds everything longer)"),
             x2="bin_end:Q",
             y=alt.Y("count:Q", title="examples"),
+            y2=alt.datum(0),
             tooltip=["bin_start:Q", "bin_end:Q", "count:Q"],
         )
     )

@@ -23,12 +23,19 @@ FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
 
+st.set_page_config(page_title="Browse · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
 
 
 # -- state helpers -----------------------------------------------------------------------------
 def flash(level: str, message: str) -> None:
     st.session_state[FLASH] = (level, message)
+
+
+def show_flash() -> None:
+    if FLASH in st.session_state:
+        level, message = st.session_state.pop(FLASH)
+        getattr(st, level)(message)
 
 
 def editable(row: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +279,7 @@ def show_editor(example_id: int) -> None:
         f"source: {row['source']} (row {row['source_row']}) · origin: {row['origin']} · status: {row['status']} · "
         f"format: {row['format'] or '-'} · version {row['version']}"
     )
+    show_flash()  # next to the editor, where the user is looking after Save / Approve / Revert
     approve, reject, pending, close = st.columns(4)
     for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
         column.button(
@@ -290,9 +298,8 @@ def show_editor(example_id: int) -> None:
 
 
 st.title("Browse")
-if FLASH in st.session_state:
-    level, message = st.session_state.pop(FLASH)
-    getattr(st, level)(message)
+if FLASH in st.session_state and not st.session_state.get(OPEN):
+    show_flash()
 show_table(filter_sidebar(store))
 if st.session_state.get(OPEN):
     show_editor(int(st.session_state[OPEN]))

@@ -19,6 +19,7 @@ DECISIONS = "review_decisions"  # action ids of this session's queue decisions, 
 SKIPPED = "review_skipped"
 BULK_CHOICES = {"approved": "Approve", "rejected": "Reject", "pending": "Reset to pending"}
 
+st.set_page_config(page_title="Review · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
 
 
@@ -137,13 +138,13 @@ def show_queue(flt: ExampleFilter) -> None:
         with st.container(border=True):
             show_row(row)
         example_id = int(row["id"])
-        buttons[0].button("Approve (A)", key="review_q_approve", type="primary", shortcut="A", width="stretch",
+        buttons[0].button("Approve", key="review_q_approve", type="primary", shortcut="A", width="stretch",
                           on_click=decide, args=(example_id, "approved"))  # fmt: skip
-        buttons[1].button("Reject (D)", key="review_q_reject", shortcut="D", width="stretch",
+        buttons[1].button("Reject", key="review_q_reject", shortcut="D", width="stretch",
                           on_click=decide, args=(example_id, "rejected"))  # fmt: skip
-        buttons[2].button("Skip (S)", key="review_q_skip", shortcut="S", width="stretch",
+        buttons[2].button("Skip", key="review_q_skip", shortcut="S", width="stretch",
                           on_click=skip, args=(example_id,))  # fmt: skip
-    buttons[3].button("Undo last decision (U)", key="review_q_undo", shortcut="U", width="stretch",
+    buttons[3].button("Undo last decision", key="review_q_undo", shortcut="U", width="stretch",
                       on_click=undo_last, disabled=not st.session_state.get(DECISIONS))  # fmt: skip
     if skipped:
         st.button("Clear skipped list", key="review_q_clear_skipped", on_click=lambda: st.session_state.pop(SKIPPED))

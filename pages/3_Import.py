@@ -27,6 +27,7 @@ HELP = {
     "flan-cot-tsv": "TSV: question, answer, rationale (literal \\n for line breaks).",
 }
 
+st.set_page_config(page_title="Import · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
 
 

@@ -21,6 +21,7 @@ FORMAT_HELP = {
     "parquet": "Parquet table: id, text columns, task, format, origin, status, source, tags.",
 }
 
+st.set_page_config(page_title="Export · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
 
 

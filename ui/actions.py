@@ -31,7 +31,7 @@ def recent_actions(store: Store, *, key: str, kinds: list[str] | None = None, li
         return
     for row in actions.itertuples(index=False):
         what, rows, who, undo = st.columns([6, 1, 2, 1.3], vertical_alignment="center")
-        what.text(f"#{row.id} {row.kind}: {row.description or ''}")
+        what.text(f"#{row.id} {row.kind}" + (f": {row.description}" if row.description else ""))
         rows.text(f"{row.row_count} rows")
         who.text(f"{row.author} · {row.created_at:%Y-%m-%d %H:%M}")
         if pd.notna(row.undone_by):
