@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,25 @@ def test_init_writes_defaults_and_every_command_has_help(cli, tmp_path: Path) ->
     for command in [[], *([c] for c in commands)]:
         result = cli("train", *command, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output, command
+
+
+def test_training_works_while_the_app_holds_the_database(
+    snap: Path,
+    tiny_model_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    fake_trainer: Path,  # noqa: F811
+) -> None:
+    db = tmp_path / "held.duckdb"
+    Store(db).close()
+    code = f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        cfg = save_config(tiny_config(snap, tiny_model_dir, max_steps=4), tmp_path / "TRAIN.yaml")
+        result = CliRunner().invoke(app, ["--db", str(db), "train", "--config", str(cfg)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 0, result.output
+    assert f"is locked by process {holder.pid}" in result.output and "training without a job row" in result.output
+    assert "succeeded: step 4/4" in result.output and runs.list_runs()[0]["status"] == "succeeded"

@@ -13,6 +13,7 @@ from curation.finetune import compare, export, runner, runs
 from curation.finetune.config import FIELD_HELP, TrainConfig, gib, load_config, save_config
 from curation.finetune.plan import TrainPlan, make_plan
 from curation.jobs import JobRunner
+from curation.store import Store, StoreLockedError
 
 app = typer.Typer(
     help="LoRA fine-tuning on a snapshot. `train --snapshot DIR [--config TRAIN.yaml]` trains; see the commands "
@@ -39,22 +40,45 @@ def _plan_or_exit(cfg: TrainConfig) -> TrainPlan:
     return plan
 
 
+def _store_or_none(ctx: typer.Context) -> Store | None:
+    """The store for the job row; None (with a note) while the app holds it: training needs only the run folder."""
+    try:
+        return open_store(ctx)
+    except StoreLockedError as err:
+        typer.echo(f"note: {err}; training without a job row (the app's Fine-tune page still shows the run)", err=True)
+        return None
+
+
 def _run_in_foreground(ctx: typer.Context, run_dir: Path) -> None:
+    store = _store_or_none(ctx)
     hook, close = progress_bar(f"training {run_dir.name}")
     try:
-        result = runner.run_foreground(JobRunner(open_store(ctx)), run_dir, hook)
+        if store is not None:
+            result = runner.run_foreground(JobRunner(store), run_dir, hook) or {}
+        else:
+            code = runner.follow(run_dir, runner.start_process(run_dir), lambda f, m: bool(hook(f, m)))
+            result = runner.outcome(run_dir, code)
     except runner.TrainingFailed as err:
-        close()
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
-    close()
-    result = result or {}
+    finally:
+        close()
     typer.echo(
         f"{result.get('status')}: step {result.get('step')}/{result.get('total_steps')}, "
         f"loss {result.get('final_loss')}, eval loss {result.get('final_eval_loss')}; adapter: {result.get('adapter')}"
     )
     if result.get("status") != "succeeded":
         raise typer.Exit(1)
+
+
+def _detach(ctx: typer.Context, run_dir: Path) -> None:
+    store = _store_or_none(ctx)
+    if store is None:
+        runner.start_process(run_dir)
+        typer.echo(f"started pid {runs.read_pid(run_dir)}; follow with `train status {run_dir}`")
+        return
+    job_id = runner.detach(store, run_dir)
+    typer.echo(f"started job {job_id} (pid {runs.read_pid(run_dir)}); follow with `train status {run_dir}`")
 
 
 @app.callback()
@@ -86,8 +110,7 @@ def train_cmd(
     if prepare_only:
         return
     if detach:
-        job_id = runner.detach(open_store(ctx), run_dir)
-        typer.echo(f"started job {job_id} (pid {runs.read_pid(run_dir)}); follow with `train status {run_dir}`")
+        _detach(ctx, run_dir)
         return
     _run_in_foreground(ctx, run_dir)
 
@@ -122,7 +145,7 @@ def resume_cmd(
     run_dir = run_dir.resolve()
     runner.check_resumable(run_dir)
     if detach:
-        typer.echo(f"resumed as job {runner.detach(open_store(ctx), run_dir)}")
+        _detach(ctx, run_dir)
         return
     _run_in_foreground(ctx, run_dir)
 

@@ -1,21 +1,15 @@
-"""Outputs beyond the adapter: a merged model, a snapshot in LLaMA-Factory's dataset format, and a snapshot of
-the approved rows (the default training set when no mixture snapshot exists yet)."""
+"""Outputs beyond the adapter: a merged model, an adapter zip, and a snapshot in LLaMA-Factory's dataset format."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from curation import config
-from curation.filters import ExampleFilter
 from curation.finetune import data, runs
-from curation.store import Store, examples
 
 SHAREGPT_TAGS = {
     "role_tag": "role",
@@ -99,40 +93,18 @@ def export_llamafactory(snapshot_dir: Path, out_dir: Path, name: str | None = No
     return {"out_dir": str(out_dir), "datasets": written, "content_hash": manifest.get("content_hash")}
 
 
-SNAPSHOT_COLUMNS = ("id", "version", "instruction", "input", "output", "messages", "origin", "task", "task_cluster")
+def adapter_zip(run_dir: Path) -> bytes:
+    """The run's adapter folder plus config.yaml and the snapshot manifest, as zip bytes for a download."""
+    import io
+    import zipfile
 
-
-def snapshot_approved(
-    store: Store, name: str = "approved", heldout_fraction: float = 0.1, seed: int = 0, root: Path | None = None
-) -> Path:
-    """Snapshot every approved row (seeded random held-out share) for training when no mixture exists yet."""
-    from curation.snapshot import write_snapshot
-
-    if not 0 <= heldout_fraction < 1:
-        raise ValueError(f"held-out share must be in [0, 1); got {heldout_fraction}")
-    frame = examples.fetch(store, ExampleFilter(statuses=["approved"]), (*SNAPSHOT_COLUMNS, "format"))
-    if frame.empty:
-        raise ValueError("no approved rows to snapshot; approve rows on the Review page first")
-    frame = frame.rename(columns={"version": "revision"})
-    frame["cot"] = frame["format"].eq("cot")
-    frame["group"] = "approved"
-    order = list(range(len(frame)))
-    random.Random(seed).shuffle(order)
-    n_held = round(len(frame) * heldout_fraction) if len(frame) >= 10 else 0
-    held = sorted(order[:n_held])
-    heldout = frame.iloc[held]
-    train = frame.drop(index=frame.index[held])
-    manifest = {
-        "name": name,
-        "rule": "approved rows",
-        "seed": seed,
-        "groups": [{"name": "approved", "rows": len(frame)}],
-        "params": {"statuses": ["approved"], "heldout_fraction": heldout_fraction},
-    }
-    return write_snapshot(pd.DataFrame(train), pd.DataFrame(heldout), manifest, root)
-
-
-def run_outputs(run_dir: Path) -> dict[str, Path]:
-    """Paths a user downloads or points other tools at."""
     run_dir = Path(run_dir)
-    return {"adapter": run_dir / runs.ADAPTER, "config": run_dir / runs.CONFIG, "manifest": run_dir / runs.MANIFEST}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((run_dir / runs.ADAPTER).rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{runs.ADAPTER}/{path.relative_to(run_dir / runs.ADAPTER)}")
+        for name in (runs.CONFIG, runs.MANIFEST):
+            if (run_dir / name).is_file():
+                archive.write(run_dir / name, name)
+    return buffer.getvalue()

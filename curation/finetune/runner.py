@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,13 +96,9 @@ def progress_message(record: dict[str, Any] | None) -> tuple[float, str]:
     return record["step"] / max(1, record["total_steps"]), message
 
 
-def _mirror(ctx: JobContext, run_dir: Path) -> None:
+def _latest(run_dir: Path) -> tuple[float, str]:
     steps = [r for r in runs.read_progress(run_dir) if r.get("type") == "step"]
-    fraction, message = progress_message(steps[-1] if steps else None)
-    try:
-        ctx.progress(fraction, None, message)
-    except JobCancelled:
-        request_stop(run_dir)
+    return progress_message(steps[-1] if steps else None)
 
 
 def describe_exit(code: int | None) -> str:
@@ -117,31 +114,34 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def watch(ctx: JobContext, run_dir: Path, proc: subprocess.Popen | None = None, poll_s: float = POLL_S) -> dict:
-    """Mirror the run folder into the job until the trainer exits; the job result is result.json."""
+Report = Callable[[float, str], bool]
+
+
+def follow(run_dir: Path, proc: subprocess.Popen | None, report: Report, poll_s: float = POLL_S) -> int | None:
+    """Poll the trainer until it exits, passing (fraction, message) to `report`, which returns True to stop it.
+
+    Returns the exit code (None for a process this one did not start). Ctrl+C stops the trainer cleanly.
+    """
     pid = proc.pid if proc else runs.read_pid(run_dir)
-    ctx.set_run_info(pid=pid, run_dir=str(run_dir))
     try:
         while True:
             code = proc.poll() if proc else (None if runs.pid_alive(pid, run_dir) else "gone")
-            _mirror(ctx, run_dir)
+            if report(*_latest(run_dir)):
+                request_stop(run_dir)
             if code is not None:
-                break
+                return None if code == "gone" else code
             time.sleep(poll_s)
-    except KeyboardInterrupt:  # Ctrl+C in the CLI: stop cleanly, keep the adapter so far
+    except KeyboardInterrupt:
         request_stop(run_dir)
         if proc:
             proc.wait()
         raise JobCancelled(f"cancelled; adapter so far in {run_dir / runs.ADAPTER}") from None
-    return _outcome(ctx, run_dir, None if code == "gone" else code)
 
 
-def _outcome(ctx: JobContext, run_dir: Path, code: int | None) -> dict:
+def outcome(run_dir: Path, code: int | None) -> dict:
+    """result.json of a finished trainer, or TrainingFailed with the exit code and the log tail."""
     result = runs.read_json(run_dir / runs.RESULT)
     if code in (0, None) and result and result.get("status") in ("succeeded", "cancelled"):
-        if result["status"] == "cancelled" and not ctx.cancelled():
-            jobs_table.request_cancel(ctx.store, ctx.job_id)  # stopped by its cancel file or SIGTERM
-            time.sleep(ctx.min_interval)  # let the context re-read the flag
         return result | {"run_dir": str(run_dir)}
     error = (result or {}).get("error")
     raise TrainingFailed(
@@ -149,6 +149,24 @@ def _outcome(ctx: JobContext, run_dir: Path, code: int | None) -> dict:
         + (f": {error}" if error else "")
         + f"\nlast lines of the log ({run_dir / runs.CONSOLE}):\n{runs.log_tail(run_dir, 20)}"
     )
+
+
+def watch(ctx: JobContext, run_dir: Path, proc: subprocess.Popen | None = None, poll_s: float = POLL_S) -> dict:
+    """Mirror the run folder into the job until the trainer exits; the job result is result.json."""
+    ctx.set_run_info(pid=proc.pid if proc else runs.read_pid(run_dir), run_dir=str(run_dir))
+
+    def report(fraction: float, message: str) -> bool:
+        try:
+            ctx.progress(fraction, None, message)
+        except JobCancelled:
+            return True
+        return False
+
+    result = outcome(run_dir, follow(run_dir, proc, report, poll_s))
+    if result["status"] == "cancelled" and not ctx.cancelled():
+        jobs_table.request_cancel(ctx.store, ctx.job_id)  # stopped by its cancel file or SIGTERM
+        time.sleep(ctx.min_interval)  # let the context re-read the flag
+    return result
 
 
 def _job_fn(run_dir: Path, poll_s: float) -> Any:

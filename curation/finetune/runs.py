@@ -141,6 +141,15 @@ def summary(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def loss_frame(records: list[dict[str, Any]]) -> Any:
+    """Long-format losses for a chart: step, loss, series ('train' or 'eval')."""
+    import pandas as pd
+
+    rows = [{"step": r["step"], "loss": r["loss"], "series": "train"} for r in records if r.get("type") == "step"]
+    rows += [{"step": r["step"], "loss": r["eval_loss"], "series": "eval"} for r in records if r.get("type") == "eval"]
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
 def settings_text(cfg: dict[str, Any]) -> str:
     mods = ",".join(cfg["target_modules"])
     return (
