@@ -1,1 +1,12 @@
-"""Near-duplicate detection: exact ROUGE-L joins, embedding similarity, clusters and keep rules."""
+"""Near-duplicate detection: exact ROUGE-L joins, embedding similarity, clusters, keep rules, contamination.
+
+Stages are plain functions testable without a database (`find_rouge_pairs`, `cosine_pairs`, `greedy_walk`,
+`pair_clusters`); `runs` ties them to the store (record a run, review it, apply it as one undoable action).
+"""
+
+from curation.dedup.clusters import KeepRule, greedy_walk, pair_clusters
+from curation.dedup.embeddings import cosine_pairs
+from curation.dedup.rouge_join import find_rouge_pairs
+from curation.dedup.scopes import SCOPES, scope_texts
+
+__all__ = ["SCOPES", "KeepRule", "cosine_pairs", "find_rouge_pairs", "greedy_walk", "pair_clusters", "scope_texts"]

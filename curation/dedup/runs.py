@@ -218,11 +218,16 @@ def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int |
     return dedup_store.create_run(store, run, pairs, members)
 
 
+def job_progress(ctx: JobContext) -> Progress:
+    """Adapt a job context to the (fraction, message) progress hook the dedup stages call."""
+    return lambda fraction, message: ctx.progress(fraction, None, message)
+
+
 def dedup_job(cfg: DedupConfig, author: str, embed: embeddings.Embedder | None = None) -> Callable[[JobContext], dict]:
     """A JobRunner function that runs `cfg` and returns the run summary."""
 
     def job(ctx: JobContext) -> dict:
-        outcome = run_dedup(ctx.store, cfg, ctx.progress, embed=embed, job_id=ctx.job_id, author=author)
+        outcome = run_dedup(ctx.store, cfg, job_progress(ctx), embed=embed, job_id=ctx.job_id, author=author)
         return outcome.summary()
 
     return job
