@@ -131,7 +131,7 @@ def summary_section(flt: ExampleFilter, threshold: float) -> None:
         {"detector: cot": [detected, false_pos], "detector: not cot": [missed, rejected]},
         index=["you: cot", "you: not cot"],
     )
-    left, right = st.columns([2, 3])
+    left, right = st.columns([3, 2])
     left.dataframe(table, width="stretch")
     precision = detected / (detected + false_pos) if detected + false_pos else None
     recall = detected / (detected + missed) if detected + missed else None
@@ -145,14 +145,15 @@ def summary_section(flt: ExampleFilter, threshold: float) -> None:
             alt.Chart(hist)
             .mark_bar()
             .encode(
-                x=alt.X("bin_start:Q", title="CoT score", scale=alt.Scale(domain=[0, 1])),
+                x=alt.X("bin_start:Q", title="CoT score (red: threshold)", scale=alt.Scale(domain=[0, 1])),
                 x2="bin_end:Q",
-                y=alt.Y("count:Q", title="rows", scale=alt.Scale(type="symlog")),
-                tooltip=["bin_start", "count"],
+                y=alt.Y("count:Q", title="rows (square-root scale)", scale=alt.Scale(type="sqrt")),
+                y2=alt.datum(0),  # x and x2 alone would make Vega-Lite draw thin horizontal bars
+                tooltip=["bin_start", "bin_end", "count"],
             )
         )
         rule = alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(color="red").encode(x="t:Q")
-        right.altair_chart(bars + rule, width="stretch")
+        st.altair_chart((bars + rule).properties(height=180), width="stretch")
 
 
 # -- rows ----------------------------------------------------------------------------------------

@@ -144,15 +144,14 @@ def charts(groups: pd.DataFrame) -> None:
         .encode(
             y=alt.Y("when:N", sort=["before", "after"], title=None),
             x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of rows"),
-            color=alt.Color("group:N", legend=alt.Legend(columns=2, symbolLimit=40)),
+            color=alt.Color("group:N", legend=alt.Legend(symbolLimit=TOP)),
             tooltip=["group:N", "when:N", alt.Tooltip("share:Q", format=".1%")],
         )
     )
-    left, right = st.columns(2)
-    left.altair_chart(bars, width="stretch")
+    st.altair_chart(bars, width="stretch")
     if len(groups) > TOP:
-        left.caption(f"Bars show the {TOP} largest of {len(groups)} groups; the table lists all.")
-    right.altair_chart(share_chart, width="stretch")
+        st.caption(f"Bars show the {TOP} largest of {len(groups)} groups; the table lists all.")
+    st.altair_chart(share_chart, width="stretch")
 
 
 def preview_section(plan: mixture.MixturePlan) -> None:
