@@ -110,7 +110,10 @@ def generation_settings() -> si.GenerationConfig:
     threshold = cols[0].number_input("Drop if ROUGE-L >", 0.05, 1.0, 0.7, 0.05, key="gen_rouge")
     variant = cols[1].selectbox("Keyword blacklist", tuple(si.BLACKLISTS), key="gen_blacklist")
     extra = cols[2].text_input("More blacklisted words", key="gen_extra_words", placeholder="comma-separated")
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    instance_tokens = cols[3].number_input("Max tokens per instance answer", 16, 4096, 300, key="gen_inst_tokens")
+    cols = st.columns(4)
+    seed = cols[0].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    budget = cols[1].number_input("Give up after prompts (0: 4n+10)", 0, 1_000_000, 0, key="gen_max_prompts")
     st.caption("Blacklist: " + ", ".join(si.BLACKLISTS[variant]))
     words = si.BLACKLISTS[variant] + tuple(w.strip() for w in extra.split(",") if w.strip())
     return si.GenerationConfig(
@@ -118,9 +121,11 @@ def generation_settings() -> si.GenerationConfig:
         temperature=float(temperature),
         top_p=float(top_p),
         max_tokens=int(max_tokens),
+        instance_max_tokens=int(instance_tokens),
         rouge_threshold=float(threshold),
         blacklist=words,
         seed=int(seed),
+        max_prompts=int(budget) or None,
     )
 
 

@@ -36,6 +36,7 @@ def generate_cmd(
     temperature: Annotated[float, typer.Option(help="Sampling temperature for new instructions.")] = 0.7,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling for new instructions.")] = 0.5,
     max_tokens: Annotated[int, typer.Option(help="Token limit per instruction prompt.")] = 512,
+    instance_max_tokens: Annotated[int, typer.Option(help="Token limit per instance-generation answer.")] = 300,
     rouge_threshold: Annotated[float, typer.Option(help="Drop when ROUGE-L > this against the pool.")] = 0.7,
     blacklist: Annotated[str, typer.Option(help="Keyword list: selfinstruct or alpaca (adds video, audio...).")] = (
         "selfinstruct"
@@ -58,6 +59,7 @@ def generate_cmd(
             temperature=temperature,
             top_p=top_p,
             max_tokens=max_tokens,
+            instance_max_tokens=instance_max_tokens,
             rouge_threshold=rouge_threshold,
             blacklist=words,
             max_prompts=max_prompts,
