@@ -2,12 +2,13 @@
 
 A snapshot is the folder `<snapshots_dir>/<name>-<first 12 hex of content_hash>/` holding `train.jsonl`,
 `heldout.jsonl` (may be empty), `train.parquet`, `heldout.parquet` and `manifest.json`.
-`content_hash` is the sha256 over the bytes of train.jsonl followed by heldout.jsonl, so it depends only on
-the rows. Each JSONL line is `json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
-except that U+0085, U+2028 and U+2029 are written as \\u escapes so line-splitting readers (str.splitlines)
-see exactly one row per line. Every file is written deterministically (rows in the given order, no timestamps
-anywhere, not even in the manifest): the same inputs give byte-identical folders. The creation time reported by
-`list_snapshots` is the manifest file's modification time.
+`content_hash` is the sha256 over the lines "train.jsonl <sha256>" and "heldout.jsonl <sha256>" of the two
+JSONL files, so it depends only on the rows and on which part each row is in. Each JSONL line is
+`json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, except that U+0085, U+2028
+and U+2029 are written as \\u escapes so line-splitting readers (str.splitlines) see exactly one row per
+line. Every file is written deterministically (rows in the given order, no timestamps anywhere, not even in
+the manifest): the same inputs give byte-identical folders. The creation time reported by `list_snapshots`
+is the manifest file's modification time.
 """
 
 from __future__ import annotations
@@ -154,8 +155,12 @@ def _file_info(path: Path) -> dict[str, Any]:
 
 
 def content_hash(train_jsonl: bytes, heldout_jsonl: bytes) -> str:
-    """sha256 over train.jsonl's bytes then heldout.jsonl's bytes."""
-    return hashlib.sha256(train_jsonl + heldout_jsonl).hexdigest()
+    """sha256 over each part's own digest, so moving a row between train and held-out changes it."""
+    parts = (
+        f"{name} {hashlib.sha256(data).hexdigest()}\n"
+        for name, data in (("train.jsonl", train_jsonl), ("heldout.jsonl", heldout_jsonl))
+    )
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 def write_snapshot(
@@ -173,7 +178,7 @@ def write_snapshot(
     folder = root / f"{name}-{digest[:12]}"
     counts = {"train": len(train_rows["id"]), "heldout": len(heldout_rows["id"])}
     if folder.exists():
-        return _existing(folder, digest, counts)
+        return _existing(folder, digest)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
     try:
@@ -193,7 +198,7 @@ def write_snapshot(
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if folder.exists():  # another writer finished the same snapshot first
-            return _existing(folder, digest, counts)
+            return _existing(folder, digest)
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -201,12 +206,8 @@ def write_snapshot(
     return folder
 
 
-def _existing(folder: Path, digest: str, counts: dict[str, int]) -> Path:
-    """An existing folder is reused only if it holds exactly this content; it is never overwritten.
-
-    The hash runs over train then held-out bytes, so moving boundary rows between the two parts keeps it;
-    the counts tell those snapshots apart, and such a clash is refused rather than answered wrongly.
-    """
+def _existing(folder: Path, digest: str) -> Path:
+    """An existing folder is reused only if it holds exactly this content; it is never overwritten."""
     try:
         manifest = read_manifest(folder)
         found = manifest.get("content_hash")
@@ -216,11 +217,6 @@ def _existing(folder: Path, digest: str, counts: dict[str, int]) -> Path:
         ) from err
     if found != digest:
         raise ValueError(f"{folder} exists with different content (hash {found}); snapshots are never overwritten")
-    if manifest.get("counts") != counts:
-        raise ValueError(
-            f"{folder} holds the same rows split differently ({manifest.get('counts')} vs {counts}); "
-            "snapshots are never overwritten: export under another name"
-        )
     return folder
 
 

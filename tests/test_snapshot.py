@@ -46,7 +46,8 @@ def test_write_creates_every_file_and_the_hash_covers_both_jsonl(tmp_path: Path)
     manifest = json.loads((folder / "manifest.json").read_text())
     import hashlib
 
-    expected = hashlib.sha256((folder / "train.jsonl").read_bytes() + (folder / "heldout.jsonl").read_bytes())
+    digests = [hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in ("train.jsonl", "heldout.jsonl")]
+    expected = hashlib.sha256(f"train.jsonl {digests[0]}\nheldout.jsonl {digests[1]}\n".encode())
     assert manifest["content_hash"] == expected.hexdigest()
     assert folder.name == f"mix-{expected.hexdigest()[:12]}"
     assert manifest["counts"] == {"train": 3, "heldout": 1}
@@ -101,12 +102,12 @@ def test_hash_changes_iff_content_changes(tmp_path: Path) -> None:
     assert json.loads((base / "manifest.json").read_text())["params"] == {"cap": 2}
 
 
-def test_same_bytes_split_differently_is_refused_not_confused(tmp_path: Path) -> None:
-    snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
-    with pytest.raises(ValueError, match="split differently"):
-        snapshot.write_snapshot(_rows(2), _rows(3).iloc[2:], _manifest(), tmp_path)
-    moved = snapshot.write_snapshot(_rows(2), _rows(3).iloc[2:], _manifest(name="moved"), tmp_path)
+def test_moving_a_row_to_heldout_changes_the_hash(tmp_path: Path) -> None:
+    whole = snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(), tmp_path)
+    moved = snapshot.write_snapshot(_rows(2), _rows(3).iloc[2:], _manifest(), tmp_path)
+    assert moved != whole
     assert json.loads((moved / "manifest.json").read_text())["counts"] == {"train": 2, "heldout": 1}
+    assert json.loads((whole / "manifest.json").read_text())["counts"] == {"train": 3, "heldout": 0}
 
 
 def test_existing_folder_with_other_content_is_never_overwritten(tmp_path: Path) -> None:
