@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from curation import config
 from curation.rouge import check_rule, check_threshold, passes_rule
@@ -17,7 +20,7 @@ Progress = Callable[[float, str], None]
 Embedder = Callable[[list[str]], np.ndarray]
 BLOCK_ROWS = 1024
 BLOCK_COLS = 16384
-HEAD_DIMS = 32
+HEAD_DIMS = 48
 BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
 
 
@@ -70,8 +73,11 @@ def embed_in_batches(texts: list[str], embed: Embedder, progress: Progress | Non
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1)).astype(np.float32)
+    """Unit-length float32 rows; rows already of unit length (within 1e-5) are left bit-for-bit unchanged."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1, keepdims=True)
+    scale = np.where((norms > 0) & (np.abs(norms - 1) > 1e-5), norms, 1.0)
+    return np.where(scale == 1.0, vectors, vectors / scale).astype(np.float32)
 
 
 def _bound_space(unit: np.ndarray) -> np.ndarray:
@@ -80,9 +86,10 @@ def _bound_space(unit: np.ndarray) -> np.ndarray:
     For unit vectors x, y: x.y = head.head + tail.tail <= head.head + |tail_x| |tail_y|, which is exactly the
     dot product of these (HEAD_DIMS + 1)-dim vectors, so one small matmul bounds every pair from above.
     """
-    cov = (unit.T.astype(np.float64) @ unit.astype(np.float64)) / len(unit)
-    _, axes = np.linalg.eigh(cov)
-    rotated = unit.astype(np.float64) @ axes[:, ::-1]
+    wide = unit.astype(np.float64)
+    with threadpool_limits(1):  # a 384x384 eigh is instant on one thread; BLAS threads only contend
+        _, axes = np.linalg.eigh(wide.T @ wide / len(unit))
+    rotated = wide @ axes[:, ::-1]
     head = rotated[:, :HEAD_DIMS]
     tail = np.linalg.norm(rotated[:, HEAD_DIMS:], axis=1, keepdims=True)
     return np.concatenate([head, tail], axis=1).astype(np.float32)
@@ -95,38 +102,48 @@ def cosine_pairs(
     the unit float32 vectors). Exact: a provable upper bound prunes pairs before the exact dot product."""
     check_threshold(threshold)
     check_rule(rule)
-    unit = normalize(np.asarray(vectors, dtype=np.float32))
+    unit = normalize(vectors)
     n = len(unit)
     use_bound = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
     screen = _bound_space(unit) if use_bound else unit
-    slack = BOUND_SLACK if use_bound else 1e-5
-    found_a, found_b = [], []
-    starts = list(range(0, n, BLOCK_ROWS))
-    for k, start in enumerate(starts):
-        for col in range(start, n, BLOCK_COLS):
-            tile = screen[start : start + BLOCK_ROWS] @ screen[col : col + BLOCK_COLS].T
-            rows, cols = np.nonzero(tile >= threshold - slack)
-            rows, cols = rows + start, cols + col
-            keep = rows < cols
-            found_a.append(rows[keep])
-            found_b.append(cols[keep])
-        if progress:
-            progress((k + 1) / len(starts), f"compared {min(start + BLOCK_ROWS, n):,}/{n:,} rows")
-    a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
-    b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
-    exact = _exact_dots(unit, a, b)
-    keep = passes_rule(exact, threshold, rule)
-    frame = pd.DataFrame({"a": a[keep].astype(np.int64), "b": b[keep].astype(np.int64), "score": exact[keep]})
+    tiles = [(r, c) for r in range(0, n, BLOCK_ROWS) for c in range(r, n, BLOCK_COLS)]
+    found = []
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = [pool.submit(_tile_pairs, unit, screen, r, c, threshold, rule, use_bound) for r, c in tiles]
+        try:
+            for k, future in enumerate(as_completed(futures)):
+                found.append(future.result())
+                if progress:
+                    progress((k + 1) / len(tiles), f"compared {k + 1}/{len(tiles)} blocks")
+        finally:
+            for future in futures:
+                future.cancel()
+    return _frame(found)
+
+
+def _tile_pairs(
+    unit: np.ndarray, screen: np.ndarray, row: int, col: int, threshold: float, rule: str, bounded: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of one block of rows x block of columns: screen (bound or float32 dot), then exact float64 dot."""
+    tile = screen[row : row + BLOCK_ROWS] @ screen[col : col + BLOCK_COLS].T
+    a, b = np.nonzero(tile >= threshold - (BOUND_SLACK if bounded else 1e-5))
+    a, b = a + row, b + col
+    keep = a < b
+    a, b = a[keep], b[keep]
+    score = np.einsum("ij,ij->i", unit[a].astype(np.float64), unit[b].astype(np.float64))
+    keep = passes_rule(score, threshold, rule)
+    return a[keep], b[keep], score[keep]
+
+
+def _frame(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "a": np.concatenate([f[0] for f in found] or [np.zeros(0)]).astype(np.int64),
+            "b": np.concatenate([f[1] for f in found] or [np.zeros(0)]).astype(np.int64),
+            "score": np.concatenate([f[2] for f in found] or [np.zeros(0)]).astype(np.float64),
+        }
+    )
     return frame.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
-
-
-def _exact_dots(unit: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-    out = np.empty(len(a), dtype=np.float64)
-    for s in range(0, len(a), chunk):
-        x = unit[a[s : s + chunk]].astype(np.float64)
-        y = unit[b[s : s + chunk]].astype(np.float64)
-        out[s : s + chunk] = np.einsum("ij,ij->i", x, y)
-    return out
 
 
 def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: str = "ge") -> pd.DataFrame:
