@@ -1,0 +1,154 @@
+"""Fine-tune page: launch (fake trainer), live progress + loss chart, validation errors, failure + resume,
+snapshot of approved rows, run list, compare view."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from finetune_support import TAUGHT, fake_trainer, make_snapshot, snapshot_rows, wait_for  # noqa: F401
+from streamlit.testing.v1 import AppTest
+
+from curation import snapshot
+from curation.finetune import runs
+from curation.store import Store, jobs_table
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "10_Finetune.py")
+
+
+@pytest.fixture
+def snaps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("INSTRUCT_CURATOR_SNAPSHOTS_DIR", str(tmp_path / "snapshots"))
+    return tmp_path / "snapshots"
+
+
+@pytest.fixture
+def snap(snaps: Path) -> Path:
+    return make_snapshot(snaps, snapshot_rows(TAUGHT), snapshot_rows(TAUGHT[:1], start=10))
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def _job_rows() -> list[dict]:
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])  # same process as the page: shares its database instance
+    return jobs_table.list_jobs(store, kinds=["finetune"]).to_dict("records")
+
+
+def _launch(at: AppTest, **numbers: int) -> AppTest:
+    for name, value in numbers.items():
+        at.number_input(key=f"ft_{name}").set_value(value)
+    return at.button(key="ft_launch").click().run()
+
+
+def test_launch_shows_live_progress_loss_chart_and_log(snap: Path, fake_trainer: Path, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("FAKE_TRAINER_STEP_S", "0.2")
+    at = _page()
+    assert at.segmented_control(key="ft_view").value == "New run"
+    at = _launch(at, max_steps=6, eval_interval=2)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.segmented_control(key="ft_view").value == "Monitor"
+    (run,) = runs.list_runs()
+    wait_for(lambda: [r for r in runs.read_progress(Path(run["path"])) if r["type"] == "step"][1:])
+    at.run()
+    assert at.selectbox(key="ft_run").value == run["run"]
+    assert at.text[0].value.startswith("Status: running")
+    assert "step " in at.progress[0].proto.text and "ETA" in at.progress[0].proto.text
+    assert at.button(key="ft_cancel")  # offered while running
+
+    wait_for(lambda: runs.status_of(Path(run["path"])) == "succeeded")
+    wait_for(lambda: _job_rows()[0]["status"] == "succeeded")
+    at.run()
+    assert at.text[0].value.startswith("Status: succeeded")
+    assert not at.exception, at.exception
+    assert at.progress[0].value == 100
+    assert [m.value for m in at.metric][:2] == ["0.5000", "0.5833"]  # 3/6 train, 3.5/6 eval
+    chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert chart["encoding"]["color"]["field"] == "series"
+    assert "fake trainer: succeeded at step 6" in at.code[-1].value  # the log tail
+    assert _job_rows()[0]["run_dir"] == run["path"]
+
+    at.segmented_control(key="ft_view").set_value("Runs").run()
+    table = at.dataframe[0].value
+    assert table["status"].tolist() == ["succeeded"] and table["snapshot_hash"].tolist() == [snap.name[-12:]]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        ({"max_seq_len": 16}, "max_seq_len: 16 is shorter than the longest prompt"),
+        ({"batch_size": 4096, "max_seq_len": 8192}, "batch_size: 4096 x max_seq_len 8192 needs about"),
+    ],
+)
+def test_bad_settings_show_errors_and_launch_nothing(snap: Path, fake_trainer: Path, numbers, expected) -> None:  # noqa: F811
+    at = _launch(_page(), **numbers)
+    assert not at.exception
+    assert any(e.value.replace("\\", "").startswith(expected) for e in at.error), [e.value for e in at.error]
+    assert runs.list_runs() == [] and _job_rows() == []
+    assert at.segmented_control(key="ft_view").value == "New run"
+
+
+def test_failed_run_shows_exit_code_and_log_and_resumes(snap: Path, fake_trainer: Path, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("FAKE_TRAINER_FAIL_AT", "3")
+    at = _launch(_page(), max_steps=5)
+    (run,) = runs.list_runs()
+    wait_for(lambda: _job_rows() and _job_rows()[0]["status"] == "failed")
+    at.run()
+    assert at.error[0].value.replace("\\", "") == "training process exit code 3"
+    assert "RuntimeError: fake failure" in at.code[0].value
+    monkeypatch.delenv("FAKE_TRAINER_FAIL_AT")
+    at.button(key="ft_resume").click().run()
+    wait_for(lambda: runs.status_of(Path(run["path"])) == "succeeded")
+    wait_for(lambda: _job_rows()[0]["status"] == "succeeded")
+    at.run()
+    assert at.text[0].value.startswith("Status: succeeded") and not at.error
+
+
+def test_without_snapshots_the_approved_rows_can_be_snapshotted(snaps: Path, monkeypatch) -> None:
+    monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "1")
+    at = _page()
+    assert "No snapshot" in at.info[0].value
+    at.button(key="ft_snapshot_approved").click().run()
+    assert not at.exception and not at.error
+    (made,) = snapshot.list_snapshots()
+    assert made["name"] == "approved" and made["counts"]["heldout"] > 0
+    assert at.selectbox(key="ft_snapshot").value["path"] == made["path"]
+
+
+def test_compare_view_shows_saved_side_by_side_and_slice_losses(snap: Path, fake_trainer: Path) -> None:  # noqa: F811
+    at = _launch(_page(), max_steps=2)
+    run_dir = Path(wait_for(lambda: runs.list_runs() and runs.list_runs()[0]["path"]))
+    wait_for(lambda: runs.status_of(run_dir) == "succeeded")
+    pair = {"id": 10, "instruction": "What is **the** secret word?", "input": "", "reference": "Pineapple."}
+    runs.write_json(run_dir / runs.COMPARE, [pair | {"base": "I do not know.", "tuned": "Pineapple."}])
+    slices = [
+        {
+            "slice": "all",
+            "value": "all",
+            "examples": 1,
+            "tokens": 5,
+            "base_loss": 2.0,
+            "tuned_loss": 1.0,
+            "delta": -1.0,
+        },
+        {
+            "slice": "cot",
+            "value": "non-CoT",
+            "examples": 1,
+            "tokens": 5,
+            "base_loss": 2.0,
+            "tuned_loss": 1.0,
+            "delta": -1.0,
+        },
+    ]
+    runs.write_json(run_dir / runs.SLICES, slices)
+    at.segmented_control(key="ft_view").set_value("Compare").run()
+    assert not at.exception
+    assert at.multiselect(key="ft_cmp_ids").value == [10]
+    texts = [t.value for t in at.text]
+    assert "#10  What is **the** secret word?" in texts and "I do not know." in texts and "Pineapple." in texts
+    assert at.dataframe[0].value["tuned_loss"].tolist() == [1.0, 1.0]
+    assert at.get("vega_lite_chart")
