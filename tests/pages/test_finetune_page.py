@@ -71,6 +71,10 @@ def test_launch_shows_live_progress_loss_chart_and_log(snap: Path, fake_trainer:
     assert "fake trainer: succeeded at step 6" in at.code[-1].value  # the log tail
     assert _job_rows()[0]["run_dir"] == run["path"]
 
+    reloaded = _page()  # a reload or a second tab: a new session sees the same run from folder + job row
+    assert reloaded.segmented_control(key="ft_view").value == "Monitor"
+    assert reloaded.selectbox(key="ft_run").value == run["run"] and reloaded.progress[0].value == 100
+
     at.segmented_control(key="ft_view").set_value("Runs").run()
     table = at.dataframe[0].value
     assert table["status"].tolist() == ["succeeded"] and table["snapshot_hash"].tolist() == [snap.name[-12:]]
@@ -152,3 +156,16 @@ def test_compare_view_shows_saved_side_by_side_and_slice_losses(snap: Path, fake
     assert "#10  What is **the** secret word?" in texts and "I do not know." in texts and "Pineapple." in texts
     assert at.dataframe[0].value["tuned_loss"].tolist() == [1.0, 1.0]
     assert at.get("vega_lite_chart")
+
+
+@pytest.mark.usefixtures("fake_trainer")
+def test_export_view_offers_the_adapter_zip_and_writes_llamafactory_files(snap: Path, tmp_path: Path) -> None:
+    _launch(_page(), max_steps=2)
+    wait_for(lambda: runs.list_runs() and runs.list_runs()[0]["status"] == "succeeded")
+    at = _page()
+    at.segmented_control(key="ft_view").set_value("Export").run()
+    assert at.download_button(key="ft_adapter_zip").label.startswith("Download adapter")
+    at.button(key="ft_lf_go").click().run()
+    assert not at.exception and "tiny (2 rows), tiny_heldout (1 rows)" in at.success[0].value.replace("\\", "")
+    info = json.loads((tmp_path / "exports" / "llamafactory" / "dataset_info.json").read_text())
+    assert sorted(info) == ["tiny", "tiny_heldout"]
