@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 
 from curation.dedup import contamination, runs
 from curation.dedup.clusters import KeepRule, cluster_labels, greedy_order
-from curation.jobs import JobRunner
+from curation.jobs import JobCancelled, JobRunner
 from curation.store import dedup as dedup_store
 from curation.store import examples, revisions
 
@@ -152,3 +153,21 @@ def test_contamination_flags_matches_without_storing_the_eval_set(make_store) ->
     assert list(tagged["id"]) == [6, 7]
     runs.undo_run(store, action.action_id, author="t")
     assert examples.count(store, examples.ExampleFilter(tags=["contaminated"])) == 0
+
+
+def test_cancel_stops_the_job_and_records_no_run(make_store) -> None:
+    store = make_store(ROWS)
+    runner = JobRunner(store)
+    calls: list[float] = []
+
+    def cancel_on_first_report(fraction: float, message: str | None) -> None:
+        if not calls:
+            runner.cancel(1)
+            time.sleep(0.3)  # the job checks the cancel flag at most every 0.25 s
+        calls.append(fraction)
+
+    job = runs.dedup_job(runs.DedupConfig(threshold=0.8), "t")
+    with pytest.raises(JobCancelled):
+        runner.run("dedup", job, {}, on_progress=cancel_on_first_report)
+    assert store.query_value("SELECT status FROM jobs WHERE id = 1") == "cancelled"
+    assert store.query_value("SELECT count(*) FROM dedup_runs") == 0

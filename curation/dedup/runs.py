@@ -307,3 +307,41 @@ def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: Ke
     if len(rest):
         best = (rule or KeepRule()).rank(rest).idxmin()
         dedup_store.set_kept(store, run_id, cluster, int(rest.loc[best, "id"]))
+
+
+def pair_records(outcome: DedupOutcome, mode: str) -> list[dict[str, Any]]:
+    """Lines of a pairs file: every pair (a before b by source row, then id) and, for greedy, every dropped row
+    with the kept row that blocked it."""
+    rows = outcome.rows
+    ids, src_rows = rows["id"].to_numpy(), rows["source_row"].to_numpy()
+    sources = rows["source"].to_numpy() if "source" in rows else np.full(len(rows), None)
+    out: list[dict[str, Any]] = []
+    for a, b, score in outcome.pairs[["a", "b", "score"]].itertuples(index=False, name=None):
+        if (src_rows[b], ids[b]) < (src_rows[a], ids[a]):
+            a, b = b, a
+        out.append(
+            {
+                "kind": "pair",
+                "a_id": int(ids[a]),
+                "b_id": int(ids[b]),
+                "a_row": int(src_rows[a]),
+                "b_row": int(src_rows[b]),
+                "a_source": sources[a],
+                "b_source": sources[b],
+                "score": float(score),
+            }
+        )
+    if mode == "greedy":
+        dropped = outcome.members[~outcome.members["keep"]]
+        for row, kept, score in dropped[["row", "blocked_by", "score"]].itertuples(index=False, name=None):
+            out.append(
+                {
+                    "kind": "dropped",
+                    "id": int(ids[row]),
+                    "row": int(src_rows[row]),
+                    "kept_id": int(ids[int(kept)]),
+                    "kept_row": int(src_rows[int(kept)]),
+                    "score": float(score),
+                }
+            )
+    return out

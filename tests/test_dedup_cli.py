@@ -1,0 +1,143 @@
+"""`python -m curation dedup ...`: pairs files equal brute-force rouge-score, --apply, undo, contamination."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import pytest
+from rouge_score import rouge_scorer
+from typer.testing import CliRunner
+
+from curation.cli import app
+from curation.store import Store
+
+SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+RUNNER = CliRunner()
+
+
+def alpaca_file(tmp_path: Path, n: int = 80, seed: int = 4) -> tuple[Path, list[dict]]:
+    rng = random.Random(seed)
+    words = ["write", "a", "short", "poem", "about", "the", "sea", "list", "three", "tips", "for", "sleep", "why"]
+    rows = []
+    for _ in range(n):
+        if rows and rng.random() < 0.35:
+            base = rng.choice(rows)["instruction"].split()
+            base[rng.randrange(len(base))] = rng.choice(words)
+            instruction = " ".join(base)
+        else:
+            instruction = " ".join(rng.choices(words, k=rng.randint(2, 12))).capitalize() + "."
+        rows.append({"instruction": instruction, "input": rng.choice(["", "the sea", "sleep"]), "output": "ok"})
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(rows))
+    return path, rows
+
+
+def invoke(db: Path, *args: str):
+    return RUNNER.invoke(app, ["--db", str(db), *[str(a) for a in args]])
+
+
+def imported(tmp_path: Path) -> tuple[Path, list[dict]]:
+    db = tmp_path / "cli.duckdb"
+    path, rows = alpaca_file(tmp_path)
+    result = invoke(db, "import", path, "--format", "alpaca")
+    assert result.exit_code == 0, result.output
+    return db, rows
+
+
+def snapshot(db: Path) -> tuple[list, int]:
+    store = Store(db)
+    try:
+        rows = store.query_rows("SELECT id, status, status_reason, version FROM examples ORDER BY id")
+        return rows, int(store.query_value("SELECT count(*) FROM actions WHERE kind <> 'import'"))
+    finally:
+        store.close()
+
+
+def read_pairs(path: Path, kind: str = "pair") -> list[dict]:
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r["kind"] == kind]
+
+
+@pytest.mark.parametrize(("rule", "scope"), [("ge", "instruction"), ("gt", "instruction_input")])
+def test_pairs_file_equals_brute_force_rouge_score(tmp_path: Path, rule: str, scope: str) -> None:
+    db, rows = imported(tmp_path)
+    before = snapshot(db)
+    out = tmp_path / "pairs.jsonl"
+    result = invoke(db, "dedup", "rouge", "--threshold", "0.7", "--rule", rule, "--scope", scope, "--pairs-out", out)
+    assert result.exit_code == 0, result.output
+    assert "nothing changed" in result.output
+    texts = [
+        r["instruction"] + ("\n" + r["input"] if scope == "instruction_input" and r["input"] else "") for r in rows
+    ]
+    expected = set()
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        score = SCORER.score(texts[i], texts[j])["rougeL"].fmeasure
+        if score >= 0.7 if rule == "ge" else score > 0.7:
+            expected.add((i, j, score))
+    found = {(p["a_row"], p["b_row"], p["score"]) for p in read_pairs(out)}
+    assert found == expected and len(expected) > 5
+    assert all(p["a_row"] < p["b_row"] and p["b_id"] == p["b_row"] + 1 for p in read_pairs(out))
+    assert snapshot(db) == before  # without --apply the rows are untouched
+
+
+def test_greedy_pairs_file_lists_dropped_rows_with_their_blocker(tmp_path: Path) -> None:
+    db, rows = imported(tmp_path)
+    out = tmp_path / "greedy.jsonl"
+    result = invoke(db, "dedup", "rouge", "--mode", "greedy", "--rule", "gt", "--pairs-out", out)
+    assert result.exit_code == 0, result.output
+    kept: list[int] = []
+    expected = {}
+    for i, row in enumerate(rows):  # same creation time for all: walk in id (= file) order
+        scores = [(SCORER.score(rows[k]["instruction"], row["instruction"])["rougeL"].fmeasure, k) for k in kept]
+        hits = [(s, -k) for s, k in scores if s > 0.7]
+        if hits:
+            best = max(hits)
+            expected[i] = (-best[1], best[0])
+        else:
+            kept.append(i)
+    found = {d["row"]: (d["kept_row"], d["score"]) for d in read_pairs(out, "dropped")}
+    assert found == expected and len(found) > 3
+
+
+def test_apply_then_undo(tmp_path: Path) -> None:
+    db, _ = imported(tmp_path)
+    before = snapshot(db)
+    result = invoke(db, "dedup", "rouge", "--threshold", "0.8", "--apply")
+    assert result.exit_code == 0, result.output
+    action_id = int(result.output.split("as action ")[1].split()[0])
+    rows, actions = snapshot(db)
+    marked = [r for r in rows if r[1] == "duplicate"]
+    assert marked and actions == before[1] + 1
+    assert all(r[2].startswith("dedup run 1: duplicate of #") and "ROUGE-L >= 0.8" in r[2] for r in marked)
+    result = invoke(db, "dedup", "undo", action_id)
+    assert result.exit_code == 0, result.output
+    assert [r[:3] for r in snapshot(db)[0]] == [r[:3] for r in before[0]]
+    assert invoke(db, "dedup", "undo", action_id).exit_code == 1  # already undone: one-line error
+    listed = invoke(db, "dedup", "runs")
+    assert listed.exit_code == 0 and "rouge" in listed.output
+
+
+def test_bad_arguments_name_the_option(tmp_path: Path) -> None:
+    db, _ = imported(tmp_path)
+    result = invoke(db, "dedup", "rouge", "--rule", "lt")
+    assert result.exit_code == 2 and "--rule" in result.output
+    result = invoke(db, "dedup", "rouge", "--threshold", "1.5")
+    assert result.exit_code == 2 and "--threshold" in result.output
+    result = invoke(db, "dedup", "apply", "99")
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_contamination_lists_and_tags_matches(tmp_path: Path) -> None:
+    db, rows = imported(tmp_path)
+    eval_path = tmp_path / "eval.jsonl"
+    eval_path.write_text(json.dumps({"instruction": rows[3]["instruction"].upper(), "output": "x"}) + "\n")
+    before = snapshot(db)
+    result = invoke(db, "dedup", "contamination", eval_path, "--format", "jsonl", "--threshold", "1.0")
+    assert result.exit_code == 0, result.output
+    assert snapshot(db) == before
+    same = sum(1 for r in rows if r["instruction"].lower() == rows[3]["instruction"].lower())
+    assert f"{same} of 80 curated rows match 1 evaluation rows" in result.output
+    result = invoke(db, "dedup", "contamination", eval_path, "--format", "jsonl", "--threshold", "1.0", "--tag")
+    assert result.exit_code == 0 and f"tagged {same} rows 'contaminated'" in result.output
