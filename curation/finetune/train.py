@@ -373,7 +373,22 @@ class Trainer:
             "adapter": str(self.run_dir / runs.ADAPTER),
             "device": str(self.acc.device),
             "processes": self.acc.num_processes,
+            **peak_memory_mb(),
         }
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process (and peak GPU memory allocated, on CUDA), in MiB."""
+    import torch
+
+    peak: dict[str, float] = {}
+    with contextlib.suppress(ImportError):
+        import resource
+
+        peak["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    if torch.cuda.is_available():
+        peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return peak
 
 
 def train(run_dir: Path | str) -> dict[str, Any]:
