@@ -44,6 +44,12 @@ def tokenize_unicode(text: str) -> list[str]:
     return _UNICODE_TOKEN_RE.findall(text.lower())
 
 
+def token_pattern(name: str) -> re.Pattern[str]:
+    """The regular expression whose matches (in the lowercased text) are the tokens of tokeniser `name`."""
+    tokenizer_for(name)
+    return _TOKEN_RE if name == "rouge" else _UNICODE_TOKEN_RE
+
+
 def tokenizer_for(name: str) -> Callable[[str], list[str]]:
     """The tokeniser called `name` ('rouge' = rouge-score semantics, 'unicode' = the non-Latin alternative)."""
     if name not in TOKENIZERS:

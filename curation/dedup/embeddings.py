@@ -161,14 +161,18 @@ def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: st
     return pd.DataFrame({"a": a[keep].astype(np.int64), "b": b[keep].astype(np.int64), "score": exact[keep]})
 
 
-def nearest_neighbour_similarity(vectors: np.ndarray, sample: int = 2000, seed: int = 0) -> np.ndarray:
-    """Highest cosine similarity of (a random sample of) rows to any other row, for choosing a threshold."""
-    unit = normalize(np.asarray(vectors, dtype=np.float32))
+def nearest_neighbour_similarity(
+    vectors: np.ndarray, sample: int = 2000, seed: int = 0, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Highest cosine similarity of some rows (given, or a random sample) to any other row, for choosing a
+    threshold."""
+    unit = normalize(vectors)
     if len(unit) < 2:
         return np.zeros(0)
-    rows = np.arange(len(unit))
-    if len(rows) > sample:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, sample, replace=False))
+    if rows is None:
+        rows = np.arange(len(unit))
+        if len(rows) > sample:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, sample, replace=False))
     best = np.empty(len(rows))
     for start in range(0, len(rows), BLOCK_ROWS):
         chunk = rows[start : start + BLOCK_ROWS]

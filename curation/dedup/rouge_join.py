@@ -271,3 +271,16 @@ def find_rouge_pairs(
     if progress:
         progress(0.0, f"tokenising {len(texts):,} texts")
     return rouge_self_join(tokenize_texts(texts, tokenizer), threshold, rule, progress)
+
+
+def nearest_scores(tok: Tokenized, rows: np.ndarray, block: int = 64) -> np.ndarray:
+    """Highest ROUGE-L of each of `rows` against every other text (for a threshold histogram)."""
+    best = np.zeros(len(rows))
+    others = list(tok.encoded)
+    for start in range(0, len(rows), block):
+        chunk = rows[start : start + block]
+        lcs = process.cdist(list(tok.encoded[chunk]), others, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+        scores = f_measure_array(lcs, tok.lengths[chunk][:, None], tok.lengths[None, :])
+        scores[np.arange(len(chunk)), chunk] = -1.0
+        best[start : start + len(chunk)] = scores.max(axis=1) if scores.shape[1] else 0.0
+    return np.maximum(best, 0.0)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from curation.dedup import embeddings
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, greedy_clusters, greedy_order, greedy_walk, pair_clusters
-from curation.dedup.rouge_join import find_rouge_pairs
+from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
 from curation.dedup.scopes import check_scope, scope_texts, text_hash
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobContext
@@ -23,6 +23,8 @@ Progress = Callable[[float, str], None]
 METHODS = ("rouge", "embedding")
 MODES = ("pairs", "greedy")
 DEFAULT_THRESHOLDS = {"rouge": 0.7, "embedding": 0.9}
+HISTOGRAM_SAMPLE = {"rouge": 300, "embedding": 2000}
+HISTOGRAM_BINS = 50
 ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
 
 
@@ -86,6 +88,7 @@ class DedupOutcome:
     pairs: pd.DataFrame  # a, b, score (positions)
     members: pd.DataFrame  # row, cluster, keep, blocked_by (position), score
     embedded: int = 0
+    histogram: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -138,14 +141,34 @@ def find_pairs(
     texts: list[str],
     progress: Progress | None = None,
     embed: embeddings.Embedder | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """Similar pairs (a < b positions in `texts`, score) by the configured method; plus rows newly embedded."""
+) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """Similar pairs (a < b positions in `texts`, score) by the configured method, the number of rows newly
+    embedded, and the nearest-neighbour similarity of a sample of rows (for choosing a threshold)."""
+    sample = histogram_rows(len(texts), HISTOGRAM_SAMPLE[cfg.method])
     if cfg.method == "rouge":
-        return find_rouge_pairs(texts, cfg.effective_threshold, cfg.rule, cfg.tokenizer, progress), 0
+        if progress:
+            progress(0.0, f"tokenising {len(texts):,} texts")
+        tok = tokenize_texts(texts, cfg.tokenizer)
+        pairs = rouge_self_join(tok, cfg.effective_threshold, cfg.rule, progress)
+        return pairs, 0, nearest_scores(tok, sample)
     embed_progress = _scaled(progress, 0.0, 0.8)
     vectors, embedded = embed_texts(store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress)
     search = _scaled(progress, 0.8, 1.0)
-    return embeddings.cosine_pairs(vectors, cfg.effective_threshold, cfg.rule, search), embedded
+    pairs = embeddings.cosine_pairs(vectors, cfg.effective_threshold, cfg.rule, search)
+    return pairs, embedded, embeddings.nearest_neighbour_similarity(vectors, rows=sample)
+
+
+def histogram_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """A fixed random sample of row positions (all rows when there are few)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def histogram(values: np.ndarray) -> dict[str, Any]:
+    """Counts of nearest-neighbour similarities in HISTOGRAM_BINS equal bins over [0, 1]."""
+    counts, edges = np.histogram(np.clip(values, 0, 1), bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    return {"edges": [round(float(e), 4) for e in edges], "counts": counts.tolist(), "sample": len(values)}
 
 
 def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
@@ -186,8 +209,8 @@ def run_dedup(
     """Find duplicates among the configured rows and record the run (nothing is marked until applied)."""
     rows = load_rows(store, cfg.example_filter())
     texts = scope_texts(rows, cfg.scope)
-    pairs, embedded = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
-    outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded)
+    pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
+    outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded, histogram=histogram(nearest))
     if save:
         outcome.run_id = _record(store, cfg, outcome, job_id, author)
     if progress:
@@ -210,7 +233,7 @@ def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int |
         "scope": cfg.scope,
         "threshold": cfg.effective_threshold,
         "rule": cfg.rule,
-        "params": cfg.params(),
+        "params": cfg.params() | {"histogram": outcome.histogram},
         "job_id": job_id,
         "row_count": len(outcome.rows),
         "author": author,
@@ -236,10 +259,15 @@ def dedup_job(cfg: DedupConfig, author: str, embed: embeddings.Embedder | None =
 def run_label(run: dict[str, Any]) -> str:
     """e.g. 'ROUGE-L >= 0.7 on instruction, pairs' for a stored run."""
     name = {"rouge": "ROUGE-L", "embedding": "cosine"}.get(run["method"], run["method"])
-    if run["method"] == "rouge" and run["params"].get("tokenizer") == "unicode":
+    if run["method"] == "rouge" and (run.get("params") or {}).get("tokenizer") == "unicode":
         name += " (unicode tokens)"
     op = ">=" if run["rule"] == "ge" else ">"
     return f"{name} {op} {run['threshold']:g} on {run['scope']}, {run['mode']}"
+
+
+def is_applied(run: dict[str, Any]) -> bool:
+    """Whether the run's decisions are in effect (applied and not undone)."""
+    return run.get("applied_action") is not None and run.get("applied_undone_by") is None
 
 
 def reason(run: dict[str, Any], kept_id: int) -> str:

@@ -97,7 +97,12 @@ def create_run(store: Store, run: dict[str, Any], pairs: pd.DataFrame, members: 
 
 
 def get_run(store: Store, run_id: int) -> dict[str, Any] | None:
-    rows = store.query_dicts("SELECT * FROM dedup_runs WHERE id = ?", [int(run_id)])
+    """A run with its params, and `applied_undone_by` (the undo action) when its applied action was undone."""
+    rows = store.query_dicts(
+        "SELECT r.*, a.undone_by AS applied_undone_by FROM dedup_runs r LEFT JOIN actions a ON a.id = r.applied_action "
+        "WHERE r.id = ?",
+        [int(run_id)],
+    )
     if not rows:
         return None
     run = rows[0]
