@@ -13,6 +13,7 @@ from rouge_score import rouge_scorer
 from curation import rouge
 from curation.dedup import rouge_join
 from curation.dedup.clusters import greedy_walk
+from curation.dedup.highlight import shared_segments
 from curation.dedup.scopes import SCOPES, scope_texts
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
@@ -226,3 +227,21 @@ def test_greedy_walk_equals_brute_force_greedy(scope_scores: dict, rule: str) ->
     expected = brute_greedy(texts, order, 0.7, rule)
     assert {r: (b, s) for r, b, s in dropped.itertuples(index=False, name=None)} == expected
     assert len(expected) > 10
+
+
+def test_nearest_scores_equal_brute_force(scope_scores: dict) -> None:
+    texts, scores = scope_scores["instruction"]
+    full = np.maximum(scores, scores.T)
+    np.fill_diagonal(full, 0.0)
+    rows = np.array([0, 5, 17, 100, len(texts) - 1])
+    found = rouge_join.nearest_scores(rouge_join.tokenize_texts(texts), rows)
+    assert found.tolist() == full[rows].max(axis=1).tolist()
+
+
+def test_highlighted_segments_are_the_lcs_tokens_and_rebuild_the_text() -> None:
+    text, other = "Write a POEM about <b>the</b> sea!", "write a poem on the sea"
+    segments = shared_segments(text, other)
+    assert "".join(s for s, _ in segments) == text
+    assert [s for s, shared in segments if shared] == ["Write", "a", "POEM", "the", "sea"]
+    assert sum(shared for _, shared in segments) == rouge.lcs_length(rouge.tokenize(text), rouge.tokenize(other))
+    assert [s for s, shared in shared_segments("写一首诗", "写两首诗", "unicode") if shared] == ["写", "首", "诗"]

@@ -1,0 +1,159 @@
+"""Dedup benchmark on every instruction text in ../shared/data (one printed line per figure).
+
+ROUGE-L all pairs (exact rouge-score semantics) at t=0.7 and t=0.5 on the first 52K texts and on all of them,
+brute-force rouge-score on a sample (same run) with the extrapolated speed-up, and embedding dedup cold (embed
+everything) and warm (cache), next to bare SentenceTransformer.encode on the same texts.
+
+    python bench/dedup_bench.py [--skip-embeddings] [--embed-limit N] [--brute-sample 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import pandas as pd
+
+from curation.dedup import embeddings, runs
+from curation.dedup.rouge_join import find_rouge_pairs
+from curation.store import Store, examples
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def instruction_texts() -> list[str]:
+    """Seeds, Alpaca (no-input, then the 5,000 subset), then FLAN CoT questions, in file order."""
+    texts = [json.loads(line)["instruction"] for line in (DATA / "self_instruct_seed_tasks.jsonl").open()]
+    for name in ("alpaca_noinput_instructions_31323.json", "alpaca_subset_5000.json"):
+        texts += [row["instruction"] for row in json.loads((DATA / name).read_text())]
+    for path in sorted((DATA / "flan_cot").glob("*.tsv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            texts += [row[0] for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if row]
+    return texts
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def _brute_rows(args: tuple[list[str], int, int, float]) -> list[tuple[int, int, float]]:
+    from rouge_score import rouge_scorer
+
+    texts, start, stop, threshold = args
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    out = []
+    for i in range(start, stop):
+        for j in range(i + 1, len(texts)):
+            score = scorer.score(texts[i], texts[j])["rougeL"].fmeasure
+            if score >= threshold:
+                out.append((i, j, score))
+    return out
+
+
+def brute_force(texts: list[str], threshold: float, workers: int = 2) -> list[tuple[int, int, float]]:
+    """Every pair scored by rouge-score itself, rows split over `workers` processes (same pair counts each)."""
+    n = len(texts)
+    bounds = [0] + [int(n - n * np.sqrt(1 - k / (workers * 4))) for k in range(1, workers * 4)] + [n]
+    with Pool(workers) as pool:
+        parts = pool.map(_brute_rows, [(texts, a, b, threshold) for a, b in itertools.pairwise(bounds)])
+    return sorted(p for part in parts for p in part)
+
+
+def rouge_figures(texts: list[str], brute_sample: int) -> None:
+    first = texts[:52000]
+    timings = {}
+    for label, subset in (("first 52K", first), ("all", texts)):
+        for threshold in (0.7, 0.5):
+            pairs, seconds = timed(find_rouge_pairs, subset, threshold, "ge")
+            timings[(label, threshold)] = seconds
+            print(
+                f"rouge-L all pairs, {label} ({len(subset):,} texts), t={threshold} ge: {seconds:.2f} s, "
+                f"{len(pairs):,} pairs",
+                flush=True,
+            )
+    sample = texts[:: max(1, len(texts) // brute_sample)][:brute_sample]
+    expected, brute_s = timed(brute_force, sample, 0.5)
+    fast, fast_s = timed(find_rouge_pairs, sample, 0.5, "ge")
+    same = [(int(a), int(b), float(s)) for a, b, s in fast.itertuples(index=False, name=None)] == expected
+    n_pairs = len(sample) * (len(sample) - 1) // 2
+    per_pair = brute_s / n_pairs
+    print(
+        f"brute-force rouge-score, {len(sample):,}-text sample ({n_pairs:,} pairs, 2 processes): {brute_s:.1f} s "
+        f"({n_pairs / brute_s:,.0f} pairs/s); fast join on the sample {fast_s:.3f} s; identical pairs and "
+        f"scores: {same}",
+        flush=True,
+    )
+    for label, n in (("first 52K", len(first)), ("all", len(texts))):
+        full = per_pair * n * (n - 1) / 2
+        for threshold in (0.7, 0.5):
+            print(
+                f"extrapolated brute force, {label}: {full / 3600:.1f} h; speed-up at t={threshold}: "
+                f"{full / timings[(label, threshold)]:,.0f}x",
+                flush=True,
+            )
+
+
+def embedding_figures(texts: list[str]) -> None:
+    path = embeddings.model_dir()
+    model = embeddings.load_model(str(path))
+    model.encode(texts[:64], batch_size=64)  # warm up the kernels outside the timings
+    _, bare_s = timed(model.encode, texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    print(
+        f"bare SentenceTransformer.encode, {len(texts):,} texts: {bare_s:.1f} s ({len(texts) / bare_s:,.0f} texts/s)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.duckdb")
+        examples.add_examples(store, pd.DataFrame({"instruction": texts}), examples.SourceInfo("bench", "bench"))
+        cfg = runs.DedupConfig(method="embedding", threshold=0.9, statuses=("pending",))
+        cold, cold_s = timed(runs.run_dedup, store, cfg, author="bench")
+        print(
+            f"embedding dedup cold (embed + cache + search + record), {len(texts):,} texts: {cold_s:.1f} s "
+            f"= {cold_s / bare_s:.2f}x bare encode; {cold.embedded:,} embedded, {len(cold.pairs):,} pairs "
+            f">= 0.9",
+            flush=True,
+        )
+        warm, warm_s = timed(runs.run_dedup, store, cfg, author="bench")
+        print(
+            f"embedding dedup warm (cache), {len(texts):,} texts: {warm_s:.2f} s; {warm.embedded} embedded, "
+            f"{len(warm.pairs):,} pairs",
+            flush=True,
+        )
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-embeddings", action="store_true")
+    parser.add_argument("--skip-rouge", action="store_true")
+    parser.add_argument("--embed-limit", type=int, default=0, help="embed only the first N texts (0 = all)")
+    parser.add_argument("--brute-sample", type=int, default=2000)
+    args = parser.parse_args()
+    texts = instruction_texts()
+    print(
+        f"corpus: {len(texts):,} instruction texts from {DATA}; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    if not args.skip_rouge:
+        rouge_figures(texts, args.brute_sample)
+    if not args.skip_embeddings:
+        embedding_figures(texts[: args.embed_limit] if args.embed_limit else texts)
+
+
+if __name__ == "__main__":
+    main()
