@@ -28,6 +28,7 @@ INSTRUCTION_REASONS = (
     "write_a_program",
     "starts_with_punctuation",
     "starts_with_non_ascii",
+    "repeated",
     "rouge_similar",
     "no_valid_instances",
     "not_needed",

@@ -39,6 +39,7 @@ class SelfInstructRun:
         self.prompts = 0
         self.rows_written = 0
         self.dropped: Counter[str] = Counter()
+        self.seen: set[str] = set()  # every candidate this run already judged (small models repeat themselves)
         self.pending_rows: list[dict[str, Any]] = []
         self.pending_drops: list[dict[str, Any]] = []
 
@@ -84,6 +85,10 @@ class SelfInstructRun:
         if rule := si.instruction_drop_reason(instruction, self.cfg):
             self.drop("instruction", rule[0], instruction, detail={"rule": rule[1]})
             return
+        if instruction.lower() in self.seen:
+            self.drop("instruction", "repeated", instruction, detail={"rule": "already judged in this run"})
+            return
+        self.seen.add(instruction.lower())
         similar = [(self.texts[i], round(float(s), 4)) for i, s in self.index.most_similar(instruction, k=10)]
         max_score = max((s for _, s in similar), default=0.0)
         if max_score > self.cfg.rouge_threshold:

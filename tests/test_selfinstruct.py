@@ -215,11 +215,12 @@ def test_job_scripted_filters_rouge_truncation_and_output_first(seeded) -> None:
     assert detail["max_rouge_l"] > 0.7 and detail["most_similar"][0][0] == SEEDS[0]
 
 
-def test_no_valid_instances_drops_the_instruction(seeded) -> None:
-    llm = FakeLLM(responses=[" Name the capital city of France.", " No", "\nInput: France\nOutput: France"])
+def test_no_valid_instances_drops_the_instruction_and_repeats_are_not_retried(seeded) -> None:
+    listing = " Name the capital city of France.\n10. Name the capital city of France."
+    llm = FakeLLM(responses=[listing, " No", "\nInput: France\nOutput: France"])
     result, _job_id = _run(seeded, llm, n_instructions=1, max_prompts=1)
-    assert result["kept"] == 0
-    assert result["dropped"] == {"instance:input_equals_output": 1, "no_valid_instances": 1}
+    assert result["kept"] == 0 and len(llm.prompts) == 3
+    assert result["dropped"] == {"instance:input_equals_output": 1, "no_valid_instances": 1, "repeated": 1}
     assert examples.count(seeded, ExampleFilter(origins=["generated"])) == 0
 
 
