@@ -111,3 +111,22 @@ def test_packaged_smollm2_trains_end_to_end_and_compares(tmp_path: Path) -> None
     assert set(table["slice"]) == {"all", "source", "task_cluster", "cot"}
     assert table.set_index(["slice", "value"]).loc[("cot", "CoT"), "examples"] == 1
     assert (table["base_loss"] > 0).all() and (table["tuned_loss"] > 0).all()
+
+
+@pytest.mark.slow
+def test_the_same_entry_point_runs_data_parallel_under_torchrun(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    pairs = [*TAUGHT, ("Two plus two?", "Four."), ("Opposite of hot?", "Cold.")]
+    snap = make_snapshot(tmp_path / "snaps", snapshot_rows(pairs), snapshot_rows(TAUGHT, start=10))
+    run_dir = runner.create_run(tiny_config(snap, tiny_model_dir, max_steps=3, batch_size=1), tmp_path / "runs")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([*command, "-m", "curation.finetune.train", str(run_dir)], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    result = runs.read_json(run_dir / runs.RESULT)
+    assert result["status"] == "succeeded" and result["processes"] == 2
+    assert [r["step"] for r in _steps(run_dir)] == [1, 2, 3]  # one progress line per step, from rank 0 only
+    assert (run_dir / runs.ADAPTER / "adapter_model.safetensors").is_file()

@@ -82,7 +82,7 @@ def setup_logging(run_dir: Path, main: bool) -> None:
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.INFO if main else logging.WARNING)  # other ranks only speak up about problems
     log.propagate = False
 
 
@@ -139,11 +139,12 @@ class Trainer:
     """One training session on a run folder (fresh or resumed)."""
 
     def __init__(self, run_dir: Path) -> None:
+        import torch
         from accelerate import Accelerator
 
         self.run_dir = run_dir
         self.cfg = load_config(run_dir / runs.CONFIG)
-        self.acc = Accelerator()
+        self.acc = Accelerator(cpu=not torch.cuda.is_available())  # cpu=True lets torchrun use gloo on CPU
         self.main = self.acc.is_main_process
         setup_logging(run_dir, self.main)
         self.stop = StopRequest(run_dir)
