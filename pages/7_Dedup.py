@@ -55,7 +55,7 @@ def run_form() -> None:
     )
     order = mid.selectbox("Greedy order", GREEDY_ORDERS, key="dd_order", disabled=mode != "greedy")
     unicode = right.checkbox(
-        "Non-Latin tokeniser (not rouge-score)",
+        "Non-Latin tokens (not rouge-score)",
         key="dd_unicode",
         disabled=method != "rouge",
         help="rouge-score drops every non-[a-z0-9] character, so e.g. Chinese never matches. This alternative "
@@ -100,7 +100,14 @@ def job_progress() -> None:
     if job is None:
         return
     st.progress(float(job["progress"]), text=f"job #{job_id} · {job['kind']} · {job['status']}")
-    st.text(job["message"] or "")
+    result = job["result"] or {}
+    if job["status"] == "succeeded" and "pairs" in result:
+        st.text(
+            f"run #{result['run_id']}: {result['pairs']:,} pairs, {result['clusters']:,} clusters, "
+            f"{result['duplicates']:,} duplicates proposed; see Review clusters"
+        )
+    else:
+        st.text(job["message"] or "")
     if job["status"] in ("queued", "running"):
         st.button("Cancel", key="dd_cancel", on_click=runner.cancel, args=(job_id,))
     elif job["error"]:
@@ -109,7 +116,6 @@ def job_progress() -> None:
     seen = st.session_state.setdefault("dd_seen", {})
     finished = job["status"] not in ("queued", "running")
     if finished and seen.get(job_id) in ("queued", "running"):
-        result = job["result"] or {}
         if result.get("run_id"):
             key = "dd_eval_run" if job["kind"] == "contamination" else "dd_run"
             st.session_state[key] = int(result["run_id"])
@@ -141,7 +147,7 @@ def histogram_chart(run: dict) -> None:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("from:Q", title="similarity to the nearest other row", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X("from:Q", bin="binned", title="nearest-neighbour similarity", scale=alt.Scale(domain=[0, 1])),
             x2="to:Q",
             y=alt.Y("rows:Q", title="rows"),
             tooltip=["from", "to", "rows"],
