@@ -121,3 +121,20 @@ def test_a_cancel_file_from_outside_ends_the_job_cancelled(store, fake_run: Path
     runner.request_stop(fake_run)  # e.g. `touch RUN_DIR/cancel`, or `jobs cancel` with no app running
     job = jobs.wait(job_id, timeout=60)
     assert job["status"] == "cancelled" and 0 < job["result"]["step"] < 6
+
+
+def test_sigterm_and_the_cancel_file_both_ask_the_trainer_to_stop(tmp_path: Path) -> None:
+    from curation.finetune.train import StopRequest
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        stop = StopRequest(tmp_path)
+        assert not stop
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_for(lambda: bool(stop), timeout=5)
+        by_file = StopRequest(tmp_path)
+        assert not by_file
+        runner.request_stop(tmp_path)
+        assert by_file and (tmp_path / runs.CANCEL).read_text() == "cancel requested\n"
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -121,9 +121,7 @@ def eval_loss(model: Any, batches: list[dict[str, Any]], acc: Any) -> float | No
 
     from curation.finetune.data import model_inputs
 
-    if not batches:
-        return None
-    model.eval()
+    model.eval()  # every rank takes part in the reduce below, even one whose shard is empty
     total = torch.zeros(2, device=acc.device)
     with torch.no_grad():
         for batch in batches:
@@ -172,9 +170,11 @@ class Trainer:
             log.warning("skipped: %s", problem)
         if not self.train_set:
             raise ValueError("no trainable example in the snapshot's train split")
-        heldout, _ = data.encode_frame(
+        heldout, held_problems = data.encode_frame(
             heldout_df.head(cfg.eval_max_examples), self.tok, cfg.prompt_format, cfg.max_seq_len, True
         )
+        for problem in held_problems:
+            log.warning("held-out row left out of eval loss: %s", problem)
         shard = heldout[self.acc.process_index :: self.acc.num_processes]
         pad = self.tok.pad_token_id
         self.eval_batches = [
