@@ -68,7 +68,7 @@ def test_run_review_change_kept_split_apply_and_undo() -> None:
     at = _started_run(AppTest.from_file(PAGE, default_timeout=60))
     assert at.metric[1].value == "4"  # similar pairs
     assert at.metric[3].value == "3"  # rows that would be marked
-    assert len(at.get("arrow_vega_lite_chart")) == 1  # the nearest-neighbour histogram
+    assert len(at.get("vega_lite_chart")) == 1  # the nearest-neighbour histogram
     poem = [m.value for m in at.markdown if ":orange-background[" in m.value]
     assert any("\\<b\\>" in m and ":orange-background[POEM]" in m for m in poem)  # escaped user text, highlights
     kept_caption = next(c.value for c in at.caption if "KEPT" in c.value)
