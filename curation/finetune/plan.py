@@ -74,28 +74,40 @@ def _load_model(cfg: TrainConfig, plan: TrainPlan) -> fconfig.ModelInfo | None:
     return info
 
 
-def _measure(cfg: TrainConfig, plan: TrainPlan, train: Any, info: fconfig.ModelInfo) -> None:
-    """Tokenise the train split: prompt lengths vs max_seq_len, truncation, sequences, steps."""
-    tok = data.load_tokenizer(str(info.folder))
-    lengths, worst = [], (0, None)
+def _render_all(cfg: TrainConfig, plan: TrainPlan, train: Any, tok: Any) -> tuple[list, list[str], list[str]]:
+    """(ids, prompts, responses) of every renderable row; the others become errors that name the example."""
+    ids, prompts, responses = [], [], []
     for row in train.to_dict("records"):
         try:
             prompt, response = data.render(row, tok, cfg.prompt_format)
         except ValueError as err:
             plan.errors.append(f"snapshot: {err}")
             continue
-        p = len(tok(prompt, add_special_tokens=cfg.prompt_format == "alpaca").input_ids)
-        r = len(tok(response, add_special_tokens=False).input_ids)
-        worst = max(worst, (p, row.get("id")), key=lambda w: w[0])
-        plan.truncated += p + r > cfg.max_seq_len
-        lengths.append(min(p + r, cfg.max_seq_len))
-        plan.longest_example = max(plan.longest_example, p + r)
-    plan.longest_prompt = worst[0]
+        ids.append(row.get("id"))
+        prompts.append(prompt)
+        responses.append(response)
+    return ids, prompts, responses
+
+
+def _measure(cfg: TrainConfig, plan: TrainPlan, train: Any, info: fconfig.ModelInfo) -> None:
+    """Tokenise the train split (batched): prompt lengths vs max_seq_len, truncation, sequences, steps."""
+    tok = data.load_tokenizer(str(info.folder))
+    ids, prompts, responses = _render_all(cfg, plan, train, tok)
+    if not ids:
+        return
+    p_lens = [len(x) for x in tok(prompts, add_special_tokens=cfg.prompt_format == "alpaca").input_ids]
+    r_lens = [len(x) for x in tok(responses, add_special_tokens=False).input_ids]
+    totals = [p + r for p, r in zip(p_lens, r_lens, strict=True)]
+    worst = max(range(len(ids)), key=p_lens.__getitem__)
+    plan.longest_prompt, plan.longest_example = p_lens[worst], max(totals)
+    plan.truncated = sum(t > cfg.max_seq_len for t in totals)
+    lengths = [min(t, cfg.max_seq_len) for t in totals]
     plan.train_tokens = sum(lengths)
-    if worst[0] >= cfg.max_seq_len:
+    if plan.longest_prompt >= cfg.max_seq_len:
         plan.errors.append(
-            f"max_seq_len: {cfg.max_seq_len} is shorter than the longest prompt ({worst[0]} tokens, example "
-            f"{worst[1]}); raise max_seq_len to at least {worst[0] + 32} or drop that example from the snapshot"
+            f"max_seq_len: {cfg.max_seq_len} is shorter than the longest prompt ({plan.longest_prompt} tokens, "
+            f"example {ids[worst]}); raise max_seq_len to at least {plan.longest_prompt + 32} or drop that example "
+            "from the snapshot"
         )
     plan.sequences_per_epoch = data.sequences_per_epoch(lengths, cfg.packing, cfg.max_seq_len)
     plan.steps = total_steps(cfg, plan.sequences_per_epoch)
