@@ -130,9 +130,9 @@ class TokenCodec:
         return "".join(out)
 
 
-def lcs_many(query: str, pool: Sequence[str], workers: int = 1) -> np.ndarray:
+def lcs_many(query: str, pool: Sequence[str] | np.ndarray, workers: int = 1) -> np.ndarray:
     """LCS lengths of one encoded query against many encoded texts (int32 array)."""
-    if not pool:
+    if len(pool) == 0:
         return np.zeros(0, dtype=np.int32)
     return process.cdist([query], pool, scorer=LCSseq.similarity, dtype=np.int32, workers=workers)[0]
 
@@ -143,22 +143,25 @@ class RougeIndex:
     def __init__(self, texts: Iterable[str] = (), tokenizer: str = "rouge") -> None:
         self._tokenize = tokenizer_for(tokenizer)
         self._codec = TokenCodec()
-        self._encoded: list[str] = []
+        self._size = 0
+        self._encoded = np.empty(64, dtype=object)  # capacity doubles; the first _size entries are used
         self._lengths = np.zeros(64, dtype=np.int64)
         for text in texts:
             self.add(text)
 
     def __len__(self) -> int:
-        return len(self._encoded)
+        return self._size
 
     def add(self, text: str) -> int:
         """Append a text; returns its index."""
         encoded = self._codec.encode(self._tokenize(text))
-        index = len(self._encoded)
+        index = self._size
         if index == len(self._lengths):
             self._lengths = np.concatenate([self._lengths, np.zeros(index, dtype=np.int64)])
+            self._encoded = np.concatenate([self._encoded, np.empty(index, dtype=object)])
         self._lengths[index] = len(encoded)
-        self._encoded.append(encoded)
+        self._encoded[index] = encoded
+        self._size += 1
         return index
 
     def _query(self, text: str) -> str:
@@ -171,7 +174,7 @@ class RougeIndex:
         lengths = self._lengths[: len(self)]
         if not query:
             return np.zeros(len(self), dtype=np.float64)
-        return f_measure_array(lcs_many(query, self._encoded), np.full(len(self), len(query)), lengths)
+        return f_measure_array(lcs_many(query, self._encoded[: self._size]), np.full(len(self), len(query)), lengths)
 
     def max_score(self, text: str) -> float:
         """Highest ROUGE-L of `text` against the index (0.0 when empty)."""
@@ -197,6 +200,6 @@ class RougeIndex:
         candidates = np.flatnonzero(passes_rule(bound, threshold, rule))
         if len(candidates) == 0:
             return True
-        lcs = lcs_many(query, [self._encoded[i] for i in candidates])
+        lcs = lcs_many(query, self._encoded[candidates])
         scores = f_measure_array(lcs, np.full(len(candidates), m), lengths[candidates])
         return not bool(passes_rule(scores, threshold, rule).any())
