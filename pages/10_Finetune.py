@@ -178,7 +178,9 @@ def monitor(run_dir: Path) -> None:
     fraction, message = runner.progress_message(steps[-1] if steps else None)
     status = info["status"]
     st.text(f"Status: {status}  ·  snapshot {info['snapshot']} ({info['snapshot_hash']})  ·  {info['settings']}")
-    st.progress(min(1.0, fraction), text=message if status == "running" or steps else f"{status}")
+    if status != "running":
+        message = f"{status}: step {info['step']}/{info['total_steps'] or '?'}" if steps else status
+    st.progress(min(1.0, fraction), text=message)
     if job is not None and job["status"] == "failed" and status != "running":
         first, _, rest = str(job["error"]).removeprefix("TrainingFailed: ").partition("\n")
         st.error(inert(first))
