@@ -8,7 +8,16 @@ import os
 from pathlib import Path
 
 import pytest
-from finetune_support import TAUGHT, fake_trainer, make_snapshot, snapshot_rows, wait_for  # noqa: F401
+from finetune_support import (  # noqa: F401
+    TAUGHT,
+    fake_trainer,
+    make_snapshot,
+    one_thread,
+    snapshot_rows,
+    tiny_config,
+    tiny_model_dir,
+    wait_for,
+)
 from streamlit.testing.v1 import AppTest
 
 from curation import snapshot
@@ -169,3 +178,20 @@ def test_export_view_offers_the_adapter_zip_and_writes_llamafactory_files(snap: 
     assert not at.exception and "tiny (2 rows), tiny_heldout (1 rows)" in at.success[0].value.replace("\\", "")
     info = json.loads((tmp_path / "exports" / "llamafactory" / "dataset_info.json").read_text())
     assert sorted(info) == ["tiny", "tiny_heldout"]
+
+
+def test_compare_buttons_run_jobs_on_a_real_tiny_run(snap: Path, tiny_model_dir: Path, one_thread) -> None:  # noqa: F811
+    from curation.finetune import runner
+    from curation.finetune.train import train
+
+    run_dir = runner.create_run(tiny_config(snap, tiny_model_dir, max_steps=3), None)
+    train(run_dir)
+    at = _page()
+    at.segmented_control(key="ft_view").set_value("Compare").run()
+    at.button(key="ft_cmp_go").click().run()
+    at.button(key="ft_slices_go").click().run()
+    wait_for(lambda: (run_dir / runs.COMPARE).exists() and (run_dir / runs.SLICES).exists())
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "#10  What is the secret word?" in [t.value for t in at.text]
+    assert at.dataframe[0].value["slice"].tolist() == ["all", "source", "task_cluster", "cot"]
