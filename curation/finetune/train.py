@@ -145,6 +145,8 @@ class Trainer:
         self.acc = Accelerator(cpu=not torch.cuda.is_available())  # cpu=True lets torchrun use gloo on CPU
         self.main = self.acc.is_main_process
         setup_logging(run_dir, self.main)
+        if self.main:  # also when started by hand (accelerate launch / torchrun), so the app sees it running
+            (run_dir / runs.PID).write_text(str(os.getpid()))
         self.stop = StopRequest(run_dir)
         self.progress = ProgressWriter(run_dir, self.main)
         self.state = LoopState()
