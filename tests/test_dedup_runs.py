@@ -171,3 +171,20 @@ def test_cancel_stops_the_job_and_records_no_run(make_store) -> None:
         runner.run("dedup", job, {}, on_progress=cancel_on_first_report)
     assert store.query_value("SELECT status FROM jobs WHERE id = 1") == "cancelled"
     assert store.query_value("SELECT count(*) FROM dedup_runs") == 0
+
+
+@pytest.mark.parametrize("mode", ["pairs", "greedy"])
+@pytest.mark.parametrize("rows", [[], [{"instruction": "only one"}]])
+def test_empty_and_single_row_runs(make_store, mode: str, rows: list) -> None:
+    store = make_store(rows)
+    for method in ("rouge", "embedding"):
+        cfg = runs.DedupConfig(method=method, mode=mode)
+        outcome = runs.run_dedup(store, cfg, embed=lambda texts: np.ones((len(texts), 4), np.float32) / 2, author="t")
+        assert outcome.summary() | {"run_id": None} == {
+            "run_id": None,
+            "rows": len(rows),
+            "pairs": 0,
+            "clusters": 0,
+            "duplicates": 0,
+            "embedded": len(rows) if method == "embedding" else 0,
+        }

@@ -95,7 +95,7 @@ def greedy_walk(n: int, pairs: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     kept = np.ones(n, dtype=bool)
     dropped: list[tuple[int, int, float]] = []
     starts = np.flatnonzero(np.r_[True, late[1:] != late[:-1]]) if len(late) else np.zeros(0, np.int64)
-    ends = np.r_[starts[1:], len(late)]
+    ends = np.r_[starts[1:], len(late)] if len(late) else np.zeros(0, np.int64)
     for s, e in zip(starts, ends, strict=True):  # rows in walk order; their partners best score first
         for k in range(s, e):
             if kept[early[k]]:
