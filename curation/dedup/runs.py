@@ -23,7 +23,7 @@ Progress = Callable[[float, str], None]
 METHODS = ("rouge", "embedding")
 MODES = ("pairs", "greedy")
 DEFAULT_THRESHOLDS = {"rouge": 0.7, "embedding": 0.9}
-HISTOGRAM_SAMPLE = {"rouge": 300, "embedding": 1000}
+HISTOGRAM_SAMPLE = {"rouge": 300, "embedding": 500}
 HISTOGRAM_BINS = 50
 ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
 
