@@ -123,3 +123,22 @@ def test_real_packaged_model_finds_a_paraphrase_and_reuses_the_cache(make_store)
     assert calls == [5] and dedup_store.cache_size(store) == 5
     second = runs.run_dedup(store, cfg, embed=counted, author="t")
     assert calls == [5] and second.pairs.equals(first.pairs)
+
+
+def test_an_interrupted_embedding_run_keeps_the_batches_it_finished(store) -> None:
+    texts = [f"text number {i} " + "x" * (i % 7) for i in range(600)]  # two batches of at most 512
+    calls: list[int] = []
+
+    def failing_on_second_batch(batch: list[str]) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise RuntimeError("interrupted")
+        return CountingEmbedder()(batch)
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        runs.embed_texts(store, texts, "instruction", embed=failing_on_second_batch)
+    assert dedup_store.cache_size(store) == 512
+    fake = CountingEmbedder()
+    vectors, embedded = runs.embed_texts(store, texts, "instruction", embed=fake)
+    assert embedded == 88 and len(fake.texts) == 88
+    np.testing.assert_array_equal(vectors, CountingEmbedder()(texts))

@@ -61,8 +61,15 @@ def model_embedder(path: Path, batch_size: int = 64) -> Embedder:
     return embed
 
 
-def embed_in_batches(texts: list[str], embed: Embedder, progress: Progress | None, batch: int = 512) -> np.ndarray:
-    """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches."""
+def embed_in_batches(
+    texts: list[str],
+    embed: Embedder,
+    progress: Progress | None,
+    batch: int = 512,
+    on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
+) -> np.ndarray:
+    """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches;
+    `on_batch(positions, vectors)` sees each batch as soon as it is done (e.g. to cache it)."""
     order = np.argsort([len(t) for t in texts], kind="stable")
     out: np.ndarray | None = None
     for start in range(0, len(texts), batch):
@@ -71,6 +78,8 @@ def embed_in_batches(texts: list[str], embed: Embedder, progress: Progress | Non
         if out is None:
             out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         out[chunk] = vectors
+        if on_batch:
+            on_batch(chunk, vectors)
         if progress:
             done = min(start + batch, len(texts))
             progress(done / len(texts), f"embedded {done:,}/{len(texts):,}")

@@ -123,9 +123,13 @@ def embed_texts(
     hashes = [text_hash(t) for t in texts]
     found, cached = dedup_store.load_vectors(store, key, scope, hashes)
     missing = np.setdiff1d(np.arange(len(texts)), found)
-    new = embeddings.embed_in_batches([texts[i] for i in missing], embed, progress) if len(missing) else None
-    if new is not None:
-        dedup_store.save_vectors(store, key, scope, [hashes[i] for i in missing], new)
+
+    def cache(positions: np.ndarray, vectors: np.ndarray) -> None:  # per batch: a cancelled run keeps its work
+        dedup_store.save_vectors(store, key, scope, [hashes[missing[p]] for p in positions], vectors)
+
+    new = None
+    if len(missing):
+        new = embeddings.embed_in_batches([texts[i] for i in missing], embed, progress, on_batch=cache)
     dim = cached.shape[1] if len(found) else (new.shape[1] if new is not None else 0)
     vectors = np.zeros((len(texts), dim), dtype=np.float32)
     if len(found):
