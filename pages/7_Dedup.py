@@ -8,10 +8,10 @@ import streamlit as st
 
 from curation import importers
 from curation.dedup import contamination, runs
-from curation.dedup.clusters import GREEDY_ORDERS
+from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.highlight import shared_segments
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
-from curation.filters import STATUSES
+from curation.filters import ORIGINS, STATUSES
 from curation.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
@@ -64,6 +64,7 @@ def run_form() -> None:
     left, right = st.columns(2)
     sources = left.multiselect("Sources (empty = all)", examples.distinct_values(store, "source"), key="dd_sources")
     statuses = right.multiselect("Statuses", STATUSES, default=["pending", "approved"], key="dd_statuses")
+    keep = keep_rule_form()
     busy = _running_job() is not None
     if st.button("Find duplicates", key="dd_start", type="primary", disabled=busy or not statuses):
         cfg = runs.DedupConfig(
@@ -76,6 +77,7 @@ def run_form() -> None:
             order=order,
             sources=tuple(sources),
             statuses=tuple(statuses),
+            keep=keep,
         )
         job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
         st.session_state.dd_job = job_id
@@ -83,6 +85,19 @@ def run_form() -> None:
         st.rerun()
     if busy:
         st.caption("A dedup job is running; wait for it or cancel it below.")
+
+
+def keep_rule_form() -> KeepRule:
+    with st.expander("Keep rule (which row of a cluster stays)"):
+        st.caption(
+            "Approved rows first, then by origin in this order, then (optionally) the longer output, then the "
+            "oldest id. You can still change the kept row of any cluster when reviewing."
+        )
+        origins = st.multiselect(
+            "Origin preference, first = kept first", ORIGINS, default=list(ORIGINS), key="dd_keep_origins"
+        )
+        longer = st.checkbox("Prefer the longer output", value=True, key="dd_keep_longer")
+    return KeepRule(origins=tuple(origins), longer_output=longer)
 
 
 def _running_job() -> int | None:

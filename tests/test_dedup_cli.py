@@ -141,3 +141,24 @@ def test_contamination_lists_and_tags_matches(tmp_path: Path) -> None:
     assert f"{same} of 80 curated rows match 1 evaluation rows" in result.output
     result = invoke(db, "dedup", "contamination", eval_path, "--format", "jsonl", "--threshold", "1.0", "--tag")
     assert result.exit_code == 0 and f"tagged {same} rows 'contaminated'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("options", "duplicate"),
+    [([], 1), (["--keep-origins", "generated,seed"], 2), (["--no-prefer-longer-output"], 1)],
+)
+def test_keep_rule_options(make_store, tmp_path: Path, options: list[str], duplicate: int) -> None:
+    rows = [
+        {"instruction": "Write a poem about the sea.", "output": "a long long output", "origin": "generated"},
+        {"instruction": "Write a poem about the sea!", "output": "short", "origin": "seed"},
+        {"instruction": "Explain gravity.", "output": "a", "origin": "imported"},
+        {"instruction": "Explain gravity!", "output": "abc", "origin": "imported"},
+    ]
+    db = tmp_path / "keep.duckdb"
+    make_store(rows, path=db).close()
+    result = invoke(db, "dedup", "rouge", *options, "--apply")
+    assert result.exit_code == 0, result.output
+    marked = {r[0] for r in snapshot(db)[0] if r[1] == "duplicate"}
+    gravity = 4 if "--no-prefer-longer-output" in options else 3  # equal origins: longer output, else oldest id
+    assert marked == {duplicate, gravity}
+    assert invoke(db, "dedup", "rouge", "--keep-origins", "seed,robot").exit_code == 2

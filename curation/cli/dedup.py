@@ -11,9 +11,9 @@ import typer
 from curation import config, importers
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.dedup import contamination, runs
-from curation.dedup.clusters import GREEDY_ORDERS
+from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.scopes import SCOPES
-from curation.filters import STATUSES
+from curation.filters import ORIGINS, STATUSES
 from curation.jobs import JobRunner
 from curation.rouge import RULES, TOKENIZERS
 from curation.store import Store
@@ -34,6 +34,15 @@ StatusOpt = Annotated[
 ]
 PairsOpt = Annotated[Path | None, typer.Option("--pairs-out", help="Write one JSON line per pair (and dropped row).")]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Mark the duplicates (one undoable action).")]
+KeepOriginsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Keep rule (pairs mode): origins in order of preference, after approved status; comma-separated."
+    ),
+]
+LongerOpt = Annotated[
+    bool, typer.Option(help="Keep rule: between equals, keep the row with the longer output (else oldest id).")
+]
 
 
 def _check(value: str, allowed: tuple[str, ...] | dict, hint: str) -> str:
@@ -48,7 +57,12 @@ def _config(method: str, threshold: float, rule: str, scope: str, mode: str, ord
     statuses = tuple(extra.pop("statuses") or ("pending", "approved"))
     for status in statuses:
         _check(status, STATUSES, "--status")
+    origins = tuple(o.strip() for o in extra.pop("keep_origins").split(",") if o.strip())
+    for origin in origins:
+        _check(origin, ORIGINS, "--keep-origins")
+    keep = KeepRule(origins=origins, longer_output=extra.pop("longer_output"))
     return runs.DedupConfig(
+        keep=keep,
         method=method,
         threshold=threshold,
         rule=_check(rule, RULES, "--rule"),
@@ -119,13 +133,25 @@ def rouge_cmd(
     ] = "rouge",
     source: SourceOpt = None,
     status: StatusOpt = None,
+    keep_origins: KeepOriginsOpt = ",".join(ORIGINS),
+    prefer_longer_output: LongerOpt = True,
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
 ) -> None:
     """Find near-duplicates by exact rouge-score ROUGE-L (all pairs or the greedy Self-Instruct filter)."""
     _check(tokenizer, TOKENIZERS, "--tokenizer")
     cfg = _config(
-        "rouge", threshold, rule, scope, mode, order, tokenizer=tokenizer, sources=tuple(source or ()), statuses=status
+        "rouge",
+        threshold,
+        rule,
+        scope,
+        mode,
+        order,
+        tokenizer=tokenizer,
+        sources=tuple(source or ()),
+        statuses=status,
+        keep_origins=keep_origins,
+        longer_output=prefer_longer_output,
     )
     _run(ctx, cfg, pairs_out, apply)
 
@@ -143,6 +169,8 @@ def embed_cmd(
     ] = None,
     source: SourceOpt = None,
     status: StatusOpt = None,
+    keep_origins: KeepOriginsOpt = ",".join(ORIGINS),
+    prefer_longer_output: LongerOpt = True,
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
 ) -> None:
@@ -157,6 +185,8 @@ def embed_cmd(
         embedding_model=model,
         sources=tuple(source or ()),
         statuses=status,
+        keep_origins=keep_origins,
+        longer_output=prefer_longer_output,
     )
     _run(ctx, cfg, pairs_out, apply)
 
