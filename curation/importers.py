@@ -489,8 +489,7 @@ def import_bytes(
         author=author or config.get("author"),
     )
     ids = example_rows.add_examples(store, rows, info)
-    source_id = store.query_value("SELECT source_id FROM examples WHERE id = ?", [ids[0]])
-    return ImportResult(source_id=int(source_id), rows=len(ids), ids=ids)
+    return ImportResult(source_id=example_rows.source_id_of(store, ids[0]), rows=len(ids), ids=ids)
 
 
 def import_file(store: Store, path: str | Path, fmt: str | None = None, **kwargs: Any) -> ImportResult:

@@ -165,6 +165,12 @@ def get(store: Store, example_id: int) -> dict[str, Any] | None:
     return row
 
 
+def source_id_of(store: Store, example_id: int) -> int | None:
+    """The source an example was imported or generated with."""
+    value = store.query_value("SELECT source_id FROM examples WHERE id = ?", [int(example_id)])
+    return None if value is None else int(value)
+
+
 def tags_of(store: Store, example_id: int) -> list[str]:
     rows = store.query_rows("SELECT tag FROM example_tags WHERE example_id = ? ORDER BY tag", [int(example_id)])
     return [r[0] for r in rows]

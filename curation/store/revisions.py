@@ -263,11 +263,11 @@ def revert_to(store: Store, example_id: int, revision_id: int, *, expected_versi
 
 def undo_action(store: Store, action_id: int, *, author: str) -> ActionResult:
     """Undo a whole action (e.g. a bulk approve or a dedup apply) by restoring every old value."""
-    action = store.query_dicts("SELECT * FROM actions WHERE id = ?", [int(action_id)])
-    if not action:
+    action = get_action(store, action_id)
+    if action is None:
         raise KeyError(f"action {action_id} does not exist")
-    if action[0]["undone_by"] is not None:
-        raise ValueError(f"action {action_id} was already undone by action {action[0]['undone_by']}")
+    if action["undone_by"] is not None:
+        raise ValueError(f"action {action_id} was already undone by action {action['undone_by']}")
     frame = store.query_df(
         "SELECT example_id, field, old_value AS new_value FROM revisions WHERE action_id = ? ORDER BY id",
         [int(action_id)],
@@ -278,13 +278,19 @@ def undo_action(store: Store, action_id: int, *, author: str) -> ActionResult:
             frame,
             kind="undo",
             author=author,
-            description=f"undo action {action_id} ({action[0]['kind']})",
+            description=f"undo action {action_id} ({action['kind']})",
             params={"undoes": int(action_id)},
         )
         store.execute("UPDATE actions SET undone_by = ? WHERE id = ?", [result.action_id, int(action_id)])
         if result.action_id:
             store.execute("UPDATE actions SET undoes = ? WHERE id = ?", [int(action_id), result.action_id])
     return result
+
+
+def get_action(store: Store, action_id: int) -> dict[str, Any] | None:
+    """One action row (kind, author, description, params, row_count, undone_by, undoes), or None."""
+    rows = store.query_dicts("SELECT * FROM actions WHERE id = ?", [int(action_id)])
+    return rows[0] if rows else None
 
 
 def list_actions(store: Store, kinds: list[str] | None = None, limit: int = 50) -> pd.DataFrame:

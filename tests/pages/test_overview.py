@@ -1,4 +1,4 @@
-"""Overview page (app.py -> pages/0_Overview.py): counts, charts, length histogram, undo of recent actions, empty-store hint."""
+"""Overview page (pages/0_Overview.py via app.py): counts, charts, length histogram, undo, empty-store hint."""
 
 from __future__ import annotations
 
