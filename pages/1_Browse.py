@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from curation.diffs import inline_diff, text_diff
 from curation.filters import SORTABLE
 from curation.store import ConflictError, examples, revisions
+from ui import feedback
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
 from ui.text import inert
@@ -28,14 +30,10 @@ store = get_store()
 
 
 # -- state helpers -----------------------------------------------------------------------------
-def flash(level: str, message: str) -> None:
-    st.session_state[FLASH] = (level, message)
+flash = partial(feedback.flash, FLASH)
 
 
-def show_flash() -> None:
-    if FLASH in st.session_state:
-        level, message = st.session_state.pop(FLASH)
-        getattr(st, level)(message)
+show_flash = partial(feedback.show_flash, FLASH)
 
 
 def editable(row: dict[str, Any]) -> dict[str, Any]:

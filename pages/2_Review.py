@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from curation.filters import ExampleFilter
 from curation.store import examples, revisions
+from ui import feedback
 from ui.actions import recent_actions
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
@@ -23,8 +25,7 @@ st.set_page_config(page_title="Review · instruct-curator", page_icon=":material
 store = get_store()
 
 
-def flash(level: str, message: str) -> None:
-    st.session_state[FLASH] = (level, message)
+flash = partial(feedback.flash, FLASH)
 
 
 # -- bulk ----------------------------------------------------------------------------------------
@@ -151,9 +152,7 @@ def show_queue(flt: ExampleFilter) -> None:
 
 
 st.title("Review")
-if FLASH in st.session_state:
-    level, message = st.session_state.pop(FLASH)
-    getattr(st, level)(message)
+feedback.show_flash(FLASH)
 current = filter_sidebar(store)
 queue_tab, bulk_tab = st.tabs(["Review queue", "Bulk review"])
 with queue_tab:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ from curation.template_formats import (
     Task,
     Template,
 )
+from ui import feedback
 from ui.state import author, get_store
 
 FLASH = "tpl_flash"
@@ -30,17 +32,10 @@ PREVIEW_ROWS = 5
 store = get_store()
 
 
-def flash(level: str, message: str, detail: str | None = None) -> None:
-    """A message for the next run; `message` is ours (ids, counts), `detail` may hold user text."""
-    st.session_state[FLASH] = (level, message, detail)
+flash = partial(feedback.flash, FLASH)
 
 
-def show_flash() -> None:
-    if FLASH in st.session_state:
-        level, message, detail = st.session_state.pop(FLASH)
-        getattr(st, level)(message)
-        if detail:
-            st.code(detail, language=None, wrap_lines=True)
+show_flash = partial(feedback.show_flash, FLASH)
 
 
 def show_problem(err: Exception) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from typing import Any
 
 import altair as alt
@@ -17,6 +18,7 @@ from curation.llm import BACKENDS, make_llm
 from curation.selfinstruct_job import JOB_KIND, generation_job, job_params
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
+from ui import feedback
 from ui.state import author, get_runner, get_store
 
 FLASH = "gen_flash"
@@ -31,16 +33,10 @@ store = get_store()
 runner = get_runner()
 
 
-def flash(level: str, message: str, detail: str | None = None) -> None:
-    st.session_state[FLASH] = (level, message, detail)
+flash = partial(feedback.flash, FLASH)
 
 
-def show_flash() -> None:
-    if FLASH in st.session_state:
-        level, message, detail = st.session_state.pop(FLASH)
-        getattr(st, level)(message)
-        if detail:
-            st.code(detail, language=None, wrap_lines=True)
+show_flash = partial(feedback.show_flash, FLASH)
 
 
 # -- pool ----------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+from functools import partial
 
 import altair as alt
 import pandas as pd
@@ -13,9 +13,11 @@ from curation import cot, cot_tagging
 from curation.filters import ExampleFilter
 from curation.store import cot as cot_store
 from curation.store import examples, jobs_table
+from ui import feedback
 from ui.actions import recent_actions
 from ui.filters import filter_sidebar
 from ui.state import author, get_runner, get_store
+from ui.text import inert
 
 FLASH = "cot_flash"
 CONFIRM = "cot_confirm"
@@ -32,19 +34,10 @@ store = get_store()
 runner = get_runner()
 
 
-def inert(text: str) -> str:
-    """User text shown inside a markdown element (warning, error) escaped so it renders literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+flash = partial(feedback.flash, FLASH)
 
 
-def flash(level: str, message: str) -> None:
-    st.session_state[FLASH] = (level, message)
-
-
-def show_flash() -> None:
-    if FLASH in st.session_state:
-        level, message = st.session_state.pop(FLASH)
-        getattr(st, level)(message)
+show_flash = partial(feedback.show_flash, FLASH)
 
 
 # -- detector job and threshold ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+from functools import partial
 
 import altair as alt
 import pandas as pd
@@ -13,7 +13,9 @@ import yaml
 from curation import config, mixture, mixture_export, snapshot
 from curation.filters import STATUSES
 from curation.store import examples, jobs_table
+from ui import feedback
 from ui.state import get_runner, get_store
+from ui.text import inert
 
 GROUP_LABELS = {
     "source": "Source",
@@ -31,13 +33,7 @@ store = get_store()
 runner = get_runner()
 
 
-def inert(text: str) -> str:
-    """User text shown inside a markdown element (warning, error, caption) escaped so it renders literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
-
-
-def flash(level: str, message: str) -> None:
-    st.session_state[FLASH] = (level, message)
+flash = partial(feedback.flash, FLASH)
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -250,9 +246,7 @@ st.caption(
     "Group the eligible rows, combine mixing rules (cap, temperature, explicit weights, CoT share, total), "
     "check the preview, then export an immutable snapshot for fine-tuning."
 )
-if FLASH in st.session_state:
-    level, message = st.session_state.pop(FLASH)
-    getattr(st, level)(message)
+feedback.show_flash(FLASH)
 settings = rule_settings()
 settings |= heldout_settings(examples.distinct_values(store, "task_cluster"))
 try:
