@@ -28,6 +28,7 @@ import pandas as pd
 
 from curation.dedup import embeddings, runs
 from curation.dedup.rouge_join import find_rouge_pairs
+from curation.dedup.scopes import scope_texts
 from curation.store import Store, examples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -131,6 +132,14 @@ def embedding_figures(texts: list[str]) -> None:
         print(
             f"embedding dedup warm (cache), {len(texts):,} texts: {warm_s:.2f} s; {warm.embedded} embedded, "
             f"{len(warm.pairs):,} pairs",
+            flush=True,
+        )
+        rows, rows_s = timed(runs.load_rows, store, cfg.example_filter())
+        (vectors, _), cache_s = timed(runs.embed_texts, store, scope_texts(rows, cfg.scope), cfg.scope)
+        _, search_s = timed(embeddings.cosine_pairs, vectors, 0.9)
+        print(
+            f"warm breakdown: load rows {rows_s:.2f} s, cached vectors {cache_s:.2f} s, "
+            f"exact cosine search {search_s:.2f} s",
             flush=True,
         )
         store.close()

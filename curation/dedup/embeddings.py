@@ -18,9 +18,9 @@ from curation.rouge import check_rule, check_threshold, passes_rule
 
 Progress = Callable[[float, str], None]
 Embedder = Callable[[list[str]], np.ndarray]
-BLOCK_ROWS = 1024
-BLOCK_COLS = 16384
-HEAD_DIMS = 48
+BLOCK_ROWS = 512  # tiles of 512 x 2048 similarities stay in cache between the matmul and the test
+BLOCK_COLS = 2048
+HEAD_DIMS = 64
 BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
 
 
@@ -126,38 +126,46 @@ def cosine_pairs(
     check_rule(rule)
     unit = normalize(vectors)
     n = len(unit)
-    use_bound = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
-    screen = _bound_space(unit) if use_bound else unit
-    tiles = [(r, c) for r in range(0, n, BLOCK_ROWS) for c in range(r, n, BLOCK_COLS)]
+    bounded = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
+    screen = _bound_space(unit) if bounded else unit
+    slack = BOUND_SLACK if bounded else _float32_slack(unit.shape[1])
+    starts = list(range(0, n, BLOCK_ROWS))
     found = []
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = [pool.submit(_tile_pairs, unit, screen, r, c, threshold, rule, use_bound) for r, c in tiles]
+        futures = [pool.submit(_row_block_pairs, unit, screen, r, threshold - slack, threshold, rule) for r in starts]
         try:
             for k, future in enumerate(as_completed(futures)):
                 found.append(future.result())
                 if progress:
-                    progress((k + 1) / len(tiles), f"compared {k + 1}/{len(tiles)} blocks")
+                    progress((k + 1) / len(starts), f"compared {k + 1}/{len(starts)} blocks of rows")
         finally:
             for future in futures:
                 future.cancel()
     return _frame(found)
 
 
-def _tile_pairs(
-    unit: np.ndarray, screen: np.ndarray, row: int, col: int, threshold: float, rule: str, bounded: bool
+def _float32_slack(dim: int) -> float:
+    """A bound on the rounding error of a float32 dot product of two unit vectors of this dimension."""
+    return 2 * dim * 2.0**-24 + 1e-6
+
+
+def _row_block_pairs(
+    unit: np.ndarray, screen: np.ndarray, row: int, cutoff: float, threshold: float, rule: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of one block of rows x block of columns: screen (bound or float32 dot), then exact float64 dot."""
-    hits = screen[row : row + BLOCK_ROWS] @ screen[col : col + BLOCK_COLS].T >= threshold - (
-        BOUND_SLACK if bounded else 1e-5
-    )
-    if col == row:  # keep only pairs a < b (this also drops every row's match with itself)
-        square = hits[:, : hits.shape[0]]
-        square &= np.triu(np.ones(square.shape, dtype=bool), 1)
-    a, b = _sparse_nonzero(hits)
-    a, b = a + row, b + col
+    """Pairs (a in this block of rows, b > a): screen >= cutoff in cache-sized tiles, then the exact dot."""
+    block = screen[row : row + BLOCK_ROWS]
+    found_a, found_b = [], []
+    for col in range(row, len(screen), BLOCK_COLS):
+        hits = block @ screen[col : col + BLOCK_COLS].T >= cutoff
+        if col == row:  # keep only pairs a < b (this also drops every row's match with itself)
+            square = hits[:, : hits.shape[0]]
+            square &= np.triu(np.ones(square.shape, dtype=bool), 1)
+        a, b = _sparse_nonzero(hits)
+        found_a.append(a + row)
+        found_b.append(b + col)
+    a, b = np.concatenate(found_a), np.concatenate(found_b)
     x, y = unit[a], unit[b]
-    # float32 dot products of unit vectors are within 384 * 2**-24 < 1e-4 of exact: a safe second screen
-    close = np.einsum("ij,ij->i", x, y) >= threshold - BOUND_SLACK
+    close = np.einsum("ij,ij->i", x, y) >= threshold - _float32_slack(unit.shape[1])  # cheap second screen
     a, b = a[close], b[close]
     score = np.einsum("ij,ij->i", x[close].astype(np.float64), y[close].astype(np.float64))
     keep = passes_rule(score, threshold, rule)
@@ -191,7 +199,7 @@ def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: st
     found = []
     for start in range(0, len(lu), BLOCK_ROWS):
         block = lu[start : start + BLOCK_ROWS] @ ru.T
-        rows, cols = np.nonzero(block >= threshold - 1e-5)
+        rows, cols = np.nonzero(block >= threshold - _float32_slack(lu.shape[1]))
         found.append((rows + start, cols))
     a = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     b = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
