@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,5 +30,29 @@ def test_only_the_store_imports_duckdb() -> None:
         if p.exists()
         and "store" not in p.relative_to(ROOT).parts
         and any(ln.strip() in ("import duckdb",) or ln.strip().startswith("from duckdb") for ln in p.open())
+    ]
+    assert offenders == []
+
+
+SQL = re.compile(
+    r"^\s*(SELECT\s.*\sFROM\s|INSERT INTO |UPDATE \w+ SET |DELETE FROM "
+    r"|CREATE (TABLE|INDEX|SEQUENCE|VIEW) |WITH \w+ AS )",
+    re.DOTALL,
+)
+
+
+def test_no_sql_outside_the_store() -> None:
+    files = [
+        *ROOT.joinpath("curation").rglob("*.py"),
+        *ROOT.joinpath("pages").rglob("*.py"),
+        *ROOT.joinpath("ui").rglob("*.py"),
+        ROOT / "app.py",
+    ]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{node.lineno}"
+        for p in files
+        if "store" not in p.relative_to(ROOT).parts
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value)
     ]
     assert offenders == []

@@ -318,11 +318,11 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
 
 def undo_run(store: Store, action_id: int, *, author: str) -> revisions.ActionResult:
     """Undo an applied dedup action in one step (every status and reason goes back)."""
-    action = store.query_dicts("SELECT kind FROM actions WHERE id = ?", [int(action_id)])
-    if not action:
+    action = revisions.get_action(store, action_id)
+    if action is None:
         raise KeyError(f"action {action_id} does not exist")
-    if action[0]["kind"] not in ("dedup", "tag"):
-        raise ValueError(f"action {action_id} is a {action[0]['kind']!r} action, not a dedup action")
+    if action["kind"] not in ("dedup", "tag"):
+        raise ValueError(f"action {action_id} is a {action['kind']!r} action, not a dedup action")
     return revisions.undo_action(store, action_id, author=author)
 
 
