@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -15,6 +17,7 @@ from curation.filters import ORIGINS, STATUSES
 from curation.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
+from ui import feedback
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -28,14 +31,8 @@ store = get_store()
 runner = get_runner()
 
 
-def flash(level: str, message: str) -> None:
-    st.session_state[FLASH] = (level, message)
-
-
-def show_flash() -> None:
-    if FLASH in st.session_state:
-        level, message = st.session_state.pop(FLASH)
-        getattr(st, level)(message)
+flash = partial(feedback.flash, FLASH)
+show_flash = partial(feedback.show_flash, FLASH)
 
 
 # -- start a run ---------------------------------------------------------------------------------
