@@ -16,6 +16,9 @@ from curation import config
 DEFAULT_MODEL = "smollm2-135m-instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _lock = threading.Lock()
+# from_pretrained swaps torch's global init functions while it builds a model, so two jobs loading at once
+# in one process (e.g. a compare and a slice-loss job) must take turns.
+_load_lock = threading.Lock()
 
 
 def smollm2_gguf_path() -> Path:
@@ -74,9 +77,16 @@ def load_tokenizer(model: str | None = None) -> Any:
 def load_causal_lm(model: str | None = None, device: str | None = None) -> tuple[Any, Any]:
     """(model, tokenizer) from a local folder, float32, on `device` (default: cuda when present, else cpu)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     folder = resolve_model_dir(model)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
-    return lm, load_tokenizer(str(folder))
+    return load_weights(folder).to(device), load_tokenizer(str(folder))
+
+
+def load_weights(folder: Path) -> Any:
+    """A float32 causal LM from a local folder; one load at a time per process."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with _load_lock:
+        return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)

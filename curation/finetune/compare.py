@@ -19,9 +19,8 @@ def load_tuned(run_dir: Path, device: str | None = None) -> tuple[Any, Any, Trai
     """(peft model with the run's adapter, tokenizer, config); `model.disable_adapter()` gives the base."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
-    from curation.models import resolve_model_dir
+    from curation.models import load_weights, resolve_model_dir
 
     run_dir = Path(run_dir)
     if not (run_dir / runs.ADAPTER / "adapter_config.json").is_file():
@@ -29,8 +28,7 @@ def load_tuned(run_dir: Path, device: str | None = None) -> tuple[Any, Any, Trai
     cfg = load_config(run_dir / runs.CONFIG)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     folder = resolve_model_dir(cfg.base_model)
-    base = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, run_dir / runs.ADAPTER).to(device).eval()
+    model = PeftModel.from_pretrained(load_weights(folder), run_dir / runs.ADAPTER).to(device).eval()
     return model, data.load_tokenizer(str(folder)), cfg
 
 
