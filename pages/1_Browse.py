@@ -31,8 +31,6 @@ store = get_store()
 
 # -- state helpers -----------------------------------------------------------------------------
 flash = partial(feedback.flash, FLASH)
-
-
 show_flash = partial(feedback.show_flash, FLASH)
 
 

@@ -33,8 +33,6 @@ store = get_store()
 
 
 flash = partial(feedback.flash, FLASH)
-
-
 show_flash = partial(feedback.show_flash, FLASH)
 
 

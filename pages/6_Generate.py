@@ -34,8 +34,6 @@ runner = get_runner()
 
 
 flash = partial(feedback.flash, FLASH)
-
-
 show_flash = partial(feedback.show_flash, FLASH)
 
 

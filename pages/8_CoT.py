@@ -35,8 +35,6 @@ runner = get_runner()
 
 
 flash = partial(feedback.flash, FLASH)
-
-
 show_flash = partial(feedback.show_flash, FLASH)
 
 
