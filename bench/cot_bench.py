@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from curation import cot, cot_tagging, importers  # noqa: E402
+from curation.cot import detector as cot  # noqa: E402
+from curation.cot import tagging as cot_tagging  # noqa: E402
+from curation.io import importers  # noqa: E402
 from curation.store import Store, examples  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

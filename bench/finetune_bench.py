@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_subset_5000.json"
 
-from curation import snapshot  # noqa: E402
 from curation.finetune import runner, runs  # noqa: E402
 from curation.finetune.config import TrainConfig  # noqa: E402
+from curation.mixture import snapshot  # noqa: E402
 
 
 def alpaca_snapshot(rows: int, folder: Path) -> Path:

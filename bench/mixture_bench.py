@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from curation import mixture, mixture_export  # noqa: E402
-from curation.mixture import MixConfig  # noqa: E402
+from curation.mixture import export as mixture_export  # noqa: E402
+from curation.mixture import plan as mixture  # noqa: E402
+from curation.mixture.plan import MixConfig  # noqa: E402
 from curation.store import Store, examples  # noqa: E402
 
 BATCH = 100_000

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from rouge_score import rouge_scorer  # noqa: E402
 
-from curation.rouge import RougeIndex  # noqa: E402
+from curation.dedup.rouge import RougeIndex  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 THRESHOLD = 0.7

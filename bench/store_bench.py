@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation import importers  # noqa: E402
 from curation.filters import ExampleFilter  # noqa: E402
+from curation.io import importers  # noqa: E402
 from curation.store import Store, examples  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

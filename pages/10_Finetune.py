@@ -12,11 +12,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation import config, mixture_export, snapshot
+from curation import config
 from curation.finetune import compare, export, runner, runs
 from curation.finetune.config import ALL_LINEAR, FIELD_HELP, PROMPT_FORMATS, TrainConfig, gib
 from curation.finetune.plan import make_plan
-from curation.mixture import MixConfig
+from curation.mixture import export as mixture_export
+from curation.mixture import snapshot
+from curation.mixture.plan import MixConfig
 from curation.models import DEFAULT_MODEL
 from curation.store import jobs_table
 from ui.state import get_runner, get_store

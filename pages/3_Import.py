@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curation import importers
 from curation.filters import ORIGINS
+from curation.io import importers
 from curation.store import examples
 from ui.state import author, get_store
 from ui.text import inert

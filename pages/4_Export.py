@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import export
 from curation.filters import ExampleFilter
+from curation.io import export
 from curation.store import examples
 from ui.filters import filter_sidebar
 from ui.state import get_runner, get_store

@@ -8,11 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from curation import templates as T
-from curation.filters import ExampleFilter
-from curation.importers import InvalidInputError
-from curation.store import examples
-from curation.template_formats import (
+from curation.build import templates as T
+from curation.build.template_formats import (
     COT_STYLES,
     FEWSHOT_STYLES,
     FORMATS,
@@ -22,6 +19,9 @@ from curation.template_formats import (
     Task,
     Template,
 )
+from curation.filters import ExampleFilter
+from curation.io.importers import InvalidInputError
+from curation.store import examples
 from ui import feedback
 from ui.state import author, get_store
 

@@ -11,11 +11,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation import importers
-from curation import selfinstruct as si
+from curation.build import selfinstruct as si
+from curation.build.llm import BACKENDS, make_llm
+from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params
 from curation.filters import ExampleFilter
-from curation.llm import BACKENDS, make_llm
-from curation.selfinstruct_job import JOB_KIND, generation_job, job_params
+from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback

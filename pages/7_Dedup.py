@@ -8,13 +8,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation import importers
 from curation.dedup import contamination, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.highlight import shared_segments
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
 from curation.filters import ORIGINS, STATUSES
-from curation.importers import InvalidInputError
+from curation.io import importers
+from curation.io.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
 from ui import feedback

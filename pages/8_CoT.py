@@ -9,7 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation import cot, cot_tagging
+from curation.cot import detector as cot
+from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.store import cot as cot_store
 from curation.store import examples, jobs_table

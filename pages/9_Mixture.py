@@ -10,8 +10,11 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from curation import config, mixture, mixture_export, snapshot
+from curation import config
 from curation.filters import STATUSES
+from curation.mixture import export as mixture_export
+from curation.mixture import plan as mixture
+from curation.mixture import snapshot
 from curation.store import examples, jobs_table
 from ui import feedback
 from ui.state import get_runner, get_store

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from curation import snapshot
 from curation.finetune.config import TrainConfig
+from curation.mixture import snapshot
 
 
 @pytest.fixture(scope="module", autouse=False)

@@ -56,3 +56,79 @@ def test_no_sql_outside_the_store() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value)
     ]
     assert offenders == []
+
+
+SHARED = {"store", "jobs", "config", "filters", "diffs", "models"}
+CAPABILITIES = {"io", "build", "dedup", "cot", "mixture", "finetune"}
+# Which other capability packages each capability may use (its __init__ docstring says the same).
+MAY_USE = {
+    "io": set(),
+    "build": {"io", "dedup"},
+    "dedup": {"io"},
+    "cot": set(),
+    "mixture": {"cot"},
+    "finetune": {"mixture"},
+    "store": set(),
+}
+
+
+def _curation_imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, imported module, imported names) for every `curation.*` import in a file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("curation"):
+            found.append((node.lineno, node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names if a.name.startswith("curation")]
+    return found
+
+
+def test_capabilities_use_only_the_packages_they_declare() -> None:
+    offenders = []
+    for package, allowed in MAY_USE.items():
+        for path in ROOT.joinpath("curation", package).rglob("*.py"):
+            for line, module, names in _curation_imports(path):
+                parts = module.split(".")
+                target = parts[1] if len(parts) > 1 else (names[0] if names else "")
+                if target in (package, *SHARED, *allowed):
+                    continue
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert offenders == []
+
+
+def test_nobody_imports_private_names_of_another_package() -> None:
+    files = [
+        *ROOT.joinpath("curation").rglob("*.py"),
+        *ROOT.joinpath("pages").glob("*.py"),
+        *ROOT.joinpath("ui").glob("*.py"),
+    ]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{line} {module}.{name}"
+        for p in files
+        for line, module, names in _curation_imports(p)
+        for name in names
+        if name.startswith("_") and not p.is_relative_to(ROOT.joinpath(*module.split(".")[:2]))
+    ]
+    assert offenders == []
+
+
+def test_pages_use_the_store_only_through_its_verbs() -> None:
+    """Pages may open a Store and call the domain verb modules, never `store.core` or the migrations."""
+    offenders = [
+        f"{p.relative_to(ROOT)}:{line} {module}"
+        for p in [*ROOT.joinpath("pages").glob("*.py"), *ROOT.joinpath("ui").glob("*.py"), ROOT / "app.py"]
+        for line, module, _ in _curation_imports(p)
+        if module.startswith(("curation.store.core", "curation.store.migrations"))
+    ]
+    assert offenders == []
+
+
+def test_every_capability_package_says_what_it_owns_and_may_import() -> None:
+    for package in [*CAPABILITIES, "store"]:
+        doc = ast.get_docstring(ast.parse(ROOT.joinpath("curation", package, "__init__.py").read_text()))
+        assert doc and "May import" in doc, package
+
+
+def test_tests_mirror_the_capability_packages() -> None:
+    missing = [p for p in [*CAPABILITIES, "store"] if not list(ROOT.joinpath("tests", p).glob("test_*.py"))]
+    assert missing == []

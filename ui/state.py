@@ -6,8 +6,9 @@ import functools
 
 import streamlit as st
 
-from curation import config, sample_data
+from curation import config
 from curation.finetune import runner as finetune_runner
+from curation.io import sample_data
 from curation.jobs import JobRunner
 from curation.store import Store, StoreLockedError
 

@@ -13,7 +13,7 @@ import typer
 from tqdm import tqdm
 
 from curation import config
-from curation.importers import InvalidInputError
+from curation.io.importers import InvalidInputError
 from curation.jobs import JobCancelled
 from curation.store import ConflictError, Store, StoreLockedError
 

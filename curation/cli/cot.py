@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from curation import config, cot, cot_tagging
+from curation import config
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
+from curation.cot import detector as cot
+from curation.cot import tagging as cot_tagging
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobRunner
 from curation.store import cot as cot_store

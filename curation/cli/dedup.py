@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from curation import config, importers
+from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.dedup import contamination, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
+from curation.dedup.rouge import RULES, TOKENIZERS
 from curation.dedup.scopes import SCOPES
 from curation.filters import ORIGINS, STATUSES
+from curation.io import importers
 from curation.jobs import JobRunner
-from curation.rouge import RULES, TOKENIZERS
 from curation.store import Store
 from curation.store import dedup as dedup_store
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from curation import config, importers
-from curation import selfinstruct as si
+from curation import config
+from curation.build import selfinstruct as si
+from curation.build.llm import BACKENDS, LLMError, make_llm
+from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params
 from curation.cli.common import echo_table, open_store, progress_bar
+from curation.io import importers
 from curation.jobs import JobRunner
-from curation.llm import BACKENDS, LLMError, make_llm
-from curation.selfinstruct_job import JOB_KIND, generation_job, job_params
 from curation.store import templates as drops_table
 
 

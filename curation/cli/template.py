@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from curation import config
-from curation import templates as T
+from curation.build import templates as T
+from curation.build.template_formats import COT_STYLES, FEWSHOT_STYLES, FORMATS, OPTIONS_STYLES, FormatConfig, Task
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.filters import ExampleFilter
 from curation.jobs import JobContext, JobRunner
-from curation.template_formats import COT_STYLES, FEWSHOT_STYLES, FORMATS, OPTIONS_STYLES, FormatConfig, Task
 
 app = typer.Typer(help="FLAN-style tasks and templates: list, add, edit, delete, apply.", no_args_is_help=True)
 

@@ -1,7 +1,11 @@
 """Near-duplicate detection: exact ROUGE-L joins, embedding similarity, clusters, keep rules, contamination.
 
 Stages are plain functions testable without a database (`find_rouge_pairs`, `cosine_pairs`, `greedy_walk`,
-`pair_clusters`); `runs` ties them to the store (record a run, review it, apply it as one undoable action).
+`pair_clusters`); `rouge` is the rouge-score-exact tokenizer and F-measure everything is built on; `runs` ties
+the stages to the store (record a run, review it, apply it as one undoable action).
+
+May import: `curation.store`, `curation.io` (reading evaluation files), `curation.jobs`, `curation.config`,
+`curation.filters`, `curation.models`.
 """
 
 from curation.dedup.clusters import KeepRule, greedy_walk, pair_clusters

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curation import importers
 from curation.dedup import embeddings
+from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import rouge_cross_join, tokenize_texts
 from curation.dedup.runs import DEFAULT_THRESHOLDS, METHODS, embed_texts, job_progress, load_rows
 from curation.dedup.scopes import check_scope, scope_texts
 from curation.filters import ExampleFilter
+from curation.io import importers
 from curation.jobs import JobContext
-from curation.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.store import Store, revisions
 from curation.store import dedup as dedup_store
 

@@ -14,7 +14,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from curation import config
-from curation.rouge import check_rule, check_threshold, passes_rule
+from curation.dedup.rouge import check_rule, check_threshold, passes_rule
 
 Progress = Callable[[float, str], None]
 Embedder = Callable[[list[str]], np.ndarray]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rapidfuzz.distance import LCSseq
 
-from curation.rouge import token_pattern
+from curation.dedup.rouge import token_pattern
 
 
 def shared_segments(text: str, other: str, tokenizer: str = "rouge") -> list[tuple[str, bool]]:

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from curation.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
+from curation.dedup.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
 
 Progress = Callable[[float, str], None]
 EXACT_BAND_LENGTHS = 32  # texts up to this many tokens get a band per length

@@ -11,11 +11,11 @@ import pandas as pd
 
 from curation.dedup import embeddings
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, greedy_clusters, greedy_order, greedy_walk, pair_clusters
+from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
 from curation.dedup.scopes import check_scope, scope_texts, text_hash
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobContext
-from curation.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.store import Store, examples, revisions
 from curation.store import dedup as dedup_store
 

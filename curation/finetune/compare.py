@@ -34,7 +34,7 @@ def load_tuned(run_dir: Path, device: str | None = None) -> tuple[Any, Any, Trai
 
 def heldout_rows(run_dir: Path) -> pd.DataFrame:
     """The held-out split of the run's snapshot."""
-    from curation.snapshot import load_snapshot
+    from curation.mixture.snapshot import load_snapshot
 
     cfg = load_config(Path(run_dir) / runs.CONFIG)
     _, heldout, _ = load_snapshot(cfg.snapshot)

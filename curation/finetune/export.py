@@ -69,7 +69,7 @@ def export_llamafactory(snapshot_dir: Path, out_dir: Path, name: str | None = No
     Rows with a `messages` conversation go to a sharegpt-format file (role/content tags), the others to an
     alpaca-format file; the held-out split gets its own `<name>_heldout` entries. Existing entries are kept.
     """
-    from curation.snapshot import load_snapshot
+    from curation.mixture.snapshot import load_snapshot
 
     train, heldout, manifest = load_snapshot(Path(snapshot_dir))
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or manifest.get("name") or Path(snapshot_dir).name)

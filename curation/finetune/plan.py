@@ -38,7 +38,7 @@ def total_steps(cfg: TrainConfig, sequences_per_epoch: int) -> int:
 
 
 def _load_snapshot(cfg: TrainConfig, plan: TrainPlan) -> tuple[Any, Any] | None:
-    from curation.snapshot import load_snapshot
+    from curation.mixture.snapshot import load_snapshot
 
     if not cfg.snapshot:
         plan.errors.append("snapshot: none chosen; pick a snapshot folder (make one from the approved rows first)")

@@ -157,8 +157,8 @@ class Trainer:
         import torch
 
         from curation.finetune import data
+        from curation.mixture.snapshot import load_snapshot
         from curation.models import resolve_model_dir
-        from curation.snapshot import load_snapshot
 
         cfg = self.cfg
         log.info("run %s: reading snapshot %s", self.run_dir.name, cfg.snapshot)

@@ -2,6 +2,7 @@
 
 Submodules (`examples`, `revisions`, `sources`, `jobs_table`, ...) expose functions taking a `Store`.
 Values always travel as parameters; identifiers only through `quote_ident`.
+May import: `curation.filters`, `curation.models`, `curation.config`; never a capability package.
 """
 
 from curation.store.core import ConflictError, Store, StoreLockedError, quote_ident

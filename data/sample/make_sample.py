@@ -2,7 +2,7 @@
 
 Every text here is written by this script (small hand-made word lists and computed answers); nothing is
 copied from any corpus. The files cover every import format and origin, several statuses, tags, tasks,
-task clusters, formats and a few chain-of-thought rows. `curation.sample_data` imports them into an empty
+task clusters, formats and a few chain-of-thought rows. `curation.io.sample_data` imports them into an empty
 database.
 """
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from curation import sample_data
 from curation.filters import ExampleFilter
+from curation.io import sample_data
 from curation.store import Store, examples, revisions
 
 ROOT = Path(__file__).resolve().parents[2]

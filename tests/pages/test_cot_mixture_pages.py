@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation import snapshot
+from curation.mixture import snapshot
 from curation.store import Store, examples, jobs_table
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"

@@ -20,8 +20,8 @@ from finetune_support import (  # noqa: F401
 )
 from streamlit.testing.v1 import AppTest
 
-from curation import snapshot
 from curation.finetune import runs
+from curation.mixture import snapshot
 from curation.store import Store, jobs_table
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "10_Finetune.py")

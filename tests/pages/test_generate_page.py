@@ -9,8 +9,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from curation import importers
 from curation.filters import ExampleFilter
+from curation.io import importers
 from curation.store import Store, examples, jobs_table
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "6_Generate.py")

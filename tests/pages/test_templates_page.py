@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation import importers
-from curation import templates as T
+from curation.build import templates as T
 from curation.filters import ExampleFilter
+from curation.io import importers
 from curation.store import Store, examples
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Templates.py")

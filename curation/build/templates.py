@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 
 from curation import config
+from curation.build.template_formats import FormatConfig, Rendered, Task, Template, placeholders, render_row
 from curation.filters import ExampleFilter
-from curation.importers import InvalidInputError, decode_utf8
+from curation.io.importers import InvalidInputError, decode_utf8
 from curation.store import Store, examples
 from curation.store import templates as template_rows
-from curation.template_formats import FormatConfig, Rendered, Task, Template, placeholders, render_row
 
 BUILTIN_DIR = config.DATA_DIR / "tasks"
 OPTIONS_PLACEHOLDER = "options_"

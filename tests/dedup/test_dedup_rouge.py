@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 from rouge_score import rouge_scorer
 
-from curation import rouge
-from curation.dedup import rouge_join
+from curation.dedup import rouge, rouge_join
 from curation.dedup.clusters import greedy_walk
 from curation.dedup.highlight import shared_segments
 from curation.dedup.scopes import SCOPES, scope_texts

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from curation import cot, cot_tagging
+from curation.cot import detector as cot
+from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobRunner
 from curation.store import cot as cot_store

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from curation import cot
+from curation.cot import detector as cot
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobContext
 from curation.store import Store, examples, revisions

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from curation import importers
-from curation import selfinstruct as si
+from curation.build import selfinstruct as si
+from curation.build.llm import Completion, FakeLLM
+from curation.build.selfinstruct_job import generation_job
 from curation.filters import ExampleFilter
+from curation.io import importers
 from curation.jobs import JobRunner
-from curation.llm import Completion, FakeLLM
-from curation.selfinstruct_job import generation_job
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 

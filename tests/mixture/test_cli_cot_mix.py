@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from curation import cli, snapshot
+from curation import cli
+from curation.mixture import snapshot
 from curation.store import Store, examples
 
 runner = CliRunner()

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from curation import mixture, mixture_export, snapshot
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.jobs import JobRunner
+from curation.mixture import export as mixture_export
+from curation.mixture import plan as mixture
+from curation.mixture import snapshot
 
 app = typer.Typer(help="Mixture rebalancing: preview group counts and export snapshots.", no_args_is_help=True)
 

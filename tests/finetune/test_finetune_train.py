@@ -123,7 +123,7 @@ def test_the_same_entry_point_runs_data_parallel_under_torchrun(tmp_path: Path, 
     snap = make_snapshot(tmp_path / "snaps", snapshot_rows(pairs), snapshot_rows(TAUGHT, start=10))
     run_dir = runner.create_run(tiny_config(snap, tiny_model_dir, max_steps=3, batch_size=1), tmp_path / "runs")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([*command, "-m", "curation.finetune.train", str(run_dir)], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     result = runs.read_json(run_dir / runs.RESULT)

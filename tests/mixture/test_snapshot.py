@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from curation import snapshot
+from curation.mixture import snapshot
 
 
 def _rows(n: int = 3, text: str = "out", group: str = "g") -> pd.DataFrame:

@@ -9,8 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from curation import cot_tagging, mixture, mixture_export, snapshot
-from curation.mixture import MixConfig, allocate, largest_remainder
+from curation.cot import tagging as cot_tagging
+from curation.mixture import export as mixture_export
+from curation.mixture import plan as mixture
+from curation.mixture import snapshot
+from curation.mixture.plan import MixConfig, allocate, largest_remainder
 from curation.store import revisions
 
 

@@ -5,7 +5,7 @@ weights fix the share of the groups they name (the other groups share the rest b
 is split between its CoT and non-CoT rows in proportion to their counts; a target CoT share then rescales
 the CoT and non-CoT parts; the shares times the target total (default: the sum of capped counts) are turned
 into integers by the largest-remainder method, so the total is kept exactly. Everything here works on
-counts only; `curation.mixture_export` samples the rows.
+counts only; `curation.mixture.export` samples the rows.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from curation import cot
+from curation.cot import detector as cot
 from curation.filters import STATUSES, ExampleFilter
-from curation.snapshot import check_name
+from curation.mixture.snapshot import check_name
 from curation.store import Store
 from curation.store import mixture as mixture_store
 

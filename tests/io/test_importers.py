@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from curation import importers
-from curation.importers import InvalidInputError
+from curation.io import importers
+from curation.io.importers import InvalidInputError
 from curation.store import Store, examples
 
 

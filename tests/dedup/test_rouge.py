@@ -1,4 +1,4 @@
-"""curation.rouge equals rouge-score exactly (tokens, LCS, float F-measure); RougeIndex equals brute force."""
+"""curation.dedup.rouge equals rouge-score exactly (tokens, LCS, float F-measure); RougeIndex equals brute force."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 
-from curation import rouge
+from curation.dedup import rouge
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 WORDS = [

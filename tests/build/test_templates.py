@@ -8,11 +8,8 @@ import random
 import pandas as pd
 import pytest
 
-from curation import templates as T
-from curation.filters import ExampleFilter
-from curation.importers import InvalidInputError
-from curation.store import examples
-from curation.template_formats import (
+from curation.build import templates as T
+from curation.build.template_formats import (
     COT_TRIGGERS,
     OPTIONS_HEADERS,
     FormatConfig,
@@ -21,6 +18,9 @@ from curation.template_formats import (
     render_options,
     render_row,
 )
+from curation.filters import ExampleFilter
+from curation.io.importers import InvalidInputError
+from curation.store import examples
 
 NLI = Task("nli_t", "NLI", ("premise", "hypothesis"), options=("yes", "no"))
 NLI_TPL = Template("nli_t/1", "nli_t", "P: {premise}\nH: {hypothesis}\n{options_}", "{answer}")

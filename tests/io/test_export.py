@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from curation import export, importers
 from curation.filters import ExampleFilter
+from curation.io import export, importers
 from curation.store import Store, revisions
 
 ALPACA = [

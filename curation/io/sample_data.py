@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curation import importers
 from curation.config import DATA_DIR
+from curation.io import importers
 from curation.store import Store, examples
 
 SAMPLE_DIR = DATA_DIR / "sample"

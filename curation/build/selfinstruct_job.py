@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 
 from curation import config
-from curation import selfinstruct as si
+from curation.build import selfinstruct as si
+from curation.build.llm import LLM
+from curation.dedup.rouge import RougeIndex
 from curation.jobs import JobCancelled, JobContext, JobFn
-from curation.llm import LLM
-from curation.rouge import RougeIndex
 from curation.store import Store, examples
 from curation.store import templates as drops_table
 

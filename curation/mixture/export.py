@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curation import cot, snapshot
+from curation.cot import detector as cot
 from curation.jobs import JobContext
-from curation.mixture import MixConfig, MixturePlan, allocate
+from curation.mixture import snapshot
+from curation.mixture.plan import MixConfig, MixturePlan, allocate
 from curation.store import Store
 from curation.store import mixture as mixture_store
 

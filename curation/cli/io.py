@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from curation import config, export, importers
+from curation import config
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.filters import ORIGINS, STATUSES, ExampleFilter
+from curation.io import export, importers
 from curation.jobs import JobContext, JobRunner
 from curation.store import Store, examples
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from curation.llm import Completion, FakeLLM, LLMError, LocalLM, OpenAIBackend, cut_at_stop, make_llm
+from curation.build.llm import Completion, FakeLLM, LLMError, LocalLM, OpenAIBackend, cut_at_stop, make_llm
 
 
 class _Server:
