@@ -17,6 +17,7 @@ from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobContext
 from curation.store import Store, examples, revisions
 from curation.store import cot as cot_store
+from curation.store.changes import MANUAL_META
 from curation.store.revisions import ActionResult
 
 JOB_KIND = "cot-tag"
@@ -94,12 +95,15 @@ def set_manual(
     ids: list[int] | None = None,
     flt: ExampleFilter | None = None,
 ) -> ActionResult:
-    """Tag (or untag) rows as CoT by hand: one undoable action; also records rows that already agreed."""
+    """Tag (or untag) rows as CoT by hand: one undoable action. Rows that already agreed are recorded too (an auto
+    tag becomes manual; an untagged row becomes manually 'not CoT'), so the auto tagger leaves them alone; undo
+    returns each row to its earlier state, auto tag and score included."""
     if (ids is None) == (flt is None):
         raise ValueError("pass exactly one of ids or flt")
     with store.transaction():
         if ids is None:
             ids = examples.fetch(store, flt, columns=("id",))["id"].astype("int64").tolist()
-        result = revisions.set_tag(store, cot_store.TAG, present, author=author, ids=ids, kind="cot-manual")
-        action_id, confirmed = cot_store.record_confirmations(store, result.action_id, ids, present, author=author)
-    return ActionResult(action_id, result.rows + confirmed, result.revisions + confirmed)
+        frame = pd.DataFrame(
+            {"example_id": sorted(set(ids)), "field": cot_store.FIELD, "new_value": "1" if present else "0"}
+        ).assign(new_meta=MANUAL_META)
+        return revisions.apply_changes(store, frame, kind="cot-manual", author=author)

@@ -1,8 +1,8 @@
 """SQL for CoT tagging: detector scores, auto tags materialised at a threshold, manual decisions protected.
 
 Auto tags are rows `(example_id, 'cot', 'auto', score, detail)` in example_tags, recomputed from `cot_scores`.
-A row is *protected* (manual) when it has any revision on the `tag:cot` field or a non-auto `cot` tag row:
-the auto tagger never adds, removes or rescores its tag.
+A row is *protected* (manual) when its `cot` tag is not auto, or its last `tag:cot` revision removed the tag by
+hand: the auto tagger never adds, removes or rescores its tag. Undoing the manual decision makes it auto again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ from curation.store.core import Store
 
 TAG = "cot"
 FIELD = "tag:cot"
+# Manual: a non-auto `cot` tag, or a latest `tag:cot` revision that removed the tag by hand (an undo that
+# restored the auto state leaves neither, so the row is the detector's again).
 PROTECTED = (
-    "SELECT example_id FROM revisions WHERE field = 'tag:cot' "
-    "UNION SELECT example_id FROM example_tags WHERE tag = 'cot' AND source <> 'auto'"
+    "SELECT example_id FROM example_tags WHERE tag = 'cot' AND source <> 'auto' "
+    "UNION SELECT example_id FROM revisions WHERE field = 'tag:cot' GROUP BY example_id "
+    "HAVING arg_max_null(new_value, id) = '0' "
+    "AND json_extract_string(arg_max_null(new_meta, id), '$.source') = 'manual'"
 )
 _TAGS = "SELECT example_id, min(source) AS source FROM example_tags WHERE tag = 'cot' GROUP BY example_id"
 VIEWS = {
@@ -165,52 +169,6 @@ def signals_of(store: Store, example_id: int) -> list[dict[str, Any]]:
     """The fired signals stored for one row (empty if it was never scored)."""
     value = store.query_value("SELECT signals FROM cot_scores WHERE example_id = ?", [int(example_id)])
     return json.loads(value) if value else []
-
-
-def record_confirmations(
-    store: Store, action_id: int | None, ids: list[int], present: bool, *, author: str
-) -> tuple[int | None, int]:
-    """Mark manual decisions that changed nothing (the row already was, or was not, tagged) as revisions.
-
-    A confirmed auto tag becomes a manual one. Joins the caller's transaction; creates the action when
-    `action_id` is None and something is confirmed. Returns (action id, rows confirmed).
-    """
-    value = "1" if present else "0"
-    frame = pd.DataFrame({"example_id": pd.Series(sorted(set(ids)), dtype="int64")})
-    state = "EXISTS (SELECT 1 FROM example_tags t WHERE t.example_id = i.example_id AND t.tag = 'cot')"
-    with store.transaction(), store.registered("_cot_confirm", frame) as cur:
-        todo = [
-            r[0]
-            for r in cur.execute(
-                f"SELECT i.example_id FROM _cot_confirm i WHERE {state} = ? AND i.example_id NOT IN "
-                "(SELECT example_id FROM revisions WHERE action_id = ? AND field = 'tag:cot')",
-                [present, action_id if action_id is not None else -1],
-            ).fetchall()
-        ]
-        if not todo:
-            return action_id, 0
-        if action_id is None:
-            action_id = store.next_id("seq_actions")
-            cur.execute(
-                "INSERT INTO actions (id, kind, author, description, params) VALUES (?, 'cot-manual', ?, ?, ?)",
-                [action_id, author, f"confirm cot={value}: {len(todo)} rows", json.dumps({"present": present})],
-            ).fetchall()
-        cur.execute(
-            "INSERT INTO revisions (action_id, example_id, field, old_value, new_value) "
-            "SELECT ?, unnest(?), 'tag:cot', ?, ?",
-            [action_id, todo, value, value],
-        ).fetchall()
-        cur.execute(
-            "UPDATE example_tags SET source = 'manual' WHERE tag = 'cot' AND source = 'auto' AND list_contains(?, "
-            "example_id)",
-            [todo],
-        ).fetchall()
-        cur.execute(
-            "UPDATE actions SET row_count = (SELECT count(DISTINCT example_id) FROM revisions WHERE action_id = ?) "
-            "WHERE id = ?",
-            [action_id, action_id],
-        ).fetchall()
-    return action_id, len(todo)
 
 
 def existing_ids(store: Store, ids: list[int]) -> list[int]:

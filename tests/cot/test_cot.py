@@ -178,6 +178,13 @@ def _tags(store) -> dict[int, str]:
     return dict(store.query_rows("SELECT example_id, source FROM example_tags WHERE tag = 'cot' ORDER BY 1"))
 
 
+def _tag_row(store, example_id: int) -> tuple:
+    source, score, detail = store.query_rows(
+        "SELECT source, score, detail FROM example_tags WHERE example_id = ?", [example_id]
+    )[0]
+    return source, score, json.loads(detail)
+
+
 def test_auto_tagging_stores_score_and_signals_and_browse_filters_by_it(make_store) -> None:
     store = make_store(ROWS)
     result = cot_tagging.tag_rows(store, threshold=0.5)
@@ -195,6 +202,7 @@ def test_auto_tagging_stores_score_and_signals_and_browse_filters_by_it(make_sto
 def test_manual_decisions_always_win_and_are_undoable(make_store) -> None:
     store = make_store(ROWS)
     cot_tagging.tag_rows(store, threshold=0.5)
+    auto_tag = _tag_row(store, 1)
     untag = cot_tagging.set_manual(store, False, author="ann", ids=[1])  # auto-tagged row: not CoT after all
     tag = cot_tagging.set_manual(store, True, author="ann", ids=[4])  # low score: CoT by hand
     assert _tags(store) == {3: "auto", 4: "manual"}
@@ -202,10 +210,13 @@ def test_manual_decisions_always_win_and_are_undoable(make_store) -> None:
     assert result["scored"] == 4
     assert _tags(store) == {2: "auto", 3: "auto", 4: "manual"}  # row 1 stays untagged, 4 stays manual
     revisions.undo_action(store, untag.action_id, author="ann")
-    assert _tags(store)[1] == "manual"  # undo restored the tag; the row keeps its manual decision
+    # undo restores the auto tag exactly (source, score, signals); the row is no longer manually decided
+    assert _tag_row(store, 1) == auto_tag and auto_tag[0] == "auto"
+    assert cot_store.summary(store, 0.5)["manual"] == 1
     revisions.undo_action(store, tag.action_id, author="ann")
-    cot_tagging.tag_rows(store, threshold=0.9, rescore=True)
-    assert 4 not in _tags(store) and _tags(store)[1] == "manual"
+    assert cot_store.summary(store, 0.5)["manual"] == 0
+    cot_tagging.tag_rows(store, threshold=0.1, rescore=True)
+    assert _tags(store) == {1: "auto", 2: "auto", 3: "auto", 4: "auto"}  # both rows are the detector's again
     assert revisions.history(store, 4)["field"].tolist() == ["tag:cot", "tag:cot"]
 
 
