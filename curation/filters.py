@@ -50,5 +50,9 @@ class ExampleFilter:
 
     def describe(self) -> str:
         """Human-readable summary, e.g. for confirmations."""
-        parts = [f"{k}={v}" for k, v in self.to_dict().items()]
-        return ", ".join(parts) if parts else "all rows"
+        parts = []
+        for key, value in self.to_dict().items():
+            name = key.removesuffix("s") if isinstance(value, list) else key.replace("_", " ")
+            shown = ", ".join(f"#{v}" if key == "ids" else str(v) for v in value) if isinstance(value, list) else value
+            parts.append(f"{name}: {shown}" if key != "search" else f"text contains {value!r}")
+        return "; ".join(parts) if parts else "all rows"

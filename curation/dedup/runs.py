@@ -316,14 +316,16 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
     return result
 
 
-def undo_run(store: Store, action_id: int, *, author: str) -> revisions.ActionResult:
-    """Undo an applied dedup action in one step (every status and reason goes back)."""
+def undo_run(
+    store: Store, action_id: int, *, author: str, force: bool = False, skip_changed: bool = False
+) -> revisions.ActionResult:
+    """Undo an applied dedup action in one step; rows reviewed or re-marked since follow `revisions.undo_action`."""
     action = revisions.get_action(store, action_id)
     if action is None:
         raise KeyError(f"action {action_id} does not exist")
     if action["kind"] not in ("dedup", "tag"):
         raise ValueError(f"action {action_id} is a {action['kind']!r} action, not a dedup action")
-    return revisions.undo_action(store, action_id, author=author)
+    return revisions.undo_action(store, action_id, author=author, force=force, skip_changed=skip_changed)
 
 
 def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: KeepRule | None = None) -> None:

@@ -126,6 +126,8 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
         "ORDER BY example_id, field",
         [target_id, skipped],
     )
+    if force and rows:
+        frame = pd.concat([frame, _reasons_at(store, target_id, rows)], ignore_index=True)
     params = {
         "undoes": target_id,
         "skipped": skipped,
@@ -144,6 +146,22 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
         raise ValueError(f"action {target_id} was undone meanwhile (by another tab or user); reload to see it")
     store.execute("UPDATE actions SET undoes = ? WHERE id = ?", [target_id, result.action_id])
     return ActionResult(result.action_id, result.rows, result.revisions, tuple(skipped))
+
+
+def _reasons_at(store: Store, action_id: int, rows: list[int]) -> pd.DataFrame:
+    """status_reason as it was right after the action, for rows whose status it set but whose reason it left:
+    a forced undo puts the reason back with the status, so no later rejection's reason outlives it."""
+    return store.query_df(
+        "SELECT r.example_id, 'status_reason' AS field, CASE WHEN count(l.id) > 0 "
+        "THEN arg_min_null(l.old_value, l.id) ELSE any_value(e.status_reason) END AS new_value, "
+        "CAST(NULL AS VARCHAR) AS new_meta FROM revisions r JOIN examples e ON e.id = r.example_id "
+        "LEFT JOIN revisions l ON l.example_id = r.example_id AND l.field = 'status_reason' AND l.action_id > ? "
+        "WHERE r.action_id = ? AND r.field = 'status' AND list_contains(?, r.example_id) AND NOT EXISTS "
+        "(SELECT 1 FROM revisions x WHERE x.action_id = ? AND x.example_id = r.example_id "
+        "AND x.field = 'status_reason') "
+        "GROUP BY r.example_id",
+        [action_id, action_id, [int(i) for i in rows], action_id],
+    )
 
 
 def undo_action(
