@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from curation.store.changes import ActionResult, apply_changes, row_list, summary, value_sql
+from curation.store.changes import ActionResult, apply_changes, plural, row_list, summary, value_sql
 from curation.store.core import Store
 
 
@@ -100,7 +100,7 @@ def later_actions(store: Store, action_id: int, rows: list[int], *, any_field: b
 
 
 def _conflict_message(action: dict[str, Any], rows: list[int], total: int, later: list[LaterAction]) -> str:
-    by = "; ".join(f"#{a.id} {a.kind} by {a.author} ({a.rows} row{'s' if a.rows != 1 else ''})" for a in later[:3])
+    by = "; ".join(f"#{a.id} {a.kind} by {a.author} ({plural(a.rows)})" for a in later[:3])
     cause = f"changed since by {by}" if later else "changed since outside any action (e.g. the CoT auto-tagger)"
     hint = f"undo #{later[0].id} first, " if later else ""
     return (
@@ -135,9 +135,7 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
         "overwritten": rows if force else [],
     }
     if skipped:
-        prefix += (
-            f", kept {len(skipped)} changed row{'s' if len(skipped) != 1 else ''} ({row_list(skipped, len(skipped))})"
-        )
+        prefix += f", kept {plural(len(skipped), 'changed row')} ({row_list(skipped, len(skipped))})"
     result = apply_changes(store, frame, kind=kind, author=author, description=prefix, params=params, keep_empty=True)
     marked = store.execute(
         "UPDATE actions SET undone_by = ? WHERE id = ? AND undone_by IS NULL", [result.action_id, target_id]

@@ -187,6 +187,10 @@ def _apply_revisions(store: Store, action_id: int) -> None:
 
 
 # -- describing an action in words ---------------------------------------------------------------------------
+def plural(n: int, noun: str = "row") -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def row_list(ids: list[int], total: int) -> str:
     """'#3', '#3, #9 (2 rows)' or '#3, #9, #12, #15, #20, … (70 rows)'."""
     shown = ", ".join(f"#{i}" for i in ids[:SHOWN_IDS])

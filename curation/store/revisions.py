@@ -104,7 +104,7 @@ def set_status(
         ids = [r[0] for r in store.query_rows(f"SELECT e.id FROM examples e WHERE {where}", params)]
     # A new decision replaces the old reason (none clears it), so an approved row never keeps a rejection's reason.
     frame = _changes_frame([(i, f, v) for i in ids for f, v in (("status", status), ("status_reason", reason))])
-    desc = description or (f"filter {flt.describe()}" if flt else None)
+    desc = description or (f"filter {flt.describe()}" if flt and flt.to_dict() else None)
     return apply_changes(
         store,
         frame,
