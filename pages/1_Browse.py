@@ -24,6 +24,7 @@ PREVIEW_CHARS = 200
 FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
+REVERT = "browse_revert_confirm"
 
 st.set_page_config(page_title="Browse · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
@@ -125,15 +126,19 @@ def editor_values(example_id: int) -> dict[str, Any]:
     return {field: st.session_state.get(widget_key(example_id, field)) for field in EDIT_FIELDS}
 
 
-def changes_for_store(values: dict[str, Any]) -> dict[str, Any]:
-    return {**values, "task": values["task"].strip() or None, "tags": [t.strip() for t in values["tags"] if t.strip()]}
+def changes_for_store(values: dict[str, Any], loaded_tags: list[str]) -> dict[str, Any]:
+    """Fields to save; tags as what the user added and removed, so a tag changed meanwhile (a CoT run) is kept."""
+    tags = {t.strip() for t in values["tags"] if t.strip()}
+    changes = {f: values[f] for f in TEXT_FIELDS} | {"task": values["task"].strip() or None}
+    return changes | {"tags_added": sorted(tags - set(loaded_tags)), "tags_removed": sorted(set(loaded_tags) - tags)}
 
 
 def save(example_id: int, values: dict[str, Any], version: int) -> None:
     """Save with an optimistic version check; a conflict keeps both versions for the user to choose."""
     try:
+        loaded_tags = st.session_state[loaded_key(example_id)]["values"]["tags"]
         new_version = revisions.update_example(
-            store, example_id, changes_for_store(values), expected_version=version, author=author()
+            store, example_id, changes_for_store(values, loaded_tags), expected_version=version, author=author()
         )
     except ConflictError as err:
         st.session_state[CONFLICT] = {
@@ -145,7 +150,8 @@ def save(example_id: int, values: dict[str, Any], version: int) -> None:
         }
         return
     st.session_state.pop(CONFLICT, None)
-    load_into_editor(example_id, values, new_version)
+    row = examples.get(store, example_id)
+    load_into_editor(example_id, editable(row), row["version"])
     flash("success", f"Saved example #{example_id} (now version {new_version}).")
 
 
@@ -229,8 +235,9 @@ def show_history(example_id: int, version: int) -> None:
         st.caption("No revisions yet: this row is as imported.")
         return
     history["change"] = [inline_diff(o, n) for o, n in zip(history["old_value"], history["new_value"], strict=True)]
+    history["undone"] = history["undone_by"].notna()
     st.dataframe(
-        history[["revision_id", "action_id", "action", "author", "created_at", "field", "change"]],
+        history[["revision_id", "action_id", "action", "author", "created_at", "field", "change", "undone"]],
         hide_index=True,
         width="stretch",
     )
@@ -252,17 +259,35 @@ def show_history(example_id: int, version: int) -> None:
         on_click=revert_to,
         args=(example_id, 0, version),
     )
+    confirm_revert()
 
 
-def revert_to(example_id: int, revision_id: int, version: int) -> None:
+def revert_to(example_id: int, revision_id: int, version: int, force: bool = False) -> None:
+    """Revert; when that would discard someone else's or a bulk action's change, ask first (REVERT holds it)."""
+    st.session_state.pop(REVERT, None)
     try:
-        revisions.revert_to(store, example_id, revision_id, expected_version=version, author=author())
+        revisions.revert_to(store, example_id, revision_id, expected_version=version, author=author(), force=force)
+    except revisions.UndoConflictError as err:
+        st.session_state[REVERT] = {"args": (example_id, revision_id, version), "message": str(err)}
+        return
     except ConflictError as err:
         flash("error", f"{inert(err)}. Re-open the row to see the current version.")
         return
     open_example(example_id)
     where = "its original (imported) text" if revision_id == 0 else f"its state after revision #{revision_id}"
     flash("success", f"Example #{example_id} reverted to {where}.")
+
+
+def confirm_revert() -> None:
+    pending = st.session_state.get(REVERT)
+    if not pending:
+        return
+    with st.container(border=True):
+        st.warning(inert(pending["message"]))
+        yes, no, _ = st.columns([1.5, 1, 3])
+        yes.button("Revert anyway", key="browse_revert_force", type="primary", on_click=revert_to,
+                   args=pending["args"], kwargs={"force": True})  # fmt: skip
+        no.button("Cancel", key="browse_revert_cancel", on_click=lambda: st.session_state.pop(REVERT, None))
 
 
 def show_editor(example_id: int) -> None:

@@ -121,9 +121,41 @@ def test_revert_and_review_buttons(app_store: Store) -> None:
     at.button(key="browse_approved").click().run()
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_original").click().run()
+    # the revert would also discard the review decision: it asks first and changes nothing yet
+    assert any("discards the later changes of" in w.value and "review by tester" in w.value for w in at.warning)
+    assert examples.get(app_store, row_id)["status"] == "approved"
+    at.button(key="browse_revert_force").click().run()
     row = examples.get(app_store, row_id)
     assert (row["instruction"], row["status"]) == (original, "pending")
     assert "reverted to its original" in at.success[0].value
+
+
+def test_saving_a_row_opened_before_a_cot_run_keeps_its_auto_tag(app_store: Store) -> None:
+    from curation.cot import tagging as cot_tagging
+
+    row_id = int(examples.page(app_store, ExampleFilter(search="answer is"), limit=1)["id"].iloc[0])
+    revisions.update_example(
+        app_store, row_id, {"tags": []}, expected_version=examples.get(app_store, row_id)["version"], author="x"
+    )
+    at = open_row(row_id)  # no cot tag when the editor loads
+    cot_tagging.tag_rows(app_store, threshold=0.3)
+    assert examples.get(app_store, row_id)["tags"] == ["cot"]
+    at.text_area(key=f"browse_edit_{row_id}_output").input("Edited output. So the answer is 4.")
+    save(at, row_id)
+    assert app_store.query_rows("SELECT source FROM example_tags WHERE example_id = ?", [row_id]) == [("auto",)]
+    assert examples.get(app_store, row_id)["output"] == "Edited output. So the answer is 4."
+
+
+def test_history_renders_for_rows_touched_by_dedup_and_cot(app_store: Store) -> None:
+    from curation.cot import tagging as cot_tagging
+
+    row_id = int(examples.page(app_store, ExampleFilter(statuses=["pending"]), limit=1)["id"].iloc[0])
+    revisions.set_status(app_store, "duplicate", author="d", ids=[row_id], kind="dedup", reason="dedup run 1")
+    revisions.undo_action(app_store, int(revisions.list_actions(app_store)["id"].iloc[0]), author="d")
+    cot_tagging.set_manual(app_store, False, author="c", ids=[row_id])
+    at = open_row(row_id)
+    history = at.dataframe[1].value
+    assert list(history["action"]) == ["dedup", "dedup", "undo", "undo", "cot-manual"]
 
 
 def test_markup_in_data_is_shown_as_text(app_store: Store) -> None:
