@@ -31,7 +31,7 @@ def _run(store: Store, op: str, action_id: int, key: str, *, force: bool = False
         st.session_state[f"{key}_flash"] = ("error", inert(err))
         return
     done = "Undid" if op == "undo" else "Redid"
-    message = f"{done} action #{action_id} (as #{result.action_id}): {plural(result.rows)} changed."
+    message = f"{done} action #{action_id}: {plural(result.rows)} {'restored' if op == 'undo' else 'changed'}."
     if result.skipped:
         message += f" Kept {plural(len(result.skipped))} changed since as they are."
     st.session_state[f"{key}_flash"] = ("success", message)
@@ -81,7 +81,7 @@ def recent_actions(store: Store, *, key: str, kinds: list[str] | None = None, li
         rows.text(plural(int(row.row_count)))
         who.text(f"{row.author} · {row.created_at:%Y-%m-%d %H:%M}")
         if row.kind in BOOKKEEPING:
-            button.text(f"undone by #{int(row.undone_by)}" if pd.notna(row.undone_by) else "")
+            button.text(f"of #{int(row.undoes)}" if pd.notna(row.undoes) else "")
         elif row.undone:
             button.button("Redo", key=f"{key}_redo_{row.id}", on_click=_run, args=(store, "redo", int(row.id), key))
         else:

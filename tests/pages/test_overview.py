@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from curation.filters import ExampleFilter
 from curation.store import Store, examples, revisions
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -50,7 +51,27 @@ def test_undo_button_restores_a_bulk_review(with_sample) -> None:
     at.button(key=f"overview_actions_undo_{action.action_id}").click().run()
     assert [s.value for s in at.success] == [f"Undid action #{action.action_id}: 4 rows restored."]
     assert examples.fetch(store, columns=("id", "status")).equals(before)
-    assert any(t.value == f"undone by #{action.action_id + 1}" for t in at.text)
+    assert any(t.value == f"of #{action.action_id}" for t in at.text)  # the undo action, listed above it
+    at.button(key=f"overview_actions_redo_{action.action_id}").click().run()
+    assert [s.value for s in at.success] == [f"Redid action #{action.action_id}: 4 rows changed."]
+    assert set(examples.fetch(store, ExampleFilter(ids=[1, 2, 3, 40]), columns=("status",))["status"]) == {"rejected"}
+
+
+def test_undo_that_would_clobber_a_later_review_offers_the_three_choices(with_sample) -> None:
+    run_app()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    one, two, three = examples.page(store, ExampleFilter(statuses=["pending"]), limit=3)["id"].tolist()
+    bulk = revisions.set_status(store, "approved", author="ann", ids=[one, two, three])
+    revisions.set_status(store, "rejected", author="bob", ids=[two], reason="wrong")
+    at = run_app()
+    at.button(key=f"overview_actions_undo_{bulk.action_id}").click().run()
+    warning = at.warning[0].value.replace("\\", "")  # shown inert: markdown characters are escaped
+    assert f"1 of 3 rows were changed since by #{bulk.action_id + 1} review by bob (1 row): #{two}" in warning
+    assert examples.get(store, one)["status"] == "approved"  # nothing changed yet
+    at.button(key="overview_actions_skip").click().run()
+    assert examples.get(store, one)["status"] == "pending"
+    assert (examples.get(store, two)["status"], examples.get(store, two)["status_reason"]) == ("rejected", "wrong")
+    assert "Kept 1 row changed since as they are." in at.success[0].value
 
 
 def test_empty_store_points_to_import() -> None:
