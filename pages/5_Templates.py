@@ -23,6 +23,7 @@ from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError
 from curation.store import examples
 from ui import feedback
+from ui.actions import recent_actions
 from ui.state import author, get_store
 
 FLASH = "tpl_flash"
@@ -83,7 +84,7 @@ def create_task() -> None:
         s.tpl_task_rationale.strip() or None,
     )
     try:
-        T.save_task(store, task)
+        T.save_task(store, task, author=author())
     except ValueError as err:
         flash("error", "The task was not saved.", str(err))
         return
@@ -114,10 +115,10 @@ def save_edit(template_id: str) -> None:
 
 
 def delete(template_id: str) -> None:
-    T.delete_template(store, template_id)
+    action = T.delete_template(store, template_id, author=author())
     for prefix in ("tpl_in_", "tpl_tg_"):
         st.session_state.pop(prefix + template_id, None)
-    flash("success", f"Deleted template {template_id}.")
+    flash("success", f"Deleted template {template_id} (action #{action}); undo it under Recent changes.")
 
 
 def existing_templates(task: Task) -> None:
@@ -298,5 +299,9 @@ tab_templates, tab_apply = st.tabs(["Templates", "Apply to data"])
 with tab_templates:
     existing_templates(task)
     new_template(task)
+    st.caption("Template and task changes (undo restores the earlier version)")
+    recent_actions(
+        store, key="tpl_actions", kinds=["template-edit", "template-delete", "task-edit", "task-delete"], limit=5
+    )
 with tab_apply:
     apply_section(task)

@@ -77,6 +77,7 @@ class Template:
     task: str
     input: str
     target: str = "{answer}"
+    version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -159,18 +159,18 @@ def is_builtin(store: Store, name: str) -> bool:
     return bool(row and row["builtin"])
 
 
-def save_task(store: Store, task: Task) -> None:
-    """Create or update a task after checking it."""
+def save_task(store: Store, task: Task, *, author: str) -> int | None:
+    """Create or update a task after checking it; returns the (undoable) action, None when nothing changed."""
     check_task(task)
-    template_rows.save_task(store, _task_dict(task))
+    return template_rows.save_task(store, _task_dict(task), author=author)
 
 
-def delete_task(store: Store, name: str) -> int:
-    """Delete a user task and its templates (built-in tasks stay); returns templates removed."""
+def delete_task(store: Store, name: str, *, author: str) -> int:
+    """Delete a user task and its templates as one undoable action (built-in tasks stay); returns templates."""
     get_task(store, name)
     if is_builtin(store, name):
         raise ValueError(f"task {name} is built in and cannot be deleted; delete or edit its templates instead")
-    return template_rows.delete_task(store, name)
+    return template_rows.delete_task(store, name, author=author)
 
 
 def get_templates(store: Store, task: str, ids: Sequence[str] | None = None) -> list[Template]:
@@ -179,7 +179,7 @@ def get_templates(store: Store, task: str, ids: Sequence[str] | None = None) -> 
     wanted = list(ids) if ids else list(rows)
     if missing := [i for i in wanted if i not in rows]:
         raise KeyError(f"task {task} has no template {missing[0]!r}; it has {', '.join(rows) or 'none'}")
-    return [Template(i, task, rows[i]["input_pattern"], rows[i]["target_pattern"]) for i in wanted]
+    return [Template(i, task, rows[i]["input_pattern"], rows[i]["target_pattern"], rows[i]["version"]) for i in wanted]
 
 
 def add_template(store: Store, task_name: str, input_pattern: str, target_pattern: str, *, author: str) -> str:
@@ -197,8 +197,9 @@ def edit_template(store: Store, template_id: str, input_pattern: str, target_pat
     template_rows.update_template(store, template_id, input_pattern, target_pattern, author=author)
 
 
-def delete_template(store: Store, template_id: str) -> None:
-    template_rows.delete_template(store, template_id)
+def delete_template(store: Store, template_id: str, *, author: str) -> int | None:
+    """Mark a template deleted as an undoable action (returned); rows made with it keep its id and version."""
+    return template_rows.delete_template(store, template_id, author=author)
 
 
 # -- data to template ----------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def to_rows(
             "source_example_id": ids[r.row_index] if ids else None,
             "exemplar_rows": [dataset.source_rows[j] for j in r.exemplars],
             "exemplar_example_ids": [ids[j] for j in r.exemplars] if ids else None,
-            "template": {"id": tpl.id, "input": tpl.input, "target": tpl.target},
+            "template": {"id": tpl.id, "version": tpl.version, "input": tpl.input, "target": tpl.target},
             "seed": cfg.seed,
             "format_config": asdict(cfg),
             "details": r.details,
@@ -367,6 +368,7 @@ def to_rows(
             "task": task.name,
             "task_cluster": task.cluster,
             "template_id": [r.template_id for r in rendered],
+            "template_version": [by_id[r.template_id].version for r in rendered],
             "format": cfg.format,
             "is_classification": task.is_classification,
             "status": "pending",

@@ -72,8 +72,8 @@ def add_task_cmd(
 ) -> None:
     """Create (or update) a task in the registry."""
     task = Task(name, cluster, tuple(_split(fields)), answer, tuple(_split(options)), rationale or None)
-    T.save_task(open_store(ctx), task)
-    typer.echo(f"saved task {name}")
+    action = T.save_task(open_store(ctx), task, author=config.get("author"))
+    typer.echo(f"saved task {name}" + (f" (action {action}; `undo {action}` reverts it)" if action else " (unchanged)"))
 
 
 @app.command("add")
@@ -108,9 +108,9 @@ def edit_cmd(
 
 @app.command("delete")
 def delete_cmd(ctx: typer.Context, template_id: Annotated[str, typer.Argument(help="Template id.")]) -> None:
-    """Delete a template."""
-    T.delete_template(open_store(ctx), template_id)
-    typer.echo(f"deleted template {template_id}")
+    """Delete a template (kept as a deleted version; rows made with it keep pointing at it)."""
+    action = T.delete_template(open_store(ctx), template_id, author=config.get("author"))
+    typer.echo(f"deleted template {template_id} (action {action}; `undo {action}` restores it)")
 
 
 def _unescape(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from curation.store import templates
 from curation.store.changes import ActionResult, apply_changes, plural, row_list, summary, value_sql
 from curation.store.core import Store
 
@@ -116,9 +117,16 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
     conflicts = changed_since(store, target_id)
     rows = sorted({int(i) for i in conflicts["example_id"]})
     total = int(store.query_value("SELECT count(DISTINCT example_id) FROM revisions WHERE action_id = ?", [target_id]))
-    if rows and not (force or skip_changed):
+    registry = templates.registry_changed_since(store, target_id)
+    if (rows or registry) and not (force or skip_changed):
         later = later_actions(store, target_id, rows)
-        raise UndoConflictError(_conflict_message(target, rows, total, later), target_id, rows, later)
+        message = (
+            _conflict_message(target, rows, total, later)
+            if rows
+            else f"action {target_id} ({target['kind']}): {', '.join(registry)} changed since (a newer version); "
+            "nothing was changed; undo the later change first, or force"
+        )
+        raise UndoConflictError(message, target_id, rows, later)
     skipped = [] if force else rows
     frame = store.query_df(
         "SELECT example_id, field, arg_min_null(old_value, id) AS new_value, arg_min_null(old_meta, id) AS new_meta "
@@ -137,6 +145,12 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
     if skipped:
         prefix += f", kept {plural(len(skipped), 'changed row')} ({row_list(skipped, len(skipped))})"
     result = apply_changes(store, frame, kind=kind, author=author, description=prefix, params=params, keep_empty=True)
+    restored = templates.reverse_registry(store, target_id, int(result.action_id), [] if force else registry)
+    if restored:
+        store.execute(
+            "UPDATE actions SET description = ? WHERE id = ?",
+            [f"{prefix}: restored {', '.join(sorted(restored))}", result.action_id],
+        )
     marked = store.execute(
         "UPDATE actions SET undone_by = ? WHERE id = ? AND undone_by IS NULL", [result.action_id, target_id]
     )

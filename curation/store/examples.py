@@ -22,6 +22,7 @@ EXAMPLE_COLUMNS = (
     "task",
     "task_cluster",
     "template_id",
+    "template_version",
     "format",
     "is_classification",
     "status",

@@ -49,8 +49,15 @@ def test_template_list_and_crud(db: Path) -> None:
     assert _cli(db, "template", "edit", "nli/7", "--input", "{premise}?", "--target", "A: {answer}").exit_code == 0
     shown = json.loads(_cli(db, "template", "list", "--task", "nli", "--json").stdout)
     assert shown[-1] == {"id": "nli/7", "input": "{premise}?", "target": "A: {answer}"}
-    assert _cli(db, "template", "delete", "nli/7").stdout.strip() == "deleted template nli/7"
+    assert (
+        _cli(db, "template", "delete", "nli/7").stdout.strip()
+        == "deleted template nli/7 (action 3; `undo 3` restores it)"
+    )
     assert _cli(db, "template", "delete", "nli/7").exit_code == 1
+    assert _cli(db, "undo", "3").exit_code == 0  # the delete, then the edit, are undone as new versions
+    assert json.loads(_cli(db, "template", "list", "--task", "nli", "--json").stdout)[-1]["input"] == "{premise}?"
+    assert _cli(db, "undo", "2").exit_code == 0
+    assert json.loads(_cli(db, "template", "list", "--task", "nli", "--json").stdout)[-1]["target"] == "{answer}"
 
 
 def test_apply_uploaded_file_with_mapping(db: Path, tmp_path: Path) -> None:

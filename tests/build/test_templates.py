@@ -21,6 +21,7 @@ from curation.build.template_formats import (
 from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError
 from curation.store import examples
+from curation.store.actions import UndoConflictError
 
 NLI = Task("nli_t", "NLI", ("premise", "hypothesis"), options=("yes", "no"))
 NLI_TPL = Template("nli_t/1", "nli_t", "P: {premise}\nH: {hypothesis}\n{options_}", "{answer}")
@@ -187,21 +188,21 @@ def test_template_crud_and_builtin_protection(store) -> None:
     assert T.get_templates(store, "sentiment", [tid])[0].target == "It is {answer}."
     with pytest.raises(T.TemplateError, match=r"unknown placeholder \{txt\}"):
         T.edit_template(store, tid, "{txt}", "{answer}", author="me")
-    T.delete_template(store, tid)
+    T.delete_template(store, tid, author="me")
     with pytest.raises(KeyError, match="no template 'sentiment/7'"):
         T.get_templates(store, "sentiment", [tid])
     with pytest.raises(ValueError, match="built in"):
-        T.delete_task(store, "nli")
-    T.save_task(store, Task("qa_t", "QA", ("question",)))
+        T.delete_task(store, "nli", author="me")
+    T.save_task(store, Task("qa_t", "QA", ("question",)), author="me")
     T.add_template(store, "qa_t", "{question}", "{answer}", author="me")
-    assert T.delete_task(store, "qa_t") == 1
+    assert T.delete_task(store, "qa_t", author="me") == 1
     with pytest.raises(KeyError, match="does not exist; known tasks"):
         T.get_task(store, "qa_t")
 
 
 def test_apply_uploaded_csv_with_mapping_is_deterministic(store) -> None:
     csv = b"p,h,label\nA cat sleeps.,An animal rests.,Yes\nA dog barks.,It is silent.,no\nKids run.,Kids move.,yes\n"
-    T.save_task(store, NLI)
+    T.save_task(store, NLI, author="me")
     T.add_template(store, "nli_t", NLI_TPL.input, NLI_TPL.target, author="me")
     task, tpls = T.get_task(store, "nli_t"), T.get_templates(store, "nli_t")
     cfg = FormatConfig(format="few-shot", k=1, seed=5)
@@ -272,3 +273,37 @@ def test_apply_to_flan_cot_rows_in_store(make_store) -> None:
     assert row["instruction"] == "2+2?\nLet's think step by step."
     assert row["output"] == "4. Explanation: Two and two."
     assert row["provenance"]["source_example_id"] == 2 and row["template_id"] == "arithmetic/1"
+
+
+def test_templates_and_tasks_are_versioned_and_undoable(store) -> None:
+    from curation.store import revisions
+    from curation.store import templates as template_rows
+
+    tid = T.add_template(store, "sentiment", "Say: {text}\n{options_}", "{answer}", author="me")
+    table, name = T.builtin_sample("sentiment")
+    task, cfg = T.get_task(store, "sentiment"), FormatConfig(format="zero-shot", seed=1)
+    dataset = T.dataset_from_table(table, task, cfg, name=name)
+    made = T.apply_templates(store, task, T.get_templates(store, "sentiment", [tid]), dataset, cfg, author="me")
+    T.edit_template(store, tid, "Tell me: {text}\n{options_}", "{answer}", author="me")
+    edit = int(revisions.list_actions(store, ["template-edit"])["id"].iloc[0])
+    delete = T.delete_template(store, tid, author="you")
+    assert template_rows.template_version(store, tid, 1)["input_pattern"] == "Say: {text}\n{options_}"
+    assert template_rows.template_version(store, tid, 3) is None  # the deleted version
+    row = examples.get(store, made[0])  # the templated row still names the version that produced it
+    assert (row["template_id"], row["template_version"], row["provenance"]["template"]["version"]) == (tid, 1, 1)
+    with pytest.raises(UndoConflictError, match=f"template {tid} changed since"):
+        revisions.undo_action(store, edit, author="me")  # the delete came later
+    revisions.undo_action(store, delete, author="me")
+    revisions.undo_action(store, edit, author="me")
+    assert T.get_templates(store, "sentiment", [tid])[0].input == "Say: {text}\n{options_}"
+    assert T.get_templates(store, "sentiment", [tid])[0].version == 5
+    T.save_task(store, Task("qa_t", "QA", ("question",)), author="me")
+    T.add_template(store, "qa_t", "{question}", "{answer}", author="me")
+    gone = (
+        int(revisions.list_actions(store, ["task-delete"], 1)["id"].iloc[0])
+        if T.delete_task(store, "qa_t", author="me")
+        else 0
+    )
+    assert [t.name for t in T.list_tasks(store)].count("qa_t") == 0
+    revisions.undo_action(store, gone, author="me")
+    assert [t.id for t in T.get_templates(store, "qa_t")] == ["qa_t/1"]
