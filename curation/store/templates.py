@@ -204,3 +204,55 @@ def reverse_registry(store: Store, action_id: int, undo_action_id: int, skip: li
         if f"{kind} {key}" not in skip and _write(store, kind, key, json.loads(old) if old else None, undo_action_id):
             restored.append(f"{kind} {key}")
     return restored
+
+
+# -- generation drops -----------------------------------------------------------------------------
+_DROP_COLUMNS = ("job_id", "stage", "reason", "instruction", "input", "output", "detail")
+
+
+def add_drops(store: Store, job_id: int, drops: list[dict[str, Any]]) -> int:
+    """Record dropped candidates (stage, reason, instruction, input, output, detail) of a generation job."""
+    if not drops:
+        return 0
+    frame = pd.DataFrame(
+        [
+            {
+                "job_id": int(job_id),
+                "stage": d["stage"],
+                "reason": d["reason"],
+                "instruction": d["instruction"],
+                "input": d.get("input"),
+                "output": d.get("output"),
+                "detail": json.dumps(d.get("detail") or {}, ensure_ascii=False, default=str),
+            }
+            for d in drops
+        ],
+        columns=list(_DROP_COLUMNS),
+    )
+    return store.insert_df("generation_drops", frame)
+
+
+def list_drops(store: Store, job_id: int | None = None, reason: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Dropped candidates, newest first, optionally of one job and one reason."""
+    conds, params = ["TRUE"], []
+    if job_id is not None:
+        conds.append("job_id = ?")
+        params.append(int(job_id))
+    if reason:
+        conds.append("reason = ?")
+        params.append(reason)
+    return store.query_df(
+        "SELECT id, job_id, stage, reason, instruction, input, output, detail FROM generation_drops "
+        f"WHERE {' AND '.join(conds)} ORDER BY id DESC LIMIT ?",
+        [*params, int(limit)],
+    )
+
+
+def drop_counts(store: Store, job_id: int | None = None) -> pd.DataFrame:
+    """(stage, reason, count) of dropped candidates, largest first."""
+    cond, params = ("job_id = ?", [int(job_id)]) if job_id is not None else ("TRUE", [])
+    return store.query_df(
+        f"SELECT stage, reason, count(*) AS count FROM generation_drops WHERE {cond} "
+        "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        params,
+    )
