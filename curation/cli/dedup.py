@@ -65,11 +65,6 @@ def _check(value: str, allowed: tuple[str, ...] | dict, hint: str) -> str:
     return value
 
 
-def default_rule(mode: str) -> str:
-    """Greedy mode is the Self-Instruct filter ('drop when > threshold'); pairs mode keeps 'score >= threshold'."""
-    return "gt" if mode == "greedy" else "ge"
-
-
 def _config(
     method: str, threshold: float, rule: str | None, scope: str, mode: str, order: str, **extra
 ) -> runs.DedupConfig:
@@ -86,7 +81,7 @@ def _config(
         keep=keep,
         method=method,
         threshold=threshold,
-        rule=_check(rule or default_rule(mode), RULES, "--rule"),
+        rule=_check(rule or runs.default_rule(mode), RULES, "--rule"),
         scope=_check(scope, SCOPES, "--scope"),
         mode=_check(mode, runs.MODES, "--mode"),
         order=_check(order, GREEDY_ORDERS, "--order"),

@@ -28,6 +28,11 @@ HISTOGRAM_BINS = 50
 ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
 
 
+def default_rule(mode: str) -> str:
+    """Greedy mode is the Self-Instruct filter, which drops when score > threshold; pairs mode uses >=."""
+    return "gt" if mode == "greedy" else "ge"
+
+
 @dataclass(frozen=True)
 class DedupConfig:
     """What to compare and how: method, mode, threshold and rule, text scope, rows, keep rule."""
@@ -35,7 +40,7 @@ class DedupConfig:
     method: str = "rouge"
     mode: str = "pairs"
     threshold: float | None = None
-    rule: str = "ge"
+    rule: str | None = None  # default: 'gt' in greedy mode (the Self-Instruct / Alpaca filter), else 'ge'
     scope: str = "instruction"
     tokenizer: str = "rouge"
     order: str = "seeds_first"
@@ -56,6 +61,8 @@ class DedupConfig:
         if set(self.statuses) - set(STATUSES):
             raise ValueError(f"statuses must be among {STATUSES}; got {list(self.statuses)}")
         check_scope(self.scope)
+        if self.rule is None:
+            object.__setattr__(self, "rule", default_rule(self.mode))
         check_rule(self.rule)
         check_threshold(self.effective_threshold)
 
