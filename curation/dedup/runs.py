@@ -65,6 +65,8 @@ class DedupConfig:
             object.__setattr__(self, "rule", default_rule(self.mode))
         check_rule(self.rule)
         check_threshold(self.effective_threshold)
+        if self.rule == "gt" and self.effective_threshold >= 1.0:
+            raise ValueError("no score is > 1; use the rule 'ge' (score >= 1) to find exact duplicates")
 
     @property
     def effective_threshold(self) -> float:

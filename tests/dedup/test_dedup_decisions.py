@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.dedup import runs
+from curation.dedup import embeddings, runs
 from curation.store import Store, revisions
 from curation.store import dedup as dedup_store
 
@@ -167,3 +168,22 @@ def test_pair_records_are_sorted_and_json(make_store) -> None:
     lines = runs.pair_records(outcome)
     assert [line["kind"] for line in lines] == ["pair", "pair", "dropped"]
     assert json.loads(json.dumps(lines)) == lines and not pd.isna(lines[-1]["score"])
+
+
+def test_embedding_threshold_1_finds_every_exact_duplicate(make_store) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(20, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # float32 rounding: |v|^2 is 1 +- a few ulp
+    vectors[:10] *= np.float32(1 - 4e-6)  # model output a hair off unit length (normalize() leaves it as is)
+    doubled = np.concatenate([vectors, vectors])
+    found = embeddings.cosine_pairs(doubled, 1.0, "ge")
+    assert sorted(zip(found["a"], found["b"], strict=True)) == [(i, i + 20) for i in range(20)]
+    assert (found["score"] == 1.0).all()
+    texts = [f"text number {i}" for i in range(20)]
+    store = make_store([{"instruction": t} for t in texts + texts])
+    table = dict(zip(texts, vectors, strict=True))
+    cfg = runs.DedupConfig(method="embedding", threshold=1.0)
+    outcome = runs.run_dedup(store, cfg, embed=lambda batch: np.stack([table[t] for t in batch]), author="t")
+    assert outcome.summary()["duplicates"] == 20
+    with pytest.raises(ValueError, match="no score is > 1"):
+        runs.DedupConfig(method="embedding", threshold=1.0, rule="gt")
