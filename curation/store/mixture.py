@@ -34,7 +34,6 @@ INSTRUCTION_KEY = (
     "regexp_replace(lower(regexp_replace(coalesce(e.instruction, ''), '\\s+', ' ', 'g')), "
     "'^[[:punct:][:space:]]+|[[:punct:][:space:]]+$', '', 'g')"
 )
-TASK_KEY = f"coalesce('task:' || e.task, 'instruction:' || {INSTRUCTION_KEY})"  # rows without a task: by instruction
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,19 @@ def _member_sql(group_by: str, flt: ExampleFilter, heldout: HeldOutRule) -> tupl
     if group_by not in GROUP_BYS:
         raise ValueError(f"group_by must be one of {GROUP_BYS}; got {group_by!r}")
     where, params = examples.where_clause(flt)
-    unit = INSTRUCTION_KEY if heldout.by == "instruction" else TASK_KEY
-    base = (
+    rows = (
         f'SELECT e.id, {_GROUP_SQL[group_by]} AS "group", t.example_id IS NOT NULL AS cot, '
-        f"coalesce(list_contains(?, e.task_cluster), false) AS in_cluster, {unit} AS unit, "
-        f"{INSTRUCTION_KEY} AS instruction_key, {TASK_KEY} AS task_key {_FROM} "
-        f"WHERE {where} AND e.status <> 'duplicate'"
+        f"coalesce(list_contains(?, e.task_cluster), false) AS in_cluster, e.task, "
+        f"{INSTRUCTION_KEY} AS instruction_key {_FROM} WHERE {where} AND e.status <> 'duplicate'"
     )
+    unit = "instruction_key" if heldout.by == "instruction" else "task_key"
+    base = (  # rows without a task count as their own (instruction) task
+        "SELECT *, coalesce('task:' || task, 'instruction:' || instruction_key) AS task_key, "
+        f"{unit} AS unit FROM ({rows})"
+    )
+    if not heldout.fraction:  # whole clusters only: no units to draw
+        sql = f'SELECT id, "group", cot, in_cluster AS held, instruction_key, task_key FROM ({base})'
+        return sql, [list(heldout.clusters), *params]
     sql = f"""
         WITH base AS ({base}),
         units AS (SELECT unit, count(*) AS size, md5(? || ':' || unit) AS draw FROM base GROUP BY unit),
