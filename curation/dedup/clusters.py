@@ -58,9 +58,14 @@ def pair_clusters(rows: pd.DataFrame, pairs: pd.DataFrame, rule: KeepRule) -> pd
     kept that it passes against (ties by keep order), else it is kept. So each cluster is one kept row with the
     rows that each match it at the threshold; A~B and B~C never put A and C together unless A~C.
     """
-    order = keep_order(rows, rule)
-    dropped = greedy_walk(len(rows), pairs, order)
-    members = greedy_clusters(len(rows), dropped)
+    return assign_to_kept(len(rows), pairs, keep_order(rows, rule))
+
+
+def assign_to_kept(n: int, pairs: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """Walk `order`; each row joins the best-scoring kept row it has a pair with, else is kept. Returns the
+    clusters (row, cluster, keep, blocked_by, score = score against the kept row)."""
+    dropped = greedy_walk(n, pairs, order)
+    members = greedy_clusters(n, dropped)
     members["score"] = members["row"].map(dict(zip(dropped["row"], dropped["score"], strict=True)))
     return members
 

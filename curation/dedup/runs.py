@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from curation.dedup import embeddings
-from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, greedy_clusters, greedy_order, greedy_walk, pair_clusters
+from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, assign_to_kept, greedy_order, pair_clusters
 from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
 from curation.dedup.scopes import check_scope, scope_texts, text_hash
@@ -195,10 +195,7 @@ def decide(rows: pd.DataFrame, pairs: pd.DataFrame, cfg: DedupConfig) -> pd.Data
     score against the kept row). Pairs mode walks the keep-rule order, greedy mode the configured walk order."""
     if cfg.mode == "pairs":
         return pair_clusters(rows, pairs, cfg.keep)
-    dropped = greedy_walk(len(rows), pairs, greedy_order(rows, cfg.order))
-    members = greedy_clusters(len(rows), dropped)
-    members["score"] = members["row"].map(dict(zip(dropped["row"], dropped["score"], strict=True)))
-    return members
+    return assign_to_kept(len(rows), pairs, greedy_order(rows, cfg.order))
 
 
 def run_dedup(
