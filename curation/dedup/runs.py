@@ -345,11 +345,6 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
     return result
 
 
-def changed_since_apply(store: Store, action_id: int) -> pd.DataFrame:
-    """Rows (and fields) an applied dedup or tag action wrote that were changed since by later work."""
-    return dedup_store.changed_since(store, action_id)
-
-
 def undo_run(store: Store, action_id: int, *, author: str, force: bool = False) -> revisions.ActionResult:
     """Undo an applied dedup action in one step (every status and reason goes back).
 
@@ -362,7 +357,7 @@ def undo_run(store: Store, action_id: int, *, author: str, force: bool = False) 
     if action["kind"] not in ("dedup", "tag"):
         raise ValueError(f"action {action_id} is a {action['kind']!r} action, not a dedup action")
     if action["undone_by"] is None and not force:
-        changed = changed_since_apply(store, action_id)
+        changed = dedup_store.changed_since(store, action_id)
         if len(changed):
             raise ChangedSinceApply(action_id, changed)
     return revisions.undo_action(store, action_id, author=author)
