@@ -10,7 +10,7 @@ import streamlit as st
 
 from curation.dedup import contamination, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
-from curation.dedup.highlight import shared_segments
+from curation.dedup.highlight import highlighted_html
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
 from curation.filters import ORIGINS, STATUSES
 from curation.io import importers
@@ -39,11 +39,6 @@ show_flash = partial(feedback.show_flash, FLASH)
 def run_form() -> None:
     method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="dd_method", horizontal=True)
     left, mid, right = st.columns(3)
-    default = runs.DEFAULT_THRESHOLDS[method]
-    threshold = left.number_input("Threshold", 0.01, 1.0, default, 0.01, format="%.2f", key=f"dd_threshold_{method}")
-    rule = mid.radio("Duplicate when", list(RULE_LABELS), format_func=RULE_LABELS.get, key="dd_rule")
-    scope = right.selectbox("Compare", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="dd_scope")
-    left, mid, right = st.columns(3)
     mode = left.radio(
         "Mode",
         list(runs.MODES),
@@ -51,6 +46,18 @@ def run_form() -> None:
         format_func={"pairs": "all pairs → clusters", "greedy": "greedy Self-Instruct filter"}.get,
     )
     order = mid.selectbox("Greedy order", GREEDY_ORDERS, key="dd_order", disabled=mode != "greedy")
+    scope = right.selectbox("Compare", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="dd_scope")
+    left, mid, right = st.columns(3)
+    default = runs.DEFAULT_THRESHOLDS[method]
+    threshold = left.number_input("Threshold", 0.01, 1.0, default, 0.01, format="%.2f", key=f"dd_threshold_{method}")
+    rules = list(RULE_LABELS)
+    rule = mid.radio(  # greedy mode is the Self-Instruct filter: "drop when > threshold" unless changed
+        "Duplicate when",
+        rules,
+        index=rules.index(runs.default_rule(mode)),
+        format_func=RULE_LABELS.get,
+        key=f"dd_rule_{mode}",
+    )
     unicode = right.checkbox(
         "Non-Latin tokens (not rouge-score)",
         key="dd_unicode",
@@ -64,18 +71,22 @@ def run_form() -> None:
     keep = keep_rule_form()
     busy = _running_job() is not None
     if st.button("Find duplicates", key="dd_start", type="primary", disabled=busy or not statuses):
-        cfg = runs.DedupConfig(
-            method=method,
-            mode=mode,
-            threshold=float(threshold),
-            rule=rule,
-            scope=scope,
-            tokenizer="unicode" if unicode and method == "rouge" else "rouge",
-            order=order,
-            sources=tuple(sources),
-            statuses=tuple(statuses),
-            keep=keep,
-        )
+        try:
+            cfg = runs.DedupConfig(
+                method=method,
+                mode=mode,
+                threshold=float(threshold),
+                rule=rule,
+                scope=scope,
+                tokenizer="unicode" if unicode and method == "rouge" else "rouge",
+                order=order,
+                sources=tuple(sources),
+                statuses=tuple(statuses),
+                keep=keep,
+            )
+        except ValueError as err:
+            st.error(inert(err))
+            return
         job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
         st.session_state.dd_job = job_id
         flash("info", f"Started dedup job #{job_id}.")
@@ -182,39 +193,26 @@ def run_summary(run: dict) -> None:
     cols[3].metric("Would be marked", f"{len(dupes):,}")
 
 
-def highlighted(text: str, other: str, tokenizer: str) -> str:
-    """Markdown of `text` with the tokens shared with `other` on a coloured background; user text escaped."""
-    parts = []
-    for segment, shared in shared_segments(text, other, tokenizer):
-        # shared segments are runs of letters/digits only, so they need no escaping inside the directive
-        parts.append(f":orange-background[{segment}]" if shared else plain(segment))
-    return "".join(parts) or "_(empty)_"
-
-
-def plain(text: str) -> str:
-    """User text as inert Markdown that keeps its line breaks."""
-    return inert(text).replace("\n", "  \n")
-
-
-def member_card(column, run: dict, cluster: int, member: pd.Series, kept_text: str) -> None:
+def member_card(column, run: dict, cluster: int, member: pd.Series, kept: pd.Series | None) -> None:
     tokenizer = run["params"].get("tokenizer", "rouge")
     text = scope_texts(pd.DataFrame([member]), run["scope"])[0]
+    kept_text = None if kept is None or member["keep"] else scope_texts(pd.DataFrame([kept]), run["scope"])[0]
     badge = "KEPT" if member["keep"] else ("split off" if member["split"] else "duplicate")
     with column.container(border=True):
         st.caption(
             f"#{int(member['id'])} · {badge} · {member['status']} · {member['origin']} · row {member['source_row']}"
         )
-        st.markdown(highlighted(text, kept_text, tokenizer) if not member["keep"] else inert(text))
-        if pd.notna(member["score"]):
-            st.caption(f"best pair score {member['score']:.4f}")
+        st.html(highlighted_html(text, kept_text, tokenizer))
+        if pd.notna(member["score"]) and kept is not None and not member["keep"]:
+            st.caption(f"score vs kept #{int(kept['id'])}: {runs.score_text(member['score'])}")
         disabled = runs.is_applied(run)
         if not member["keep"]:
             st.button(
                 "Keep this row",
                 key=f"dd_keep_{cluster}_{member['id']}",
                 disabled=disabled,
-                on_click=dedup_store.set_kept,
-                args=(store, run["id"], cluster, int(member["id"])),
+                on_click=_keep,
+                args=(run["id"], cluster, int(member["id"])),
             )
         if member["split"]:
             st.button(
@@ -229,46 +227,95 @@ def member_card(column, run: dict, cluster: int, member: pd.Series, kept_text: s
                 "Split off (not a duplicate)",
                 key=f"dd_split_{cluster}_{member['id']}",
                 disabled=disabled,
-                on_click=runs.split_off,
-                args=(store, run["id"], cluster, int(member["id"])),
+                on_click=_split,
+                args=(run["id"], cluster, int(member["id"])),
             )
 
 
+def _keep(run_id: int, cluster: int, example_id: int) -> None:
+    unmatched = dedup_store.set_kept(store, run_id, cluster, example_id)
+    _say_unmatched(unmatched, example_id)
+
+
+def _split(run_id: int, cluster: int, example_id: int) -> None:
+    _say_unmatched(runs.split_off(store, run_id, cluster, example_id), None)
+
+
+def _say_unmatched(unmatched: int, kept_id: int | None) -> None:
+    if unmatched:
+        who = f"#{kept_id}" if kept_id else "the new kept row"
+        flash("info", f"{unmatched} rows do not match {who} at the threshold and were split off (not marked).")
+
+
 def cluster_review(run: dict) -> None:
-    sort = st.radio("Sort clusters by", ["size", "score"], key="dd_sort", horizontal=True)
-    clusters = dedup_store.cluster_summary(store, run["id"], sort)
+    left, right = st.columns([1, 2])
+    sort = left.radio("Sort clusters by", ["size", "score"], key="dd_sort", horizontal=True)
+    search = right.text_input("Search clusters (instruction or input contains)", key="dd_cluster_search")
+    clusters = dedup_store.cluster_summary(store, run["id"], sort, search=search)
+    if clusters.empty and search.strip():
+        st.info(inert(f"No cluster has a row containing {search.strip()!r}."))
+        return
     if clusters.empty:
         st.success("No duplicates at this threshold.")
         return
-    st.dataframe(
+    options = clusters["cluster"].astype(int).tolist()
+    key = f"dd_cluster_{run['id']}"
+    picked = st.dataframe(
         clusters[["cluster", "size", "active", "max_score", "accepted", "kept_id", "kept_instruction"]],
         hide_index=True,
         width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"dd_cluster_table_{run['id']}",
     )
-    options = clusters["cluster"].astype(int).tolist()
+    _jump_to_selected(picked, options, key)
     info = {
         int(r.cluster): f"cluster {r.cluster} · {r.size} rows · best {r.max_score:.3f}" for r in clusters.itertuples()
     }
-    cluster = st.selectbox("Cluster", options, key=f"dd_cluster_{run['id']}", format_func=info.get)
+    st.caption("Select a row of the table to open that cluster.")
+    cluster = st.selectbox("Cluster", options, key=key, format_func=info.get)
     members = dedup_store.cluster_members(store, run["id"], cluster)
-    kept = members[members["keep"]]
-    kept_text = scope_texts(kept, run["scope"])[0] if len(kept) else ""
+    kept_rows = members[members["keep"]]
+    kept = kept_rows.iloc[0] if len(kept_rows) else None
     shown = members.head(MAX_SIDE_BY_SIDE)
     for start in range(0, len(shown), 3):
         columns = st.columns(3)
         for column, (_, member) in zip(columns, shown.iloc[start : start + 3].iterrows(), strict=False):
-            member_card(column, run, cluster, member, kept_text)
+            member_card(column, run, cluster, member, kept)
     if len(members) > MAX_SIDE_BY_SIDE:
         st.caption(f"Showing {MAX_SIDE_BY_SIDE} of {len(members)} members; all are listed below.")
-        st.dataframe(members[["id", "keep", "split", "status", "instruction"]], hide_index=True)
+        st.dataframe(members[["id", "keep", "split", "score", "status", "instruction"]], hide_index=True)
     with st.expander("Pair scores in this cluster"):
         st.dataframe(dedup_store.run_pairs(store, run["id"], members["id"].tolist()), hide_index=True)
-    st.button(
+    left, right = st.columns(2)
+    left.button(
         "Accept this cluster",
         key="dd_accept_cluster",
+        disabled=runs.is_applied(run),
         on_click=dedup_store.set_accepted,
         args=(store, run["id"], True, cluster),
     )
+    right.button(
+        "Not duplicates (split off the whole cluster)",
+        key="dd_not_duplicates",
+        disabled=runs.is_applied(run),
+        on_click=_not_duplicates,
+        args=(run["id"], cluster),
+    )
+
+
+def _jump_to_selected(picked, options: list[int], key: str) -> None:
+    """Open the cluster of a newly selected table row (later picks in the selectbox are not overridden)."""
+    rows = list(getattr(getattr(picked, "selection", None), "rows", None) or [])
+    target = options[rows[0]] if rows and rows[0] < len(options) else None
+    if target is not None and st.session_state.get(f"{key}_jumped") != target:
+        st.session_state[key] = target
+    st.session_state[f"{key}_jumped"] = target
+
+
+def _not_duplicates(run_id: int, cluster: int) -> None:
+    n = dedup_store.split_cluster(store, run_id, cluster)
+    flash("info", f"Cluster {cluster}: {n} rows split off; applying this run leaves them as they are.")
 
 
 def decisions(run: dict) -> None:
@@ -303,13 +350,28 @@ def _apply(run_id: int) -> None:
     flash("success", f"Marked {result.rows:,} rows duplicate (action #{result.action_id}).")
 
 
-def _undo(run: dict) -> None:
+def _undo(run: dict, force: bool = False) -> None:
+    action_id = int(run["applied_action"])
+    st.session_state.pop("dd_undo_conflict", None)
     try:
-        result = runs.undo_run(store, int(run["applied_action"]), author=author())
+        result = runs.undo_run(store, action_id, author=author(), force=force)
+    except runs.ChangedSinceApply as err:
+        st.session_state.dd_undo_conflict = {"run": run, "message": str(err), "changed": err.changed}
+        return
     except (KeyError, ValueError) as err:
         flash("error", inert(err))
         return
-    flash("success", f"Undid action #{run['applied_action']}: {result.rows:,} rows restored.")
+    flash("success", f"Undid action #{action_id}: {result.rows:,} rows restored.")
+
+
+def undo_conflict(run: dict) -> None:
+    """Rows changed since the apply: listed, with an explicit 'undo anyway'."""
+    conflict = st.session_state.get("dd_undo_conflict")
+    if not conflict or conflict["run"]["id"] != run["id"] or not runs.is_applied(run):
+        return
+    st.warning(inert(f"Not undone: {conflict['message']}"))
+    st.dataframe(conflict["changed"], hide_index=True, key="dd_undo_changed")
+    st.button("Undo anyway (overwrite those later changes)", key="dd_undo_force", on_click=_undo, args=(run, True))
 
 
 # -- contamination -------------------------------------------------------------------------------
@@ -370,6 +432,7 @@ def contamination_results() -> None:
         args=(run_id,),
     )
     right.button("Undo tagging", key="dd_eval_untag", disabled=not applied, on_click=_undo, args=(run,))
+    undo_conflict(run)
 
 
 def _tag(run_id: int) -> None:
@@ -395,6 +458,7 @@ with review:
         histogram_chart(chosen)
         cluster_review(chosen)
         decisions(chosen)
+        undo_conflict(chosen)
 with contaminated:
     contamination_form()
     contamination_results()

@@ -28,7 +28,8 @@ GROUP_LABELS = {
     "format": "Format (zero-shot / few-shot / CoT)",
     "cot": "CoT tag",
 }
-HELDOUT = {"none": "No held-out split", "clusters": "Whole task clusters", "fraction": "A random fraction per group"}
+HELDOUT = {"none": "No held-out split", "clusters": "Whole task clusters", "fraction": "A random fraction"}
+HELDOUT_BY = {"instruction": "whole instructions (normalised text)", "task": "whole tasks"}
 TOP = 30
 FLASH = "mix_flash"
 
@@ -83,18 +84,36 @@ def heldout_settings(clusters: list[str]) -> dict:
     st.subheader("Held-out split and export format")
     cols = st.columns([2, 3, 2])
     mode = cols[0].radio("Hold out", list(HELDOUT), format_func=HELDOUT.get, key="mix_heldout")
-    chosen, fraction = [], 0.0
+    chosen, fraction, by = [], 0.0, "instruction"
     if mode == "clusters":
         chosen = cols[1].multiselect("Task clusters to hold out (leave-one-cluster-out)", clusters, key="mix_clusters")
     elif mode == "fraction":
-        fraction = cols[1].slider("Fraction of each group", 0.0, 0.5, 0.1, 0.01, key="mix_heldout_fraction")
+        fraction = cols[1].slider("Fraction of the rows", 0.0, 0.5, 0.1, 0.01, key="mix_heldout_fraction")
+        by = cols[1].radio(
+            "Hold out",
+            list(HELDOUT_BY),
+            format_func=HELDOUT_BY.get,
+            key="mix_heldout_by",
+            horizontal=True,
+            help="All rows of a held-out instruction (or task) are held out, so none of them is also trained on. "
+            "Instructions that differ only in case, spacing or surrounding punctuation count as one.",
+        )
+    allow = mode != "none" and cols[1].checkbox(
+        "Export even if an instruction is on both sides", key="mix_allow_overlap", help="Recorded in the manifest."
+    )
     cot_format = cols[2].radio(
         "CoT rows are exported",
         ["cot", "direct"],
         format_func={"cot": "with the rationale (CoT)", "direct": "final answer only (direct)"}.get,
         key="mix_cot_format",
     )
-    return {"heldout_clusters": chosen, "heldout_fraction": float(fraction), "cot_format": cot_format}
+    return {
+        "heldout_clusters": chosen,
+        "heldout_fraction": float(fraction),
+        "heldout_by": by,
+        "allow_overlap": bool(allow),
+        "cot_format": cot_format,
+    }
 
 
 def weights_editor(groups: list[str], group_by: str) -> dict[str, float]:
@@ -161,6 +180,10 @@ def preview_section(plan: mixture.MixturePlan) -> None:
     cols[2].metric("CoT share", f"{plan.cot_share:.1%}")
     cols[3].metric("Groups", f"{len(plan.groups):,}")
     st.text(f"Rule: {plan.config.rule()}")
+    if plan.overlap is not None:
+        st.text(
+            f"Held-out overlap with train: {plan.overlap['instructions']} instructions, {plan.overlap['tasks']} tasks"
+        )
     for warning in plan.warnings:
         st.warning(inert(warning))
     if plan.groups.empty:
@@ -206,7 +229,8 @@ def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None
         "Export snapshot",
         key="mix_export",
         type="primary",
-        disabled=plan.total + plan.heldout_total == 0,
+        disabled=plan.total + plan.heldout_total == 0
+        or bool(plan.overlap and mixture.overlap_blocks(config, plan.overlap)),
         on_click=start_export,
         args=(config,),
     )

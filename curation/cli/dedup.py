@@ -22,7 +22,13 @@ from curation.store import dedup as dedup_store
 
 app = typer.Typer(help="Near-duplicates: ROUGE-L or embedding similarity, review, apply, undo.", no_args_is_help=True)
 
-RuleOpt = Annotated[str, typer.Option(help="'ge': score >= threshold is a duplicate; 'gt': score > threshold.")]
+RuleOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="'ge': score >= threshold is a duplicate; 'gt': score > threshold. Default: 'gt' in greedy mode "
+        "(the Self-Instruct / Alpaca filter drops when > 0.7), else 'ge'."
+    ),
+]
 ScopeOpt = Annotated[str, typer.Option(help=f"Compared text: {', '.join(SCOPES)}.")]
 ModeOpt = Annotated[
     str, typer.Option(help="'pairs': every pair, clustered; 'greedy': Self-Instruct filter in --order.")
@@ -33,7 +39,14 @@ StatusOpt = Annotated[
     list[str] | None,
     typer.Option("--status", help="Only rows with this status (repeatable; default pending, approved)."),
 ]
-PairsOpt = Annotated[Path | None, typer.Option("--pairs-out", help="Write one JSON line per pair (and dropped row).")]
+PairsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pairs-out",
+        help='Write one JSON line per pair, then one per dropped row: {"dropped", "dropped_row", "kept", '
+        '"kept_row", "score"}.',
+    ),
+]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Mark the duplicates (one undoable action).")]
 KeepOriginsOpt = Annotated[
     str,
@@ -52,7 +65,9 @@ def _check(value: str, allowed: tuple[str, ...] | dict, hint: str) -> str:
     return value
 
 
-def _config(method: str, threshold: float, rule: str, scope: str, mode: str, order: str, **extra) -> runs.DedupConfig:
+def _config(
+    method: str, threshold: float, rule: str | None, scope: str, mode: str, order: str, **extra
+) -> runs.DedupConfig:
     if not 0.0 < threshold <= 1.0:
         raise typer.BadParameter(f"must be in (0, 1]; got {threshold}", param_hint="--threshold")
     statuses = tuple(extra.pop("statuses") or ("pending", "approved"))
@@ -66,7 +81,7 @@ def _config(method: str, threshold: float, rule: str, scope: str, mode: str, ord
         keep=keep,
         method=method,
         threshold=threshold,
-        rule=_check(rule, RULES, "--rule"),
+        rule=_check(rule or runs.default_rule(mode), RULES, "--rule"),
         scope=_check(scope, SCOPES, "--scope"),
         mode=_check(mode, runs.MODES, "--mode"),
         order=_check(order, GREEDY_ORDERS, "--order"),
@@ -96,7 +111,7 @@ def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, appl
         + (f", {summary['embedded']:,} rows embedded" if cfg.method == "embedding" else "")
     )
     if pairs_out:
-        _write_jsonl(pairs_out, runs.pair_records(outcome, cfg.mode))
+        _write_jsonl(pairs_out, runs.pair_records(outcome))
         typer.echo(f"pairs: {pairs_out}")
     if apply:
         _apply(store, summary["run_id"], author)
@@ -125,7 +140,7 @@ def _apply(store: Store, run_id: int, author: str) -> None:
 def rouge_cmd(
     ctx: typer.Context,
     threshold: Annotated[float, typer.Option(help="ROUGE-L F-measure threshold in (0, 1].")] = 0.7,
-    rule: RuleOpt = "ge",
+    rule: RuleOpt = None,
     scope: ScopeOpt = "instruction",
     mode: ModeOpt = "pairs",
     order: OrderOpt = "seeds_first",
@@ -161,7 +176,7 @@ def rouge_cmd(
 def embed_cmd(
     ctx: typer.Context,
     threshold: Annotated[float, typer.Option(help="Cosine similarity threshold in (0, 1].")] = 0.9,
-    rule: RuleOpt = "ge",
+    rule: RuleOpt = None,
     scope: ScopeOpt = "instruction",
     mode: ModeOpt = "pairs",
     order: OrderOpt = "seeds_first",
@@ -209,9 +224,21 @@ def apply_cmd(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="De
 
 
 @app.command("undo")
-def undo_cmd(ctx: typer.Context, action_id: Annotated[int, typer.Argument(help="Action id printed by apply.")]) -> None:
-    """Undo an applied dedup (or contamination tag) action in one step."""
-    result = runs.undo_run(open_store(ctx), action_id, author=config.get("author"))
+def undo_cmd(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(help="Action id printed by apply.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Undo even if later work changed rows it marked (overwrites that work).")
+    ] = False,
+) -> None:
+    """Undo an applied dedup (or contamination tag) action in one step; refused if rows were changed since."""
+    try:
+        result = runs.undo_run(open_store(ctx), action_id, author=config.get("author"), force=force)
+    except runs.ChangedSinceApply as err:
+        typer.echo(f"error: {err}", err=True)
+        for change in err.changed.itertuples(index=False):
+            typer.echo(f"  {runs.describe_change(change)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"undid action {action_id}: {result.rows:,} rows restored (action {result.action_id})")
 
 

@@ -43,6 +43,7 @@ def preview_cmd(
         "heldout": plan.heldout_total,
         "cot_share": round(plan.cot_share, 6),
         "groups": plan.manifest_groups(),
+        "heldout_overlap": plan.overlap,
         "warnings": plan.warnings,
     }
     if as_json:
@@ -50,6 +51,11 @@ def preview_cmd(
         return
     typer.echo(f"rule: {data['rule']}")
     typer.echo(f"train rows: {plan.total}  held-out rows: {plan.heldout_total}  CoT share: {plan.cot_share:.1%}")
+    if plan.overlap is not None:
+        typer.echo(
+            f"held out by {config.heldout_by if config.heldout_fraction else 'task cluster'}; shared with train: "
+            f"{plan.overlap['instructions']} instructions, {plan.overlap['tasks']} tasks"
+        )
     rows = [g | {"share": f"{g['share']:.1%}", "epochs": f"{g['epochs']:.2f}"} for g in data["groups"]]
     echo_table(rows, ["group", "before", "heldout", "after", "share", "epochs", "warning"])
     for warning in plan.warnings:

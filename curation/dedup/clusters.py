@@ -52,17 +52,29 @@ def cluster_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pair_clusters(rows: pd.DataFrame, pairs: pd.DataFrame, rule: KeepRule) -> pd.DataFrame:
-    """Members of every cluster (rows = positions in `rows`): row, cluster, keep (one kept row per cluster)."""
-    labels = cluster_labels(len(rows), pairs["a"].to_numpy(), pairs["b"].to_numpy())
-    members = pd.DataFrame({"row": np.flatnonzero(labels >= 0)})
-    members["cluster"] = labels[members["row"]]
-    members["keep"] = False
-    if members.empty:
-        return members.assign(blocked_by=pd.Series(dtype="Int64"))
-    rank = rule.rank(rows.iloc[members["row"]].reset_index(drop=True))
-    best = rank.groupby(members["cluster"]).idxmin()
-    members.loc[best.to_numpy(), "keep"] = True
-    return members.assign(blocked_by=pd.Series(pd.NA, index=members.index, dtype="Int64"))
+    """Members of every cluster (rows = positions in `rows`): row, cluster, keep, blocked_by, score.
+
+    No chaining: walking the rows in keep-rule order, a row becomes a duplicate of the best-scoring row already
+    kept that it passes against (ties by keep order), else it is kept. So each cluster is one kept row with the
+    rows that each match it at the threshold; A~B and B~C never put A and C together unless A~C.
+    """
+    return assign_to_kept(len(rows), pairs, keep_order(rows, rule))
+
+
+def assign_to_kept(n: int, pairs: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """Walk `order`; each row joins the best-scoring kept row it has a pair with, else is kept. Returns the
+    clusters (row, cluster, keep, blocked_by, score = score against the kept row)."""
+    dropped = greedy_walk(n, pairs, order)
+    members = greedy_clusters(n, dropped)
+    members["score"] = members["row"].map(dict(zip(dropped["row"], dropped["score"], strict=True)))
+    return members
+
+
+def keep_order(rows: pd.DataFrame, rule: KeepRule) -> np.ndarray:
+    """Positions of `rows` in keep-rule order (the row kept first comes first)."""
+    if rows.empty:
+        return np.zeros(0, dtype=np.int64)
+    return np.argsort(rule.rank(rows.reset_index(drop=True)).to_numpy(), kind="stable")
 
 
 def greedy_order(rows: pd.DataFrame, order: str) -> np.ndarray:

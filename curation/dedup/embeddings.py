@@ -167,9 +167,16 @@ def _row_block_pairs(
     x, y = unit[a], unit[b]
     close = np.einsum("ij,ij->i", x, y) >= threshold - _float32_slack(unit.shape[1])  # cheap second screen
     a, b = a[close], b[close]
-    score = np.einsum("ij,ij->i", x[close].astype(np.float64), y[close].astype(np.float64))
+    score = snap_to_one(np.einsum("ij,ij->i", x[close].astype(np.float64), y[close].astype(np.float64)), unit.shape[1])
     keep = passes_rule(score, threshold, rule)
     return a[keep], b[keep], score[keep]
+
+
+def snap_to_one(score: np.ndarray, dim: int) -> np.ndarray:
+    """Scores within float32 rounding of 1 become exactly 1.0: identical texts have identical vectors, but the
+    dot product of a float32 unit vector with itself lands at e.g. 0.99999988, so a threshold of 1.0 would miss
+    them."""
+    return np.where(score >= 1.0 - _float32_slack(dim), 1.0, score)
 
 
 def _sparse_nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +210,7 @@ def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: st
         found.append((rows + start, cols))
     a = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     b = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
-    exact = np.einsum("ij,ij->i", lu[a].astype(np.float64), ru[b].astype(np.float64))
+    exact = snap_to_one(np.einsum("ij,ij->i", lu[a].astype(np.float64), ru[b].astype(np.float64)), lu.shape[1])
     keep = passes_rule(exact, threshold, rule)
     return pd.DataFrame({"a": a[keep].astype(np.int64), "b": b[keep].astype(np.int64), "score": exact[keep]})
 

@@ -1,6 +1,9 @@
-"""Why two rows match: the tokens of one text that lie on a longest common subsequence with another."""
+"""Why two rows match: the tokens of one text that lie on a longest common subsequence with another, and that
+text as HTML with those tokens marked (every character escaped, nothing added or dropped)."""
 
 from __future__ import annotations
+
+import html
 
 from rapidfuzz.distance import LCSseq
 
@@ -33,3 +36,19 @@ def shared_segments(text: str, other: str, tokenizer: str = "rouge") -> list[tup
     if cursor < len(base):
         segments.append((base[cursor:], False))
     return segments
+
+
+def highlighted_html(text: str, other: str | None, tokenizer: str = "rouge") -> str:
+    """`text` exactly as stored, HTML-escaped, line breaks and spaces kept, tokens shared with `other` in <mark>.
+
+    Its text content (tags stripped, entities unescaped) is `text` itself: no inserted spaces or padding that
+    would show "< script >" for "<script>" or "order ." for "order.".
+    """
+    segments = [(text, False)] if other is None else shared_segments(text, other, tokenizer)
+    if other is not None and "".join(s for s, _ in segments) != text:  # lowercasing changed the length
+        segments = [(text, False)]
+    body = "".join(
+        f'<mark style="padding:0;margin:0">{html.escape(s)}</mark>' if shared else html.escape(s)
+        for s, shared in segments
+    )
+    return f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">{body}</div>'

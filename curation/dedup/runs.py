@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from curation.dedup import embeddings
-from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, greedy_clusters, greedy_order, greedy_walk, pair_clusters
+from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, assign_to_kept, greedy_order, pair_clusters
 from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
 from curation.dedup.scopes import check_scope, scope_texts, text_hash
@@ -28,6 +28,11 @@ HISTOGRAM_BINS = 50
 ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
 
 
+def default_rule(mode: str) -> str:
+    """Greedy mode is the Self-Instruct filter, which drops when score > threshold; pairs mode uses >=."""
+    return "gt" if mode == "greedy" else "ge"
+
+
 @dataclass(frozen=True)
 class DedupConfig:
     """What to compare and how: method, mode, threshold and rule, text scope, rows, keep rule."""
@@ -35,7 +40,7 @@ class DedupConfig:
     method: str = "rouge"
     mode: str = "pairs"
     threshold: float | None = None
-    rule: str = "ge"
+    rule: str | None = None  # default: 'gt' in greedy mode (the Self-Instruct / Alpaca filter), else 'ge'
     scope: str = "instruction"
     tokenizer: str = "rouge"
     order: str = "seeds_first"
@@ -56,8 +61,12 @@ class DedupConfig:
         if set(self.statuses) - set(STATUSES):
             raise ValueError(f"statuses must be among {STATUSES}; got {list(self.statuses)}")
         check_scope(self.scope)
+        if self.rule is None:
+            object.__setattr__(self, "rule", default_rule(self.mode))
         check_rule(self.rule)
         check_threshold(self.effective_threshold)
+        if self.rule == "gt" and self.effective_threshold >= 1.0:
+            raise ValueError("no score is > 1; use the rule 'ge' (score >= 1) to find exact duplicates")
 
     @property
     def effective_threshold(self) -> float:
@@ -182,22 +191,11 @@ def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
 
 
 def decide(rows: pd.DataFrame, pairs: pd.DataFrame, cfg: DedupConfig) -> pd.DataFrame:
-    """Cluster members with the kept row of each cluster (pairs mode: keep rule; greedy: walk order)."""
-    if cfg.mode == "greedy":
-        dropped = greedy_walk(len(rows), pairs, greedy_order(rows, cfg.order))
-        members = greedy_clusters(len(rows), dropped)
-        members["score"] = members["row"].map(dict(zip(dropped["row"], dropped["score"], strict=True)))
-        return members
-    members = pair_clusters(rows, pairs, cfg.keep)
-    best = (
-        pd.concat(
-            [pairs[["a", "score"]].rename(columns={"a": "row"}), pairs[["b", "score"]].rename(columns={"b": "row"})]
-        )
-        .groupby("row")["score"]
-        .max()
-    )
-    members["score"] = members["row"].map(best)
-    return members
+    """Cluster members: each kept row with the rows that match it (row, cluster, keep, blocked_by, score = the
+    score against the kept row). Pairs mode walks the keep-rule order, greedy mode the configured walk order."""
+    if cfg.mode == "pairs":
+        return pair_clusters(rows, pairs, cfg.keep)
+    return assign_to_kept(len(rows), pairs, greedy_order(rows, cfg.order))
 
 
 def run_dedup(
@@ -274,9 +272,38 @@ def is_applied(run: dict[str, Any]) -> bool:
     return run.get("applied_action") is not None and run.get("applied_undone_by") is None
 
 
-def reason(run: dict[str, Any], kept_id: int) -> str:
-    """status_reason of a row marked duplicate: method, threshold, kept row."""
-    return f"dedup run {run['id']}: duplicate of #{kept_id} ({run_label(run)})"
+def reason(run: dict[str, Any], kept_id: int, score: float | None) -> str:
+    """status_reason of a row marked duplicate: the kept row, the score against it, method and threshold."""
+    shown = "" if score is None or pd.isna(score) else f", score {score_text(score)}"
+    return f"dedup run {run['id']}: duplicate of #{kept_id}{shown} ({run_label(run)})"
+
+
+def score_text(score: float) -> str:
+    """A score as shown to users (6 significant digits: a passing score never reads as the threshold)."""
+    return f"{score:.6g}"
+
+
+class AlreadyApplied(ValueError):
+    """The run's decisions are in effect; undo them before applying again."""
+
+
+class ChangedSinceApply(ValueError):
+    """Rows an applied dedup marked were changed since; undoing would overwrite that later work."""
+
+    def __init__(self, action_id: int, changed: pd.DataFrame) -> None:
+        self.changed = changed
+        rows = changed["example_id"].drop_duplicates()
+        listed = "; ".join(describe_change(r) for r in changed.head(5).itertuples(index=False))
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        super().__init__(
+            f"{len(rows)} rows marked by action {action_id} were changed since ({listed}{more}); undo the later "
+            "action(s) first, or force the undo to put back the values from before the dedup on those rows too"
+        )
+
+
+def describe_change(change: Any) -> str:
+    by = f"by action {int(change.changed_by)} ({change.changed_by_kind})" if pd.notna(change.changed_by) else ""
+    return f"#{int(change.example_id)} {change.field} is now {change.current!r} {by}".rstrip()
 
 
 def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = False) -> revisions.ActionResult:
@@ -286,21 +313,21 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
         raise KeyError(f"dedup run {run_id} does not exist")
     if run["method"] not in METHODS:
         raise ValueError(f"run {run_id} is a {run['method']} run; it has no duplicates to apply")
+    if is_applied(run):
+        raise AlreadyApplied(
+            f"dedup run {run_id} is already applied as action {run['applied_action']}; undo that action first "
+            "to apply it again"
+        )
     if accept_all:
         dedup_store.set_accepted(store, run_id, True)
     dupes = dedup_store.duplicate_rows(store, run_id)
     if dupes.empty:
         raise ValueError(f"dedup run {run_id} has no accepted duplicates to apply; accept clusters first")
+    reasons = [reason(run, k, s) for k, s in zip(dupes["kept_id"], dupes["score"], strict=True)]
     changes = pd.concat(
         [
             pd.DataFrame({"example_id": dupes["example_id"], "field": "status", "new_value": "duplicate"}),
-            pd.DataFrame(
-                {
-                    "example_id": dupes["example_id"],
-                    "field": "status_reason",
-                    "new_value": [reason(run, k) for k in dupes["kept_id"]],
-                }
-            ),
+            pd.DataFrame({"example_id": dupes["example_id"], "field": "status_reason", "new_value": reasons}),
         ]
     )
     with store.transaction():
@@ -312,6 +339,8 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
             description=f"dedup run {run_id}: {len(dupes)} rows marked duplicate",
             params={"run_id": int(run_id)},
         )
+        if result.action_id is None:
+            raise AlreadyApplied(f"dedup run {run_id}: every accepted duplicate is already marked so; nothing changed")
         dedup_store.mark_applied(store, run_id, result.action_id)
     return result
 
@@ -319,33 +348,43 @@ def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = Fals
 def undo_run(
     store: Store, action_id: int, *, author: str, force: bool = False, skip_changed: bool = False
 ) -> revisions.ActionResult:
-    """Undo an applied dedup action in one step; rows reviewed or re-marked since follow `revisions.undo_action`."""
+    """Undo an applied dedup action in one step (every status and reason goes back).
+
+    Refused with ChangedSinceApply (which lists the rows) when a later run, review or edit changed rows it
+    marked, unless `force` (overwrite them) or `skip_changed` (leave them as they are) is given.
+    """
     action = revisions.get_action(store, action_id)
     if action is None:
         raise KeyError(f"action {action_id} does not exist")
     if action["kind"] not in ("dedup", "tag"):
         raise ValueError(f"action {action_id} is a {action['kind']!r} action, not a dedup action")
+    if action["undone_by"] is None and not force and not skip_changed:
+        changed = dedup_store.changed_since(store, action_id)
+        if len(changed):
+            raise ChangedSinceApply(action_id, changed)
     return revisions.undo_action(store, action_id, author=author, force=force, skip_changed=skip_changed)
 
 
-def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: KeepRule | None = None) -> None:
-    """Take a false positive out of its cluster; if it was the kept row, the keep rule picks another."""
+def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: KeepRule | None = None) -> int:
+    """Take a false positive out of its cluster; if it was the kept row, the keep rule picks another among the
+    rest. Returns how many further members were split off because they do not match the new kept row."""
     members = dedup_store.cluster_members(store, run_id, cluster)
     if int(example_id) not in set(members["id"]):
         raise KeyError(f"example {example_id} is not in cluster {cluster} of dedup run {run_id}")
     dedup_store.set_split(store, run_id, example_id, True)
     dedup_store.set_accepted(store, run_id, True, cluster)
     if not bool(members.loc[members["id"] == example_id, "keep"].iloc[0]):
-        return
+        return 0
     rest = members[(members["id"] != example_id) & ~members["split"]].reset_index(drop=True)
     if len(rest):
         best = (rule or KeepRule()).rank(rest).idxmin()
-        dedup_store.set_kept(store, run_id, cluster, int(rest.loc[best, "id"]))
+        return dedup_store.set_kept(store, run_id, cluster, int(rest.loc[best, "id"]))
+    return 0
 
 
-def pair_records(outcome: DedupOutcome, mode: str) -> list[dict[str, Any]]:
-    """Lines of a pairs file: every pair (a before b by source row, then id) and, for greedy, every dropped row
-    with the kept row that blocked it."""
+def pair_records(outcome: DedupOutcome) -> list[dict[str, Any]]:
+    """Lines of a pairs file: every pair (a before b by source row, then id), then one line per dropped row with
+    the kept row it duplicates and the score between them."""
     rows = outcome.rows
     ids, src_rows = rows["id"].to_numpy(), rows["source_row"].to_numpy()
     sources = rows["source"].to_numpy() if "source" in rows else np.full(len(rows), None)
@@ -365,17 +404,16 @@ def pair_records(outcome: DedupOutcome, mode: str) -> list[dict[str, Any]]:
                 "score": float(score),
             }
         )
-    if mode == "greedy":
-        dropped = outcome.members[~outcome.members["keep"]]
-        for row, kept, score in dropped[["row", "blocked_by", "score"]].itertuples(index=False, name=None):
-            out.append(
-                {
-                    "kind": "dropped",
-                    "id": int(ids[row]),
-                    "row": int(src_rows[row]),
-                    "kept_id": int(ids[int(kept)]),
-                    "kept_row": int(src_rows[int(kept)]),
-                    "score": float(score),
-                }
-            )
+    dropped = outcome.members[~outcome.members["keep"]].sort_values("row")
+    for row, kept, score in dropped[["row", "blocked_by", "score"]].itertuples(index=False, name=None):
+        out.append(
+            {
+                "kind": "dropped",
+                "dropped": int(ids[row]),
+                "dropped_row": int(src_rows[row]),
+                "kept": int(ids[int(kept)]),
+                "kept_row": int(src_rows[int(kept)]),
+                "score": float(score),
+            }
+        )
     return out

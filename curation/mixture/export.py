@@ -13,7 +13,7 @@ import pandas as pd
 from curation.cot import detector as cot
 from curation.jobs import JobContext
 from curation.mixture import snapshot
-from curation.mixture.plan import MixConfig, MixturePlan, allocate
+from curation.mixture.plan import MixConfig, MixturePlan, allocate, overlap_blocks, overlap_warnings
 from curation.store import Store
 from curation.store import mixture as mixture_store
 
@@ -46,7 +46,8 @@ def _draw(ids: np.ndarray, take: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample(members: pd.DataFrame, plan: MixturePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, heldout) frames of (id, group, cot): held-out rows once each, train rows repeated by epochs."""
+    """(train, heldout) frames of (id, group, cot): held-out rows (members' `held` flag) once each, train rows
+    repeated by epochs."""
     seed = plan.config.seed
     ids, held_flags = members["id"].to_numpy(dtype="int64"), members["held"].to_numpy(dtype=bool)
     positions = members.groupby(["group", "cot"], sort=True).indices
@@ -56,11 +57,6 @@ def sample(members: pd.DataFrame, plan: MixturePlan) -> tuple[pd.DataFrame, pd.D
         pos = positions.get((part.group, part.cot), np.empty(0, dtype="int64"))
         order = pos[np.argsort(ids[pos], kind="stable")]
         pool, kept_out = ids[order[~held_flags[order]]], ids[order[held_flags[order]]]
-        extra = int(part.heldout) - len(kept_out)  # fraction mode: a random part of the pool is held out
-        if extra > 0:
-            chosen = np.sort(_rng(seed, "heldout", part.group, part.cot).permutation(len(pool))[:extra])
-            kept_out = np.sort(np.concatenate([kept_out, pool[chosen]]))
-            pool = np.delete(pool, chosen)
         train.append((_draw(pool, int(part.take), _rng(seed, "train", part.group, part.cot)), part.group, part.cot))
         held.append((kept_out, part.group, part.cot))
     train_frame = _frame(train)
@@ -78,6 +74,15 @@ def _frame(pieces: list[tuple[np.ndarray, str, bool]]) -> pd.DataFrame:
             "cot": np.repeat(np.array([p[2] for p in pieces], dtype=bool), sizes),
         }
     )
+
+
+def heldout_overlap(members: pd.DataFrame, train_ids: pd.Series, held_ids: pd.Series) -> dict[str, Any]:
+    """Normalised instructions and tasks that occur both in the sampled train rows and in the held-out rows."""
+    keys = members.set_index("id")[["instruction_key", "task_key"]]
+    train, held = keys.loc[pd.unique(train_ids)], keys.loc[pd.unique(held_ids)]
+    shared = sorted(set(train["instruction_key"]) & set(held["instruction_key"]))
+    tasks = {k for k in set(train["task_key"]) & set(held["task_key"]) if k.startswith("task:")}
+    return {"instructions": len(shared), "tasks": len(tasks), "examples": shared[:5]}
 
 
 def _with_rows(picked: pd.DataFrame, rows: pd.DataFrame, cot_format: str) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -101,10 +106,13 @@ def build(
     """Sample the mixture and fetch its rows: (train, heldout, manifest) ready for `snapshot.write_snapshot`."""
     report = progress or (lambda fraction, message: None)
     report(0.05, "reading eligible rows")
-    members = mixture_store.member_ids(store, config.group_by, config.example_filter(), config.heldout_clusters)
+    members = mixture_store.member_ids(store, config.group_by, config.example_filter(), config.heldout_rule())
     plan = plan_members(members, config)
     report(0.2, f"sampling {plan.total:,} train rows")
     train_ids, held_ids = sample(members, plan)
+    overlap = heldout_overlap(members, train_ids["id"], held_ids["id"])
+    if overlap_blocks(config, overlap):
+        raise ValueError("; ".join(overlap_warnings(config, overlap)))
     report(0.35, "fetching row text")
     rows = mixture_store.export_rows(store, [*train_ids["id"].tolist(), *held_ids["id"].tolist()])
     train, train_conv = _with_rows(train_ids, rows, config.cot_format)
@@ -120,6 +128,11 @@ def build(
         "cot_format": config.cot_format,
         "cot_conversion": {k: train_conv[k] + held_conv[k] for k in train_conv},
         "distinct_rows": {"train": int(train_ids["id"].nunique()), "heldout": len(held_ids)},
+        "heldout_overlap": {
+            "by": config.heldout_by,
+            "instructions": overlap["instructions"],
+            "tasks": overlap["tasks"],
+        },
         "sources": {k: int(v) for k, v in sorted(train["source"].value_counts().items())} if len(train) else {},
         "warnings": plan.warnings,
     }

@@ -26,6 +26,7 @@ from curation.store import mixture as mixture_store
 
 GROUP_BYS = mixture_store.GROUP_BYS
 NO_GROUP = mixture_store.NO_GROUP
+HELDOUT_BYS = mixture_store.HELDOUT_BYS
 
 
 @dataclass
@@ -46,6 +47,8 @@ class MixConfig:
     min_fraction: float = 0.1
     heldout_clusters: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.0
+    heldout_by: str = "instruction"  # a fraction holds out whole (normalised) instructions, or whole tasks
+    allow_overlap: bool = False  # export even if an instruction / task is in both train and held-out
     cot_format: str = "cot"
 
     def __post_init__(self) -> None:
@@ -69,6 +72,8 @@ class MixConfig:
             "hold out either whole task clusters (heldout_clusters) or a fraction per group, not both",
         )
         _check(self.cot_format in cot.OUTPUT_FORMATS, f"cot_format must be one of {cot.OUTPUT_FORMATS}")
+        _check(self.heldout_by in HELDOUT_BYS, f"heldout_by must be one of {HELDOUT_BYS}; got {self.heldout_by!r}")
+        _check(isinstance(self.allow_overlap, bool), f"allow_overlap must be true or false; got {self.allow_overlap!r}")
         ExampleFilter(**{k: v for k, v in self.filter.items() if k != "statuses"})  # validates the filter keys
 
     @classmethod
@@ -84,6 +89,8 @@ class MixConfig:
                 data[name] = _number(name, data[name], kind)
         data["weights"] = {str(k): float(v) for k, v in (data.get("weights") or {}).items()}
         data["heldout_clusters"] = [str(c) for c in data.get("heldout_clusters") or []]
+        if isinstance(data.get("allow_overlap"), str):
+            raise ValueError(f"allow_overlap must be true or false; got {data['allow_overlap']!r}")
         return cls(**data)
 
     @classmethod
@@ -101,6 +108,12 @@ class MixConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def heldout_rule(self) -> mixture_store.HeldOutRule:
+        """Which rows are held out (whole clusters, or a fraction of whole instructions / tasks)."""
+        return mixture_store.HeldOutRule(
+            tuple(self.heldout_clusters), self.heldout_fraction, self.heldout_by, self.seed
+        )
 
     def example_filter(self) -> ExampleFilter:
         """The rows that may enter: the extra filter plus the status set."""
@@ -155,6 +168,7 @@ class MixturePlan:
     parts: pd.DataFrame  # group, cot, available, heldout, quota, take
     groups: pd.DataFrame  # group, before, heldout, after, share, epochs, weight, warning
     warnings: list[str]
+    overlap: dict[str, Any] | None = None  # instructions / tasks both held out and trainable (None: no split)
 
     @property
     def total(self) -> int:
@@ -195,19 +209,13 @@ def largest_remainder(quotas: list[float], total: int) -> list[int]:
 
 
 def split_heldout(counts: pd.DataFrame, config: MixConfig) -> pd.DataFrame:
-    """Per (group, cot) part: rows available for training and rows held out (whole clusters or a fraction)."""
+    """Per (group, cot) part: rows available for training and rows held out (the `held` flag of the counts, set
+    by whole clusters or by a fraction of whole instructions / tasks; see `curation.store.mixture`)."""
     frame = counts.assign(
         available=counts["count"].where(~counts["held"], 0), heldout=counts["count"].where(counts["held"], 0)
     )
     parts = frame.groupby(["group", "cot"], as_index=False)[["available", "heldout"]].sum()
-    parts = parts.sort_values(["group", "cot"], ignore_index=True)
-    if config.heldout_fraction:
-        for _, rows in parts.groupby("group"):
-            want = math.floor(rows["available"].sum() * config.heldout_fraction + 0.5)
-            held = largest_remainder(rows["available"].astype(float).tolist(), want)
-            parts.loc[rows.index, "heldout"] += held
-            parts.loc[rows.index, "available"] -= held
-    return parts
+    return parts.sort_values(["group", "cot"], ignore_index=True)
 
 
 def _group_shares(before: pd.Series, config: MixConfig, warnings: list[str]) -> pd.Series:
@@ -261,7 +269,34 @@ def allocate(counts: pd.DataFrame, config: MixConfig) -> MixturePlan:
     parts["quota"] = parts["share"] * total
     parts["take"] = largest_remainder(parts["quota"].tolist(), total)
     groups = _group_table(parts, config, warnings)
+    warnings.extend(weight_warnings(config, groups))
     return MixturePlan(config, parts.drop(columns="share"), groups, warnings)
+
+
+def weight_warnings(config: MixConfig, groups: pd.DataFrame) -> list[str]:
+    """Say the share a group really gets when weights cover only some groups, are renormalised, or are 0."""
+    if not config.weights or groups.empty:
+        return []
+    share = dict(zip(groups["group"], groups["share"], strict=True))
+    named = [g for g in groups["group"] if g in config.weights]
+    if not named:
+        return []
+    out = [
+        f"group {g!r} has weight 0: it gets 0.0% of the mixture ({int(before)} eligible rows left out)"
+        for g, before in zip(groups["group"], groups["before"], strict=True)
+        if config.weights.get(g) == 0 and before > 0
+    ]
+    unweighted = [g for g in groups["group"] if g not in config.weights]
+    if unweighted:
+        listed = ", ".join(f"{g!r} {share[g]:.1%}" for g in unweighted[:10])
+        more = f" and {len(unweighted) - 10} more" if len(unweighted) > 10 else ""
+        out.append(f"weights cover only {len(named)} of {len(groups)} groups; the others really get: {listed}{more}")
+    else:
+        total = sum(config.weights[g] for g in named)
+        if abs(total - 1) > 1e-9 and total > 0:
+            listed = ", ".join(f"{g!r} {share[g]:.1%}" for g in named[:10])
+            out.append(f"weights sum to {total:g} and are divided by it; the groups really get: {listed}")
+    return out
 
 
 def _group_table(parts: pd.DataFrame, config: MixConfig, warnings: list[str]) -> pd.DataFrame:
@@ -285,9 +320,28 @@ def _group_table(parts: pd.DataFrame, config: MixConfig, warnings: list[str]) ->
     return groups
 
 
+def overlap_blocks(config: MixConfig, overlap: dict[str, Any]) -> bool:
+    """Whether an overlap stops an export: any shared instruction, or a shared task when splitting by task."""
+    shared = overlap["instructions"] or (config.heldout_by == "task" and overlap["tasks"])
+    return bool(shared) and not config.allow_overlap
+
+
+def overlap_warnings(config: MixConfig, overlap: dict[str, Any]) -> list[str]:
+    """Held-out leaks: instructions (and, splitting by task, tasks) on both sides of the split."""
+    out = []
+    if overlap["instructions"]:
+        examples = "; ".join(repr(e[:60]) for e in overlap["examples"])
+        out.append(f"{overlap['instructions']} instructions are both held out and in train (e.g. {examples})")
+    if config.heldout_by == "task" and overlap["tasks"]:
+        out.append(f"{overlap['tasks']} tasks are both held out and in train")
+    if out and not config.allow_overlap:
+        out.append("export is refused while held-out rows leak into train; set allow_overlap to export anyway")
+    return out
+
+
 def eligible_counts(store: Store, config: MixConfig) -> pd.DataFrame:
     """Eligible rows per (group, cot, held-out cluster) for this config's grouping, filter and clusters."""
-    return mixture_store.group_counts(store, config.group_by, config.example_filter(), config.heldout_clusters)
+    return mixture_store.group_counts(store, config.group_by, config.example_filter(), config.heldout_rule())
 
 
 def preview(store: Store, config: MixConfig, counts: pd.DataFrame | None = None) -> MixturePlan:
@@ -296,6 +350,11 @@ def preview(store: Store, config: MixConfig, counts: pd.DataFrame | None = None)
     `counts` may be passed when already fetched with `eligible_counts` for the same grouping and filter.
     """
     plan = allocate(eligible_counts(store, config) if counts is None else counts, config)
+    if config.heldout_clusters or config.heldout_fraction:
+        plan.overlap = mixture_store.heldout_overlap(
+            store, config.group_by, config.example_filter(), config.heldout_rule()
+        )
+        plan.warnings.extend(overlap_warnings(config, plan.overlap))
     missing = sorted(set(config.heldout_clusters) - set(mixture_store.clusters(store, config.example_filter())))
     if missing:
         plan.warnings.append(f"held-out cluster(s) {missing} have no eligible rows")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation.store import examples
 from curation.store.core import Store
 
 CLUSTER_SORTS = ("size", "score")
@@ -136,28 +137,31 @@ def run_pairs(store: Store, run_id: int, example_ids: list[int] | None = None) -
     )
 
 
-def cluster_summary(store: Store, run_id: int, sort: str = "size", limit: int = 1000) -> pd.DataFrame:
-    """One line per cluster: size, members still in it, best pair score, the kept row and its instruction."""
+def cluster_summary(
+    store: Store, run_id: int, sort: str = "size", limit: int = 1000, search: str | None = None
+) -> pd.DataFrame:
+    """One line per cluster: size, members still in it, best score against the kept row, the kept row and its
+    instruction. `search` keeps the clusters with a member whose instruction or input contains the text."""
     if sort not in CLUSTER_SORTS:
         raise ValueError(f"sort must be one of {CLUSTER_SORTS}; got {sort!r}")
     order = "size DESC, max_score DESC" if sort == "size" else "max_score DESC, size DESC"
+    pattern = f"%{examples._escape_like(search.strip())}%" if search and search.strip() else None
     return store.query_df(
         f"""
         WITH m AS (SELECT * FROM dedup_members WHERE run_id = ?),
-        best AS (
-            SELECT ma.cluster, max(p.score) AS max_score FROM dedup_pairs p
-            JOIN m ma ON ma.example_id = p.a_id JOIN m mb ON mb.example_id = p.b_id AND mb.cluster = ma.cluster
-            WHERE p.run_id = ? GROUP BY ma.cluster
+        found AS (
+            SELECT DISTINCT m.cluster FROM m JOIN examples e ON e.id = m.example_id
+            WHERE ? IS NULL OR e.instruction ILIKE ? ESCAPE '\\' OR e.input ILIKE ? ESCAPE '\\'
         )
         SELECT m.cluster, count(*) AS size, count(*) FILTER (WHERE NOT m.split) AS active,
                bool_and(m.accepted) AS accepted,
-               coalesce(any_value(best.max_score), max(m.score)) AS max_score,
+               max(m.score) FILTER (WHERE NOT m.keep AND NOT m.split) AS max_score,
                max(m.example_id) FILTER (WHERE m.keep) AS kept_id,
                any_value(e.instruction) FILTER (WHERE m.keep) AS kept_instruction
-        FROM m LEFT JOIN best USING (cluster) JOIN examples e ON e.id = m.example_id
+        FROM m JOIN found USING (cluster) JOIN examples e ON e.id = m.example_id
         GROUP BY m.cluster ORDER BY {order}, m.cluster LIMIT ?
         """,
-        [int(run_id), int(run_id), int(limit)],
+        [int(run_id), pattern, pattern, pattern, int(limit)],
     )
 
 
@@ -172,20 +176,44 @@ def cluster_members(store: Store, run_id: int, cluster: int) -> pd.DataFrame:
     )
 
 
-def set_kept(store: Store, run_id: int, cluster: int, example_id: int) -> None:
-    """Make `example_id` the kept row of its cluster (it rejoins the cluster if it was split off)."""
+def set_kept(store: Store, run_id: int, cluster: int, example_id: int) -> int:
+    """Make `example_id` the kept row of its cluster (it rejoins the cluster if it was split off).
+
+    Every other member is then a duplicate of the new kept row only if the run found that pair: its score
+    becomes the pair's score, and members without a pair are split off (nothing untrue is ever marked).
+    Returns how many members were split off for that reason.
+    """
+    params = {"run": int(run_id), "cluster": int(cluster), "kept": int(example_id)}
     with store.transaction():
         found = store.query_value(
-            "SELECT count(*) FROM dedup_members WHERE run_id = ? AND cluster = ? AND example_id = ?",
-            [int(run_id), int(cluster), int(example_id)],
+            "SELECT count(*) FROM dedup_members WHERE run_id = $run AND cluster = $cluster AND example_id = $kept",
+            params,
         )
         if not found:
             raise KeyError(f"example {example_id} is not in cluster {cluster} of dedup run {run_id}")
-        store.execute(
-            "UPDATE dedup_members SET keep = (example_id = ?), accepted = true, "
-            "split = CASE WHEN example_id = ? THEN false ELSE split END WHERE run_id = ? AND cluster = ?",
-            [int(example_id), int(example_id), int(run_id), int(cluster)],
+        unmatched = store.query_value(
+            f"SELECT count(*) FROM ({_MEMBER_SCORES}) s JOIN dedup_members m ON m.run_id = $run "
+            "AND m.example_id = s.member WHERE s.member <> $kept AND NOT m.split AND s.score IS NULL",
+            params,
         )
+        store.execute(
+            "UPDATE dedup_members SET keep = (example_id = $kept), accepted = true, "
+            "blocked_by = CASE WHEN example_id = $kept THEN NULL ELSE $kept END, "
+            "score = CASE WHEN example_id = $kept THEN NULL ELSE s.score END, "
+            "split = CASE WHEN example_id = $kept THEN false WHEN s.score IS NULL THEN true ELSE split END "
+            f"FROM ({_MEMBER_SCORES}) s WHERE dedup_members.run_id = $run AND dedup_members.example_id = s.member",
+            params,
+        )
+    return int(unmatched)
+
+
+# Each member of cluster $cluster with the run's score for the pair (member, kept row $kept) in either
+# orientation; NULL when the run found no such pair.
+_MEMBER_SCORES = (
+    "SELECT m.example_id AS member, (SELECT max(p.score) FROM dedup_pairs p WHERE p.run_id = $run AND "
+    "((p.a_id = m.example_id AND p.b_id = $kept) OR (p.b_id = m.example_id AND p.a_id = $kept))) AS score "
+    "FROM dedup_members m WHERE m.run_id = $run AND m.cluster = $cluster"
+)
 
 
 def set_split(store: Store, run_id: int, example_id: int, split: bool) -> None:
@@ -197,6 +225,20 @@ def set_split(store: Store, run_id: int, example_id: int, split: bool) -> None:
     )
 
 
+def split_cluster(store: Store, run_id: int, cluster: int) -> int:
+    """'Not duplicates': split off every member but the kept row, so the cluster marks nothing; returns how many."""
+    with store.transaction():
+        n = store.query_value(
+            "SELECT count(*) FROM dedup_members WHERE run_id = ? AND cluster = ? AND NOT keep AND NOT split",
+            [int(run_id), int(cluster)],
+        )
+        store.execute(
+            "UPDATE dedup_members SET split = true, accepted = true WHERE run_id = ? AND cluster = ? AND NOT keep",
+            [int(run_id), int(cluster)],
+        )
+    return int(n)
+
+
 def set_accepted(store: Store, run_id: int, accepted: bool, cluster: int | None = None) -> None:
     """Accept (or un-accept) the decisions of one cluster, or of every cluster when `cluster` is None."""
     cond, params = ("", []) if cluster is None else (" AND cluster = ?", [int(cluster)])
@@ -206,12 +248,38 @@ def set_accepted(store: Store, run_id: int, accepted: bool, cluster: int | None 
 
 
 def duplicate_rows(store: Store, run_id: int, accepted_only: bool = True) -> pd.DataFrame:
-    """Rows the run marks duplicate: members of (accepted) clusters neither kept nor split off, with the kept row."""
+    """Rows the run marks duplicate: members of (accepted) clusters neither kept nor split off, with the kept row
+    and their score against it."""
     return store.query_df(
-        "SELECT m.example_id, k.example_id AS kept_id, m.cluster FROM dedup_members m "
+        "SELECT m.example_id, k.example_id AS kept_id, m.cluster, m.score FROM dedup_members m "
         "JOIN dedup_members k ON k.run_id = m.run_id AND k.cluster = m.cluster AND k.keep AND NOT k.split "
         "WHERE m.run_id = ? AND NOT m.keep AND NOT m.split AND (m.accepted OR NOT ?) ORDER BY m.example_id",
         [int(run_id), bool(accepted_only)],
+    )
+
+
+def changed_since(store: Store, action_id: int) -> pd.DataFrame:
+    """(row, field) values an action wrote that are no longer current: example_id, field, written, current, and
+    the latest later action on that (row, field) with its kind (None when the change left no revision)."""
+    return store.query_df(
+        """
+        WITH w AS (SELECT example_id, field, new_value FROM revisions WHERE action_id = ?),
+        now AS (
+            SELECT w.example_id, w.field, w.new_value AS written,
+                   CASE w.field WHEN 'status' THEN e.status WHEN 'status_reason' THEN e.status_reason
+                   ELSE CASE WHEN EXISTS (SELECT 1 FROM example_tags t WHERE t.example_id = w.example_id
+                                          AND 'tag:' || t.tag = w.field) THEN '1' ELSE '0' END END AS current
+            FROM w JOIN examples e ON e.id = w.example_id
+        ),
+        later AS (
+            SELECT r.example_id, r.field, max(r.action_id) AS changed_by FROM revisions r
+            JOIN w USING (example_id, field) WHERE r.action_id > ? GROUP BY ALL
+        )
+        SELECT now.example_id, now.field, now.written, now.current, later.changed_by, a.kind AS changed_by_kind
+        FROM now LEFT JOIN later USING (example_id, field) LEFT JOIN actions a ON a.id = later.changed_by
+        WHERE now.current IS DISTINCT FROM now.written ORDER BY now.example_id, now.field
+        """,
+        [int(action_id), int(action_id)],
     )
 
 

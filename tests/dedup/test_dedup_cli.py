@@ -97,7 +97,7 @@ def test_greedy_pairs_file_lists_dropped_rows_with_their_blocker(tmp_path: Path)
             expected[i] = (-best[1], best[0])
         else:
             kept.append(i)
-    found = {d["row"]: (d["kept_row"], d["score"]) for d in read_pairs(out, "dropped")}
+    found = {d["dropped_row"]: (d["kept_row"], d["score"]) for d in read_pairs(out, "dropped")}
     assert found == expected and len(found) > 3
 
 

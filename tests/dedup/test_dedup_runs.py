@@ -77,7 +77,8 @@ def test_apply_marks_duplicates_with_reason_and_undo_restores_exactly(make_store
     result = runs.apply_run(store, outcome.run_id, author="t", accept_all=True)
     after = statuses(store)
     assert {i for i, (s, _, _) in after.items() if s == "duplicate"} == {1, 3, 4, 7}
-    assert after[1][1] == (f"dedup run {outcome.run_id}: duplicate of #2 (ROUGE-L >= 0.8 on instruction, pairs)")
+    reason = f"dedup run {outcome.run_id}: duplicate of #2, score 1 (ROUGE-L >= 0.8 on instruction, pairs)"
+    assert after[1][1] == reason
     assert after[6][0] == "approved" and result.rows == 4
     assert dedup_store.get_run(store, outcome.run_id)["applied_action"] == result.action_id
     runs.undo_run(store, result.action_id, author="t")

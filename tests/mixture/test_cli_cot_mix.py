@@ -101,7 +101,11 @@ def test_mix_preview_and_export(db: Path, tmp_path: Path) -> None:
     assert preview.exit_code == 0, preview.output
     data = json.loads(preview.stdout)
     assert (data["total"], data["heldout"], data["cot_share"]) == (10, 4, 0.3)
-    assert [(g["group"], g["before"], g["after"]) for g in data["groups"]] == [("chat", 8, 7), ("math", 8, 3)]
+    # 4 of the 20 distinct instructions are held out (whole instructions, drawn by seed): here all from chat
+    assert [(g["group"], g["before"], g["heldout"], g["after"]) for g in data["groups"]] == [
+        ("chat", 6, 4, 7),
+        ("math", 10, 0, 3),
+    ]
     text = invoke(db, "mix", "preview", "--config", str(config))
     assert "train rows: 10  held-out rows: 4  CoT share: 30.0%" in text.output
     out = tmp_path / "snaps"
@@ -110,6 +114,7 @@ def test_mix_preview_and_export(db: Path, tmp_path: Path) -> None:
     folder = Path(exported.output.split("snapshot ", 1)[1].splitlines()[0])
     train, heldout, manifest = snapshot.load_snapshot(folder)
     assert (len(train), len(heldout), int(train["cot"].sum())) == (10, 4, 3)
+    assert manifest["heldout_overlap"] == {"by": "instruction", "instructions": 0, "tasks": 1}
     assert manifest["content_hash"] in exported.output
     listed = invoke(db, "mix", "list", "--root", str(out), "--json")
     assert [m["path"] for m in json.loads(listed.stdout)] == [str(folder)]

@@ -103,9 +103,7 @@ def test_largest_remainder_keeps_the_total_with_deterministic_ties() -> None:
         assert all(abs(r - e) < 1 for r, e in zip(result, exact, strict=True))
 
 
-def test_fraction_heldout_and_cluster_heldout_counts() -> None:
-    plan = allocate(_counts([("A", False, 101), ("B", False, 9)]), MixConfig(heldout_fraction=0.1))
-    assert plan.groups[["before", "heldout"]].values.tolist() == [[91, 10], [8, 1]]
+def test_heldout_counts_come_from_the_held_flag() -> None:
     clustered = allocate(_counts([("A", False, 50)], held=[("A", False, 20), ("B", False, 5)]), MixConfig())
     assert clustered.groups[["group", "before", "heldout", "after"]].values.tolist() == [
         ["A", 50, 20, 50],
@@ -173,15 +171,6 @@ def test_sampling_is_deterministic_without_duplicates_and_repeats_only_past_one_
     assert big["id"].value_counts().max() == 4 and big["id"].value_counts().min() == 4
 
 
-def test_fraction_heldout_rows_are_random_but_stable_and_disjoint() -> None:
-    members = _members().assign(held=False)
-    plan = mixture_export.plan_members(members, MixConfig(heldout_fraction=0.25, seed=1))
-    train, held = mixture_export.sample(members, plan)
-    assert len(held) == 30 and set(held["id"]).isdisjoint(train["id"])
-    assert sorted([*held["id"], *train["id"]]) == list(range(1, 121))
-    assert held.equals(mixture_export.sample(members, plan)[1])
-
-
 COT_ROW = "Tom has 3 * 4 = 12 apples. He eats 2, so 12 - 2 = 10 remain. So the answer is 10."
 
 
@@ -212,7 +201,7 @@ def test_preview_counts_come_from_sql_and_match_the_export_plan(make_store) -> N
         ["qa", 0, 9, 0],
     ]
     members = mixture_export.plan_members(
-        mixture.mixture_store.member_ids(store, "task_cluster", config.example_filter(), ["qa"]), config
+        mixture.mixture_store.member_ids(store, "task_cluster", config.example_filter(), config.heldout_rule()), config
     )
     assert members.parts.equals(plan.parts)
 

@@ -140,3 +140,31 @@ def test_mixture_page_weights_editor_sets_group_shares(mix_rows: None) -> None:
     # 'cot' (row 1 of the editor) gets half of the natural 110 rows; 'big' the other half
     assert table[["group", "after", "share"]].values.tolist() == [["big", 55, "50.0%"], ["cot", 55, "50.0%"]]
     assert "weights(cot=0.5)" in at.text[0].value
+
+
+def test_mixture_page_holds_out_whole_instructions_or_tasks_and_reports_the_overlap() -> None:
+    _fill(
+        [
+            {
+                "source": "si",
+                "instruction": f"Seed task {t}.",
+                "input": f"case {k}",
+                "task": f"t{t}",
+                "status": "approved",
+            }
+            for t in range(40)
+            for k in range(5)
+        ]
+    )
+    at = AppTest.from_file(str(PAGES / "9_Mixture.py"), default_timeout=60).run()
+    at.radio(key="mix_heldout").set_value("fraction").run()
+    at.slider(key="mix_heldout_fraction").set_value(0.2).run()
+    at.radio(key="mix_heldout_by").set_value("task").run()
+    assert _metrics(at)["Held-out rows"] == "40" and _metrics(at)["Train rows"] == "160"
+    assert "Held-out overlap with train: 0 instructions, 0 tasks" in [t.value for t in at.text]
+    at.button(key="mix_export").click().run()
+    assert _wait_for_job(Store(os.environ["INSTRUCT_CURATOR_DB"]), "mix-export")["status"] == "succeeded"
+    manifest = snapshot.list_snapshots()[0]
+    assert manifest["params"]["heldout_by"] == "task"
+    assert manifest["heldout_overlap"] == {"by": "task", "instructions": 0, "tasks": 0}
+    assert not at.exception

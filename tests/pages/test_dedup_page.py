@@ -3,15 +3,17 @@ accept, apply, undo; contamination check from pasted rows."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from curation.store import Store, examples, jobs_table
+from curation.store import Store, examples, jobs_table, revisions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "7_Dedup.py")
 ROWS = [
@@ -42,6 +44,11 @@ def _wait(job_id: int) -> dict:
     raise AssertionError(f"job {job_id} did not finish")
 
 
+def shown_text(body: str) -> str:
+    """What a browser shows of an HTML card: tags dropped, entities decoded (white-space is pre-wrap)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
 def _button(at: AppTest, label_start: str):
     return next(b for b in at.button if b.label.startswith(label_start))
 
@@ -69,8 +76,9 @@ def test_run_review_change_kept_split_apply_and_undo() -> None:
     assert at.metric[1].value == "4"  # similar pairs
     assert at.metric[3].value == "3"  # rows that would be marked
     assert len(at.get("vega_lite_chart")) == 1  # the nearest-neighbour histogram
-    poem = [m.value for m in at.markdown if ":orange-background[" in m.value]
-    assert any("\\<b\\>" in m and ":orange-background[POEM]" in m for m in poem)  # escaped user text, highlights
+    cards = [h.proto.body for h in at.get("html")]
+    assert any('&lt;b&gt;<mark style="padding:0;margin:0">the</mark>&lt;/b&gt;' in c for c in cards)  # escaped
+    assert [shown_text(c) for c in cards] == [r["instruction"] for r in (ROWS[1], ROWS[0], ROWS[2])]  # as stored
     kept_caption = next(c.value for c in at.caption if "KEPT" in c.value)
     assert kept_caption.startswith("#2 ")  # longer output wins
     at.button(key="dd_keep_0_3").click().run()
@@ -104,3 +112,45 @@ def test_contamination_check_from_pasted_rows_and_tag() -> None:
     assert list(examples.fetch(_store(), examples.ExampleFilter(tags=["contaminated"]), ("id",))["id"]) == [6]
     at.button(key="dd_eval_untag").click().run()
     assert examples.count(_store(), examples.ExampleFilter(tags=["contaminated"])) == 0
+
+
+REVIEW_ROWS = [
+    {"instruction": "Sort the numbers <script> in order.", "output": "the longest output"},  # 1 kept
+    {"instruction": "Sort the numbers <script> in order!", "output": "x"},  # 2
+    {"instruction": "Give three tips for staying healthy.", "output": "a longer one"},  # 3 kept
+    {"instruction": "Give three tips for staying healthy", "output": "x"},  # 4
+]
+
+
+def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() -> None:
+    examples.add_examples(_store(), pd.DataFrame(REVIEW_ROWS), examples.SourceInfo(name="page", format="test"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dd_mode").set_value("greedy").run()
+    assert at.radio(key="dd_rule_greedy").value == "gt"  # the Self-Instruct filter's rule
+    at.radio(key="dd_mode").set_value("pairs").run()
+    assert at.radio(key="dd_rule_pairs").value == "ge"
+    at.number_input(key="dd_threshold_rouge").set_value(0.8).run()
+    at.button(key="dd_start").click().run()
+    assert _wait(int(at.session_state["dd_job"]))["status"] == "succeeded"
+    at.run()
+    at.text_input(key="dd_cluster_search").set_value("HEALTHY").run()
+    assert at.selectbox(key="dd_cluster_1").options == ["cluster 1 · 2 rows · best 1.000"]
+    at.text_input(key="dd_cluster_search").set_value("").run()
+    at.session_state["dd_cluster_table_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()  # selecting the first table row opens that cluster
+    assert at.selectbox(key="dd_cluster_1").value == 0
+    cards = [shown_text(h.proto.body) for h in at.get("html")]
+    assert cards == ["Sort the numbers <script> in order.", "Sort the numbers <script> in order!"]  # as stored
+    assert any(c.value == "score vs kept #1: 1" for c in at.caption)
+    at.button(key="dd_not_duplicates").click().run()
+    at.button(key="dd_accept_all").click().run()
+    _button(at, "Apply").click().run()
+    assert _statuses() == {1: "pending", 2: "pending", 3: "pending", 4: "duplicate"}
+    reason = _store().query_value("SELECT status_reason FROM examples WHERE id = 4")
+    assert reason == "dedup run 1: duplicate of #3, score 1 (ROUGE-L >= 0.8 on instruction, pairs)"
+    revisions.set_status(_store(), "approved", ids=[4], author="someone")  # a later review
+    at.button(key="dd_undo").click().run()
+    assert _statuses()[4] == "approved"  # not clobbered
+    assert any("1 rows marked by action 1 were changed since" in w.value for w in at.warning)
+    at.button(key="dd_undo_force").click().run()
+    assert _statuses()[4] == "pending" and not at.exception
