@@ -35,7 +35,10 @@ FORMAT_CASES = {
     "alpaca": (
         "a.json",
         json.dumps(
-            [{"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]}, {"instruction": "Hi"}]
+            [
+                {"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]},
+                {"instruction": "Hi", "output": ""},
+            ]
         ).encode(),
         None,
         [
@@ -169,14 +172,14 @@ BAD_INPUTS = [
     # (id, file name, format, bytes, mapping, substrings the first error must contain)
     ("malformed jsonl", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "broken"\n', None,
      ["line 2", "malformed JSON"]),
-    ("malformed alpaca", "a.json", "alpaca", b'[\n{"instruction": "ok"},\n{"instruction": oops}\n]', None,
+    ("malformed alpaca", "a.json", "alpaca", b'[\n{"instruction": "ok", "output": ""},\n{"instruction": oops}\n]', None,
      ["line 3", "malformed JSON"]),
     ("not an array", "a.json", "alpaca", b'{"instruction": "x"}', None, ["line 1", "JSON array"]),
     ("missing field", "a.jsonl", "jsonl", jsonl({"instruction": "ok"}, {"output": "no instruction"}), None,
      ["line 2", "missing required field 'instruction'"]),
     ("wrong type", "a.jsonl", "jsonl", jsonl({"instruction": "ok", "output": 42}), None,
      ["line 1", "'output' must be a string; got int"]),
-    ("tags wrong type", "a.json", "alpaca", b'[{"instruction": "ok", "tags": "math"}]', None,
+    ("tags wrong type", "a.json", "alpaca", b'[{"instruction": "ok", "output": "", "tags": "math"}]', None,
      ["line 1", "'tags' must be a list of strings"]),
     ("not utf-8", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "caf\xe9"}\n', None,
      ["line 2", "not valid UTF-8", "0xe9"]),
@@ -227,9 +230,9 @@ def test_every_bad_line_is_reported_at_once(store: Store) -> None:
     with pytest.raises(InvalidInputError) as err:
         importers.import_bytes(store, data, "many.jsonl", "jsonl")
     assert [e.split(":")[0] for e in err.value.errors] == [
-        "many.jsonl line 2",
-        "many.jsonl line 3",
-        "many.jsonl line 5",
+        "many.jsonl line 2 (row 1)",
+        "many.jsonl line 3 (row 2)",
+        "many.jsonl line 5 (row 4)",
     ]
     assert "and 2 more problems" in str(err.value)
 

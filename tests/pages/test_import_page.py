@@ -51,8 +51,8 @@ def test_bad_file_lists_every_problem_and_imports_nothing() -> None:
     at.file_uploader(key="import_upload").upload("broken.jsonl", data, "application/jsonl").run()
     assert at.error[0].value.startswith("2 problem(s) found; nothing was imported.")
     assert at.code[0].value.splitlines() == [
-        "broken.jsonl line 2: missing required field 'instruction'",
-        "broken.jsonl line 3: field 'instruction' must be a string; got int",
+        "broken.jsonl line 2 (row 1): missing required field 'instruction'",
+        "broken.jsonl line 3 (row 2): field 'instruction' must be a string; got int",
     ]
     assert not [b for b in at.button if b.key == "import_go"]
     assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 0
