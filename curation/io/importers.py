@@ -543,3 +543,8 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, **kwargs
     if fmt is None:
         raise InvalidInputError([f"{path.name}: cannot guess the format; pass one of {', '.join(FORMATS)}"])
     return import_bytes(store, path.read_bytes(), path.name, fmt, **kwargs)
+
+
+def rows_without_output(rows: pd.DataFrame) -> int:
+    """How many parsed rows have an empty output (shown in the import preview)."""
+    return int((rows["output"].fillna("") == "").sum()) if "output" in rows else len(rows)
