@@ -87,7 +87,10 @@ def write_files(
     Put the data before its manifest: a manifest then never describes a file that is not there.
     """
     databases = list(databases)
-    targets = [(check_target(path, overwrite=overwrite, databases=databases), data) for path, data in files]
+    targets = [
+        (check_target(path, overwrite=overwrite or _holds(path, data), databases=databases), data)
+        for path, data in files
+    ]
     temps: list[Path] = []
     current = targets[0][0] if targets else Path()
     try:
@@ -110,6 +113,14 @@ def write_files(
         for temp in temps:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """True when `path` already holds exactly `data` (rewriting it loses nothing)."""
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def write_file(path: str | Path, data: bytes, *, overwrite: bool = False, databases: Iterable[str | Path] = ()) -> Path:
