@@ -58,6 +58,8 @@ def explain_os_error(err: OSError, path: Path) -> FileWriteError:
         why = "the disk is full (No space left on device); free some space and try again"
     elif err.errno in (errno.EACCES, errno.EPERM):
         why = "permission denied; choose a folder you can write to"
+    elif err.errno in (errno.EEXIST, errno.ENOTDIR):
+        why = "a file stands where a folder is needed on this path; move it or choose another folder"
     elif err.errno == errno.EROFS:
         why = "the file system is read-only; choose another folder"
     else:
