@@ -18,13 +18,14 @@ import pandas as pd
 
 from curation import config
 from curation.io import tables
+from curation.io.errors import MAX_ERRORS as MAX_ERRORS
+from curation.io.errors import InvalidInputError, Problems, decode_utf8
 from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
 from curation.store import Store
 from curation.store import examples as example_rows
 
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
 MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
-MAX_ERRORS = 20
 _ROLE_ALIASES = {
     "human": "user",
     "user": "user",
@@ -34,15 +35,6 @@ _ROLE_ALIASES = {
     "system": "system",
     "model": "assistant",
 }
-
-
-class InvalidInputError(ValueError):
-    """A file broke a rule; `errors` lists every problem found (file, line and row, rule)."""
-
-    def __init__(self, errors: list[str]) -> None:
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        super().__init__(errors[0] + more)
-        self.errors = errors
 
 
 class AlreadyImportedError(InvalidInputError):
@@ -67,24 +59,6 @@ class ImportResult:
     sha256: str = ""
 
 
-class _Problems:
-    """Collects row-level problems and raises them together."""
-
-    def __init__(self, file_name: str) -> None:
-        self.file_name = file_name
-        self.items: list[str] = []
-
-    def add(self, at: At | None, message: str) -> None:
-        where = f"{self.file_name} {at}" if at and str(at) else self.file_name
-        self.items.append(f"{where}: {message}")
-        if len(self.items) >= MAX_ERRORS:
-            self.raise_if_any()
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidInputError(self.items)
-
-
 def guess_format(file_name: str) -> str | None:
     """A likely format from the file name (the user can always override)."""
     name = file_name.lower()
@@ -101,26 +75,10 @@ def guess_format(file_name: str) -> str | None:
     return None
 
 
-def decode_utf8(data: bytes, file_name: str) -> str:
-    """Text of the file, or an error naming the line of the first byte that is not UTF-8."""
-    if not data.strip():
-        raise InvalidInputError([f"{file_name}: file is empty"])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise InvalidInputError(
-            [
-                f"{file_name} line {line}: bytes are not valid UTF-8 (byte 0x{data[err.start]:02x}); "
-                "save the file as UTF-8"
-            ]
-        ) from err
-
-
 class _RowBuilder:
     """Checks each record against the field rules and collects rows."""
 
-    def __init__(self, problems: _Problems, *, allow_missing_output: bool = True) -> None:
+    def __init__(self, problems: Problems, *, allow_missing_output: bool = True) -> None:
         self.problems = problems
         self.allow_missing_output = allow_missing_output
         self.max_bytes = int(config.get("max_field_bytes"))
@@ -363,33 +321,13 @@ def _parse_table(
     for row_no, (record, extra) in enumerate(
         zip(renamed.to_dict("records"), frame[others].to_dict("records"), strict=True)
     ):
-        record = {k: None if _is_missing(v) else v for k, v in record.items()}
+        record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
         if "tags" in record:
-            record["tags"] = _tag_list(record["tags"])
+            record["tags"] = tables.tag_list(record["tags"])
         _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin)
         if builder.rows and builder.rows[-1]["source_row"] == row_no:
-            clean = {k: _jsonable(v) for k, v in extra.items() if not _is_missing(v)}
+            clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
             builder.rows[-1]["meta"] = clean or None
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _tag_list(value: Any) -> Any:
-    """A tags cell as a list: Parquet lists as they are, CSV text split on commas."""
-    if isinstance(value, str):
-        return [t.strip() for t in value.split(",") if t.strip()]
-    return value.tolist() if hasattr(value, "tolist") else value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy scalars and arrays (Parquet list columns)
-        return value.tolist()
-    return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
 
 
 def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> None:
@@ -423,41 +361,7 @@ def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> 
         )
 
 
-def table_columns(data: bytes, file_name: str, fmt: str) -> list[str]:
-    """Column names of a csv or parquet file, for the column-mapping UI."""
-    if fmt == "parquet":
-        try:
-            return tables.parquet_columns(data)
-        except Exception as err:
-            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
-    if fmt == "csv":
-        try:
-            return tables.csv_header(decode_utf8(data, file_name))
-        except tables.TableError as err:
-            raise _table_error(file_name, err) from err
-    raise ValueError(f"only csv and parquet files have a column mapping; got format {fmt!r}")
-
-
-def _table_error(file_name: str, err: tables.TableError) -> InvalidInputError:
-    return InvalidInputError(
-        [f"{file_name} {at}: {message}" if at else f"{file_name}: {message}" for at, message in err.problems]
-    )
-
-
-def _read_table(data: bytes, file_name: str, fmt: str) -> tuple[pd.DataFrame, list[int] | None]:
-    try:
-        if fmt == "csv":
-            return tables.read_csv(decode_utf8(data, file_name), MAX_ERRORS)
-        if not data:
-            raise InvalidInputError([f"{file_name}: file is empty"])
-        try:
-            return tables.read_parquet(data), None
-        except tables.TableError:
-            raise
-        except Exception as err:
-            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
-    except tables.TableError as err:
-        raise _table_error(file_name, err) from err
+table_columns = tables.table_columns
 
 
 def parse(
@@ -475,11 +379,11 @@ def parse(
     """
     if fmt not in FORMATS:
         raise InvalidInputError([f"{file_name}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"])
-    problems = _Problems(file_name)
+    problems = Problems(file_name)
     builder = _RowBuilder(problems, allow_missing_output=allow_missing_output or fmt != "alpaca")
     origin = origin or ("seed" if fmt == "selfinstruct-seed" else "imported")
     if fmt in ("csv", "parquet"):
-        frame, lines = _read_table(data, file_name, fmt)
+        frame, lines = tables.read_table(data, file_name, fmt)
         _parse_table(frame, mapping, builder, origin, lines)
     else:
         text = decode_utf8(data, file_name)

@@ -1,14 +1,16 @@
-"""Reading CSV and Parquet files into a DataFrame of cells, strictly: ragged CSV rows and binary columns are errors."""
+"""Reading CSV and Parquet files strictly (ragged rows and binary columns are errors), and their cells as values."""
 
 from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.io.errors import MAX_ERRORS, InvalidInputError, decode_utf8
 from curation.io.json_text import At
 
 
@@ -82,3 +84,60 @@ def read_parquet(data: bytes) -> pd.DataFrame:
             [(None, f"column(s) {binary} hold binary data, not text; decode them to UTF-8 strings or drop them")]
         )
     return table.to_pandas()
+
+
+def is_missing(value: Any) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def tag_list(value: Any) -> Any:
+    """A tags cell as a list: Parquet lists as they are, CSV text split on commas."""
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy scalars and arrays (Parquet list columns)
+        return value.tolist()
+    return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
+
+
+def table_columns(data: bytes, file_name: str, fmt: str) -> list[str]:
+    """Column names of a csv or parquet file, for the column-mapping UI."""
+    if fmt == "parquet":
+        try:
+            return parquet_columns(data)
+        except Exception as err:
+            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
+    if fmt == "csv":
+        try:
+            return csv_header(decode_utf8(data, file_name))
+        except TableError as err:
+            raise table_error(file_name, err) from err
+    raise ValueError(f"only csv and parquet files have a column mapping; got format {fmt!r}")
+
+
+def table_error(file_name: str, err: TableError) -> InvalidInputError:
+    return InvalidInputError(
+        [f"{file_name} {at}: {message}" if at else f"{file_name}: {message}" for at, message in err.problems]
+    )
+
+
+def read_table(data: bytes, file_name: str, fmt: str) -> tuple[pd.DataFrame, list[int] | None]:
+    try:
+        if fmt == "csv":
+            return read_csv(decode_utf8(data, file_name), MAX_ERRORS)
+        if not data:
+            raise InvalidInputError([f"{file_name}: file is empty"])
+        try:
+            return read_parquet(data), None
+        except TableError:
+            raise
+        except Exception as err:
+            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
+    except TableError as err:
+        raise table_error(file_name, err) from err
