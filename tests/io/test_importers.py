@@ -358,5 +358,7 @@ def test_reimporting_the_same_file_needs_confirmation(store: Store) -> None:
 
 def test_json_lines_split_on_newline_only() -> None:
     text = "a\u2028b\u2029c\x85d\x1ce\x0bf\x0cg"
-    rows = importers.parse(jsonl({"instruction": text, "output": text}), "u.jsonl", "jsonl")
+    data = (json.dumps({"instruction": text, "output": text}, ensure_ascii=False) + "\n").encode()
+    assert "\u2028".encode() in data  # written raw, as JSON allows (not as an escape)
+    rows = importers.parse(data, "u.jsonl", "jsonl")
     assert rows["instruction"].tolist() == [text]

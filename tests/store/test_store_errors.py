@@ -87,9 +87,9 @@ def test_full_disk_on_commit_names_the_real_cause(store: Store) -> None:
 
 
 @contextlib.contextmanager
-def small_tmpfs(folder: Path):
+def small_tmpfs(folder: Path, options: str = "size=2m"):
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
@@ -108,3 +108,28 @@ def test_full_disk_on_a_real_small_tmpfs(tmp_path: Path) -> None:
         finally:
             with contextlib.suppress(Exception):
                 store.close()
+
+
+def test_read_only_file_system(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "ro", "size=1m,ro") as folder:
+        line = cli_error(folder / "db.duckdb", "import", str(_alpaca(tmp_path)))
+    assert line.startswith(f"error: cannot open database {folder}/db.duckdb: the file system is read-only")
+
+
+def test_permission_denied_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(path: str, read_only: bool = False):
+        raise duckdb.IOException(f'IO Error: Cannot open file "{path}": Permission denied')
+
+    monkeypatch.setattr(duckdb, "connect", denied)
+    with pytest.raises(StoreAccessError) as err:
+        Store(tmp_path / "db.duckdb")
+    assert str(err.value) == (
+        f"cannot open database {tmp_path}/db.duckdb: permission denied; "
+        "check the file's and its folder's permissions, or pass --db"
+    )
+
+
+def _alpaca(folder: Path) -> Path:
+    path = folder / "a.json"
+    path.write_text('[{"instruction": "a", "output": "b"}]')
+    return path
