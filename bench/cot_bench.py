@@ -46,7 +46,10 @@ def load() -> pd.DataFrame:
     pos = pd.concat(flan, ignore_index=True).assign(label=True, corpus="flan_cot")
     alpaca = importers.parse((DATA / "alpaca_subset_5000.json").read_bytes(), "alpaca_subset_5000.json", "alpaca")
     noinput = importers.parse(
-        (DATA / "alpaca_noinput_instructions_31323.json").read_bytes(), "alpaca_noinput.json", "alpaca"
+        (DATA / "alpaca_noinput_instructions_31323.json").read_bytes(),
+        "alpaca_noinput.json",
+        "alpaca",
+        allow_missing_output=True,
     )
     neg = pd.concat([alpaca.assign(corpus="alpaca_5000"), noinput.assign(corpus="alpaca_noinput")], ignore_index=True)
     frame = pd.concat([pos, neg.assign(label=False)], ignore_index=True)

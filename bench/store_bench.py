@@ -57,7 +57,9 @@ def main() -> None:
         store = Store(Path(tmp) / "bench.duckdb")
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         start = time.perf_counter()
-        imported = sum(importers.import_file(store, DATA / name, "alpaca").rows for name in FILES)
+        imported = sum(
+            importers.import_file(store, DATA / name, "alpaca", allow_missing_output=True).rows for name in FILES
+        )
         print(f"import {imported:,} Alpaca rows (2 files): {time.perf_counter() - start:.2f} s (target <= 5 s)")
         start = time.perf_counter()
         examples.duplicate_rows(store, args.rows)

@@ -339,8 +339,13 @@ def export_view(listed: list[dict]) -> None:
         return
     chosen = st.selectbox("Snapshot", found, format_func=snapshot_label, key="ft_lf_snapshot")
     out = config.get_path("exports_dir") / "llamafactory"
+    replace = st.checkbox("Replace dataset files that exist with other content", key="ft_lf_force")
     if st.button("Export (alpaca / sharegpt files + dataset_info.json)", key="ft_lf_go"):
-        result = export.export_llamafactory(Path(chosen["path"]), out)
+        try:
+            result = export.export_llamafactory(Path(chosen["path"]), out, overwrite=replace)
+        except (ValueError, OSError) as err:
+            st.error(inert(err))
+            return
         st.success(inert(f"Wrote {', '.join(f'{k} ({v} rows)' for k, v in result['datasets'].items())} to:"))
         st.code(str(out), language=None)
 

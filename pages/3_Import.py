@@ -10,7 +10,7 @@ import streamlit as st
 
 from curation.filters import ORIGINS
 from curation.io import importers
-from curation.store import examples
+from curation.store import StoreAccessError, examples
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -75,11 +75,14 @@ def show_errors(err: importers.InvalidInputError) -> None:
 
 def preview(rows: pd.DataFrame) -> None:
     st.markdown(f"**{len(rows):,} rows** ready to import. First {min(PREVIEW_ROWS, len(rows))}:")
+    empty = importers.rows_without_output(rows)
+    if empty:
+        st.caption(f"{empty:,} of {len(rows):,} rows have no output.")
     shown = [c for c in ("instruction", "input", "output", "task", "tags", "is_classification") if c in rows]
     st.dataframe(rows[shown].head(PREVIEW_ROWS), hide_index=True, width="stretch")
 
 
-def do_import(upload, fmt: str, mapping, source: str, origin: str) -> None:
+def do_import(upload, fmt: str, mapping, source: str, origin: str, allow_missing: bool, again: bool) -> None:
     try:
         result = importers.import_bytes(
             store,
@@ -90,9 +93,14 @@ def do_import(upload, fmt: str, mapping, source: str, origin: str) -> None:
             mapping=mapping,
             origin=origin,
             author=author(),
+            allow_missing_output=allow_missing,
+            reimport=again,
         )
     except importers.InvalidInputError as err:
         st.session_state[FLASH] = ("error", inert(err.errors[0]))
+        return
+    except StoreAccessError as err:  # e.g. a full disk: nothing was imported
+        st.session_state[FLASH] = ("error", inert(err))
         return
     st.session_state[FLASH] = (
         "success",
@@ -116,25 +124,35 @@ def show_upload(sources: pd.DataFrame) -> None:
     origin = origin_col.selectbox(
         "Origin", ORIGINS, index=ORIGINS.index(default_origin), key=f"import_origin_{upload.name}_{fmt}"
     )
+    allow_missing = fmt == "alpaca" and st.checkbox(
+        "Allow rows without an output (an instruction-only file)",
+        key=f"import_allow_missing_{upload.name}",
+        help="Otherwise an Alpaca row without an 'output' field is an error.",
+    )
     try:
         mapping = column_mapping(data, upload.name, fmt) if fmt in ("csv", "parquet") else None
-        rows = importers.parse(data, upload.name, fmt, mapping=mapping, origin=origin)
+        rows = importers.parse(
+            data, upload.name, fmt, mapping=mapping, origin=origin, allow_missing_output=allow_missing
+        )
     except importers.InvalidInputError as err:
         show_errors(err)
         return
     preview(rows)
     same = sources[sources["sha256"] == hashlib.sha256(data).hexdigest()]
+    again = False
     if not same.empty:
         st.warning(
             f"A file with exactly this content was already imported as source #{int(same['id'].iloc[0])}; "
             "importing it again adds the rows a second time."
         )
+        again = st.checkbox("Import it again anyway", key=f"import_again_{upload.name}")
     st.button(
         f"Import {len(rows):,} rows",
         key="import_go",
         type="primary",
+        disabled=not same.empty and not again,
         on_click=do_import,
-        args=(upload, fmt, mapping, source.strip() or Path(upload.name).stem, origin),
+        args=(upload, fmt, mapping, source.strip() or Path(upload.name).stem, origin, allow_missing, again),
     )
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from curation.filters import ExampleFilter
 from curation.io import export
-from curation.store import examples
+from curation.store import StoreAccessError, examples
 from ui.filters import filter_sidebar
 from ui.state import get_runner, get_store
 from ui.text import inert
@@ -37,7 +37,7 @@ def run_export(flt: ExampleFilter, fmt: str) -> None:
         done = get_runner().run(
             "export", job, {"format": fmt, "filter": flt.to_dict()}, on_progress=lambda f, m: bar.progress(f, text=m)
         )
-    except ValueError as err:
+    except (ValueError, OSError, StoreAccessError) as err:  # no rows, a refused or failed write, a full disk
         bar.empty()
         st.error(inert(err))
         return

@@ -25,6 +25,7 @@ from curation.store import examples
 from ui import feedback
 from ui.actions import recent_actions
 from ui.state import author, get_store
+from ui.text import inert
 
 FLASH = "tpl_flash"
 SOURCES = ("Built-in sample", "Upload a file", "Store rows")
@@ -126,7 +127,7 @@ def existing_templates(task: Task) -> None:
     if not templates:
         st.info("This task has no templates yet; write one below.")
     for tpl in templates:
-        with st.expander(f"{tpl.id}: {tpl.input.splitlines()[0][:80]}"):
+        with st.expander(inert(f"{tpl.id}: {tpl.input.splitlines()[0][:80]}")):
             st.text_area("Input pattern", value=tpl.input, key=f"tpl_in_{tpl.id}", height=120)
             st.text_input("Target pattern", value=tpl.target, key=f"tpl_tg_{tpl.id}")
             save, remove, _ = st.columns([1, 1, 4])

@@ -20,6 +20,7 @@ from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback
 from ui.state import author, get_runner, get_store
+from ui.text import inert
 
 FLASH = "gen_flash"
 GROUPS_PER_PAGE = 10
@@ -220,7 +221,9 @@ def review_group(rows: pd.DataFrame) -> None:
     prov = json.loads(first["provenance"]) if isinstance(first["provenance"], str) else first["provenance"] or {}
     ids = rows["id"].astype(int).tolist()
     with st.container(border=True):
-        st.caption(f"rows {', '.join(map(str, ids))} · {prov.get('instance_order', '')} · model {prov.get('model')}")
+        st.caption(
+            inert(f"rows {', '.join(map(str, ids))} · {prov.get('instance_order', '')} · model {prov.get('model')}")
+        )
         st.code(first["instruction"], language=None, wrap_lines=True)
         st.dataframe(rows[["id", "input", "output"]], hide_index=True, width="stretch")
         left, right = st.columns(2)

@@ -58,7 +58,7 @@ def test_no_sql_outside_the_store() -> None:
     assert offenders == []
 
 
-SHARED = {"store", "jobs", "config", "filters", "diffs", "models"}
+SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files"}
 CAPABILITIES = {"io", "build", "dedup", "cot", "mixture", "finetune"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {

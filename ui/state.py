@@ -10,7 +10,8 @@ from curation import config
 from curation.finetune import runner as finetune_runner
 from curation.io import sample_data
 from curation.jobs import JobRunner
-from curation.store import Store, StoreLockedError
+from curation.store import Store, StoreAccessError, StoreLockedError
+from ui.text import inert
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -34,7 +35,10 @@ def _opened() -> tuple[Store, JobRunner]:
     try:
         return _open(str(config.get_path("db")))
     except StoreLockedError as err:
-        st.error(f"{err}. Close the other process (a CLI command or another app) and reload.")
+        st.error(inert(f"{err}. Close the other process (a CLI command or another app) and reload."))
+        st.stop()
+    except StoreAccessError as err:  # a folder, not a DuckDB file, read-only, disk full: say so, no traceback
+        st.error(inert(f"{err}. Fix it (or set INSTRUCT_CURATOR_DB) and reload."))
         st.stop()
 
 

@@ -15,18 +15,16 @@ from tqdm import tqdm
 from curation import config
 from curation.io.importers import InvalidInputError
 from curation.jobs import JobCancelled
-from curation.store import ConflictError, Store, StoreLockedError
+from curation.store import ConflictError, Store, StoreAccessError
 
 # Errors a user can act on: shown as one line, exit code 1, no traceback.
 USER_ERRORS = (
-    StoreLockedError,
+    StoreAccessError,
     InvalidInputError,
     ConflictError,
     ValueError,
     KeyError,
-    FileNotFoundError,
-    NotADirectoryError,
-    PermissionError,
+    OSError,
     JobCancelled,
 )
 
@@ -56,15 +54,19 @@ def root_callback(ctx: typer.Context, db: DbOption = None) -> None:
     ctx.obj = {"db": db or config.get_path("db")}
 
 
-def open_store(ctx: typer.Context) -> Store:
-    """The invocation's store, opened on first use and closed when the command ends."""
+def open_store(ctx: typer.Context, *, read_only: bool = False) -> Store:
+    """The invocation's store, opened on first use and closed when the command ends.
+
+    Commands that only read (stats, export, previews) pass `read_only`, so they never change the file.
+    """
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {"db": config.get_path("db")}
-    if "store" not in obj:
-        obj["store"] = Store(obj["db"])
-        root.call_on_close(obj["store"].close)
+    key = "store_ro" if read_only else "store"
+    if key not in obj:
+        obj[key] = Store(obj["db"], read_only=read_only)
+        root.call_on_close(obj[key].close)
     root.obj = obj
-    return obj["store"]
+    return obj[key]
 
 
 def progress_bar(description: str) -> tuple[Callable[[float, str | None], None], Callable[[], None]]:

@@ -208,9 +208,12 @@ def export_llamafactory_cmd(
     snapshot: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Snapshot folder.")],
     out: Annotated[Path, typer.Option(help="LLaMA-Factory data folder (dataset_info.json is updated).")],
     name: Annotated[str | None, typer.Option(help="Dataset name (default: the snapshot's name).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace dataset files that exist with other content.")
+    ] = False,
 ) -> None:
     """Write a snapshot as LLaMA-Factory datasets (alpaca / sharegpt) with their dataset_info.json entries."""
-    result = export.export_llamafactory(snapshot, out, name)
+    result = export.export_llamafactory(snapshot, out, name, overwrite=force)
     for entry, rows in result["datasets"].items():
         typer.echo(f"{entry}: {rows} rows")
     typer.echo(f"dataset_info.json in {result['out_dir']}")

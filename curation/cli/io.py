@@ -12,8 +12,7 @@ from curation import config
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.filters import ORIGINS, STATUSES, ExampleFilter
 from curation.io import export, importers
-from curation.jobs import JobContext, JobRunner
-from curation.store import Store, examples
+from curation.store import examples
 
 
 def import_cmd(
@@ -31,6 +30,13 @@ def import_cmd(
         str | None,
         typer.Option(help='Column mapping for csv/parquet, as JSON: {"instruction": "question", "output": "answer"}.'),
     ] = None,
+    allow_missing_output: Annotated[
+        bool, typer.Option(help="Accept Alpaca rows without 'output' (an instruction-only file); they get ''.")
+    ] = False,
+    reimport: Annotated[
+        bool,
+        typer.Option(help="Import a file whose exact content (sha256) was imported before, adding its rows again."),
+    ] = False,
 ) -> None:
     """Import a file (one transaction; nothing is written if any line is bad)."""
     if fmt is not None and fmt not in importers.FORMATS:
@@ -41,9 +47,19 @@ def import_cmd(
         raise typer.BadParameter(f"not valid JSON ({err.msg})", param_hint="--mapping") from None
     store = open_store(ctx)
     result = importers.import_file(
-        store, file, fmt, source_name=source, mapping=column_map, origin=origin, author=config.get("author")
+        store,
+        file,
+        fmt,
+        source_name=source,
+        mapping=column_map,
+        origin=origin,
+        author=config.get("author"),
+        allow_missing_output=allow_missing_output,
+        reimport=reimport,
     )
     typer.echo(f"imported {result.rows} rows from {file.name} as source #{result.source_id}")
+    if reimport and len(examples.sources_with_sha256(store, result.sha256)) > 1:
+        typer.echo(f"warning: {file.name} had been imported before; its rows are now in the store twice", err=True)
 
 
 def stats_cmd(
@@ -51,7 +67,7 @@ def stats_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Counts by origin, status, source and tag."""
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)
     data = {
         "total": examples.count(store),
         **{col: examples.counts_by(store, col).to_dict("records") for col in ("origin", "status", "source", "tag")},
@@ -86,6 +102,7 @@ def export_cmd(
     origin: Annotated[list[str] | None, typer.Option(help="Origin (repeatable): seed, templated, ...")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable; rows with any of them).")] = None,
     task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out (and its manifest) if they exist.")] = False,
 ) -> None:
     """Export rows (default: approved) as Alpaca JSON, messages JSONL or Parquet, with a manifest beside the file."""
     if fmt not in export.EXPORT_FORMATS:
@@ -102,26 +119,18 @@ def export_cmd(
         tags=tag or [],
         tasks=task or [],
     )
-    store = open_store(ctx)
+    store = open_store(ctx, read_only=True)  # an export only reads: no job row, the database file is not touched
     if examples.count(store, flt) == 0:
         raise ValueError(f"no rows match the filter ({flt.describe()}); nothing to export")
     hook, close = progress_bar("export")
     try:
-        result = JobRunner(store).run(
-            "export",
-            lambda job: _export_job(job, store, flt, fmt, out),
-            {"format": fmt, "filter": flt.to_dict()},
-            on_progress=hook,
+        done = export.export(
+            store, flt, fmt, out, progress=lambda n, total, message: hook(n / total, message), overwrite=force
         )
     finally:
         close()
-    typer.echo(f"exported {result['rows']} rows ({flt.describe()}) to {result['path']}")
-    typer.echo(f"manifest: {result['manifest_path']}")
-
-
-def _export_job(job: JobContext, store: Store, flt: ExampleFilter, fmt: str, out: Path | None) -> dict:
-    done = export.export(store, flt, fmt, out, progress=job.progress)
-    return {"rows": done.manifest["rows"], "path": str(done.path), "manifest_path": str(done.manifest_path)}
+    typer.echo(f"exported {done.manifest['rows']} rows ({flt.describe()}) to {done.path}")
+    typer.echo(f"manifest: {done.manifest_path}")
 
 
 def register(root: typer.Typer) -> None:

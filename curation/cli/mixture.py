@@ -36,7 +36,7 @@ def preview_cmd(
 ) -> None:
     """Per-group counts before/after, share, epochs and warnings; writes nothing."""
     config = _load(config_path)
-    plan = mixture.preview(open_store(ctx), config)
+    plan = mixture.preview(open_store(ctx, read_only=True), config)
     data = {
         "rule": config.rule(),
         "total": plan.total,

@@ -84,7 +84,7 @@ def check_contamination(
     author: str | None = None,
 ) -> dict[str, Any]:
     """Compare every curated row with the evaluation file; record the matches as a run (rows are not changed)."""
-    evaluation = importers.parse(data, file_name, fmt, mapping=mapping)
+    evaluation = importers.parse(data, file_name, fmt, mapping=mapping, allow_missing_output=True)
     rows = load_rows(store, ExampleFilter(sources=list(cfg.sources)))
     found = match_sets(store, scope_texts(rows, cfg.scope), scope_texts(evaluation, cfg.scope), cfg, progress, embed)
     ids = rows["id"].to_numpy()

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from curation import config
+from curation import config, files
 from curation.finetune import data, runs
 
 SHAREGPT_TAGS = {
@@ -30,9 +30,9 @@ def export_merged(run_dir: Path, out_dir: Path | None = None) -> Path:
         raise ValueError(f"{out_dir} already holds a model; choose another folder")
     model, tok, _ = load_tuned(run_dir, device="cpu")
     merged = model.merge_and_unload()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    with files.new_folder(out_dir) as temp:  # a failed save leaves no half-written model behind
+        merged.save_pretrained(temp)
+        tok.save_pretrained(temp)
     return out_dir
 
 
@@ -44,9 +44,9 @@ def _sharegpt(row: dict[str, Any]) -> dict[str, Any]:
     return {"messages": data.conversation(row)}
 
 
-def _write_dataset(rows: list[dict[str, Any]], path: Path) -> str:
+def _write_dataset(rows: list[dict[str, Any]], path: Path, overwrite: bool) -> str:
     text = json.dumps(rows, ensure_ascii=False, indent=1)
-    path.write_text(text, encoding="utf-8")
+    files.write_file(path, text.encode("utf-8"), overwrite=overwrite)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
@@ -63,11 +63,14 @@ def _entry(file_name: str, sha1: str, sharegpt: bool) -> dict[str, Any]:
     return {"file_name": file_name, "file_sha1": sha1, "formatting": "alpaca", "columns": columns}
 
 
-def export_llamafactory(snapshot_dir: Path, out_dir: Path, name: str | None = None) -> dict[str, Any]:
+def export_llamafactory(
+    snapshot_dir: Path, out_dir: Path, name: str | None = None, *, overwrite: bool = False
+) -> dict[str, Any]:
     """Write the snapshot as LLaMA-Factory datasets and add their entries to out_dir/dataset_info.json.
 
     Rows with a `messages` conversation go to a sharegpt-format file (role/content tags), the others to an
-    alpaca-format file; the held-out split gets its own `<name>_heldout` entries. Existing entries are kept.
+    alpaca-format file; the held-out split gets its own `<name>_heldout` entries. Existing entries are kept;
+    an existing dataset file with other content is replaced only with `overwrite`.
     """
     from curation.mixture.snapshot import load_snapshot
 
@@ -86,10 +89,10 @@ def export_llamafactory(snapshot_dir: Path, out_dir: Path, name: str | None = No
             if not rows:
                 continue
             entry = f"{name}{split}{suffix}"
-            sha1 = _write_dataset([fmt(r) for r in rows], out_dir / f"{entry}.json")
+            sha1 = _write_dataset([fmt(r) for r in rows], out_dir / f"{entry}.json", overwrite)
             info[entry] = _entry(f"{entry}.json", sha1, fmt is _sharegpt)
             written[entry] = len(rows)
-    info_path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.write_file(info_path, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode(), overwrite=True)
     return {"out_dir": str(out_dir), "datasets": written, "content_hash": manifest.get("content_hash")}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from curation import config
+from curation import config, files
 from curation.filters import ExampleFilter
 from curation.store import Store, examples
 
@@ -160,18 +160,27 @@ def export(
     fmt: str,
     out: str | Path | None = None,
     progress: Progress | None = None,
+    *,
+    overwrite: bool = False,
 ) -> ExportResult:
-    """Write the rows matching `flt` to `out` (default: under exports_dir) plus `<out>.manifest.json`."""
+    """Write the rows matching `flt` to `out` (default: under exports_dir) plus `<out>.manifest.json`.
+
+    Never writes over the database or its WAL; an existing file is replaced only with `overwrite`. The file and
+    its manifest are written atomically, the manifest last.
+    """
     _check_format(fmt)
     path = Path(out) if out else default_path(fmt)
     if path.is_dir():
         raise ValueError(f"--out {path} is a folder; give a file name such as {path / ('export' + EXTENSIONS[fmt])}")
+    manifest_file = manifest_path_for(path)
+    for target in (path, manifest_file):  # refuse before the (possibly long) build
+        files.check_target(target, overwrite=overwrite, databases=[store.path])
     data, manifest = build(store, flt, fmt, progress)
     manifest["file"] = path.name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    manifest_file = manifest_path_for(path)
-    manifest_file.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    files.write_files(
+        [(path, data), (manifest_file, text.encode("utf-8"))], overwrite=overwrite, databases=[store.path]
+    )
     return ExportResult(path, manifest_file, manifest)
 
 

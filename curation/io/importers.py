@@ -10,22 +10,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from curation import config
+from curation.io import tables
+from curation.io.errors import MAX_ERRORS as MAX_ERRORS
+from curation.io.errors import InvalidInputError, Problems, decode_utf8
+from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
 from curation.store import Store
 from curation.store import examples as example_rows
 
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
 MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
-MAX_ERRORS = 20
 _ROLE_ALIASES = {
     "human": "user",
     "user": "user",
@@ -37,13 +37,18 @@ _ROLE_ALIASES = {
 }
 
 
-class InvalidInputError(ValueError):
-    """A file broke a rule; `errors` lists every problem found (file, line, rule)."""
+class AlreadyImportedError(InvalidInputError):
+    """A file with the same sha256 was imported before; importing it again needs the user's confirmation."""
 
-    def __init__(self, errors: list[str]) -> None:
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        super().__init__(errors[0] + more)
-        self.errors = errors
+    def __init__(self, file_name: str, source_ids: list[int]) -> None:
+        listed = ", ".join(f"#{i}" for i in source_ids)
+        super().__init__(
+            [
+                f"{file_name}: this exact file (same sha256) was already imported as source {listed}; "
+                "importing it again adds every row a second time (confirm with --reimport)"
+            ]
+        )
+        self.source_ids = source_ids
 
 
 @dataclass(frozen=True)
@@ -51,24 +56,7 @@ class ImportResult:
     source_id: int
     rows: int
     ids: list[int]
-
-
-class _Problems:
-    """Collects row-level problems and raises them together."""
-
-    def __init__(self, file_name: str) -> None:
-        self.file_name = file_name
-        self.items: list[str] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        where = f"{self.file_name} line {line}" if line else self.file_name
-        self.items.append(f"{where}: {message}")
-        if len(self.items) >= MAX_ERRORS:
-            self.raise_if_any()
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidInputError(self.items)
+    sha256: str = ""
 
 
 def guess_format(file_name: str) -> str | None:
@@ -87,107 +75,67 @@ def guess_format(file_name: str) -> str | None:
     return None
 
 
-def decode_utf8(data: bytes, file_name: str) -> str:
-    """Text of the file, or an error naming the line of the first byte that is not UTF-8."""
-    if not data.strip():
-        raise InvalidInputError([f"{file_name}: file is empty"])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise InvalidInputError(
-            [
-                f"{file_name} line {line}: bytes are not valid UTF-8 (byte 0x{data[err.start]:02x}); "
-                "save the file as UTF-8"
-            ]
-        ) from err
-
-
-def _json_lines(text: str, problems: _Problems) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.add(number, f"malformed JSON ({err.msg} at column {err.colno})")
-
-
-def _json_array(text: str, problems: _Problems) -> Iterator[tuple[int, Any]]:
-    decoder = json.JSONDecoder()
-    pos, line, n = 0, 1, len(text)
-
-    def skip(p: int) -> int:
-        while p < n and text[p] in " \t\r\n":
-            p += 1
-        return p
-
-    pos = skip(pos)
-    if pos >= n or text[pos] != "[":
-        raise InvalidInputError([f"{problems.file_name} line 1: expected a JSON array of objects ('[' first)"])
-    pos, counted = pos + 1, 0
-    while True:
-        pos = skip(pos)
-        line += text.count("\n", counted, pos)
-        counted = pos
-        if pos < n and text[pos] == "]":
-            return
-        try:
-            item, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError([f"{problems.file_name} line {err.lineno}: malformed JSON ({err.msg})"]) from err
-        yield line, item
-        pos = skip(end)
-        if pos < n and text[pos] == ",":
-            pos += 1
-        elif pos >= n or text[pos] != "]":
-            at = text.count("\n", 0, pos) + 1
-            raise InvalidInputError([f"{problems.file_name} line {at}: expected ',' or ']' between array items"])
-
-
 class _RowBuilder:
     """Checks each record against the field rules and collects rows."""
 
-    def __init__(self, problems: _Problems) -> None:
+    def __init__(self, problems: Problems, *, allow_missing_output: bool = True) -> None:
         self.problems = problems
+        self.allow_missing_output = allow_missing_output
         self.max_bytes = int(config.get("max_field_bytes"))
         self.rows: list[dict[str, Any]] = []
         self.seen_ids: dict[str, int] = {}
 
-    def text(self, line: int, record: dict, key: str, *, required: bool = False) -> str | None:
+    def text(self, at: At, record: dict, key: str, *, required: bool = False) -> str | None:
         value = record.get(key)
         if value is None:
             if required:
-                self.problems.add(line, f"missing required field '{key}'")
+                self.problems.add(at, f"missing required field '{key}'")
             return None if required else ""
         if not isinstance(value, str):
-            self.problems.add(line, f"field '{key}' must be a string; got {type(value).__name__}")
+            self.problems.add(at, f"field '{key}' must be a string; got {type(value).__name__}")
             return None
         if required and not value.strip():
-            self.problems.add(line, f"field '{key}' is empty")
+            self.problems.add(at, f"field '{key}' is empty")
             return None
-        size = len(value.encode("utf-8"))
+        size = len(value.encode("utf-8", "surrogatepass"))
         if size > self.max_bytes:
             self.problems.add(
-                line,
+                at,
                 f"field '{key}' is {size:,} bytes; the limit is {self.max_bytes:,} (INSTRUCT_CURATOR_MAX_FIELD_BYTES)",
             )
             return None
         return value
 
-    def check_id(self, line: int, record: dict) -> None:
+    def label(self, at: At, record: dict, key: str) -> str | None:
+        """An optional name field (task, task_cluster): a string or absent; never coerced."""
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            self.problems.add(at, f"field '{key}' must be a string or null; got {type(value).__name__}")
+            return None
+        return value
+
+    def output(self, at: At, record: dict) -> str | None:
+        """The output field, required unless instruction-only rows were allowed."""
+        if record.get("output") is None and not self.allow_missing_output:
+            self.problems.add(
+                at, "missing required field 'output' (an instruction-only file needs --allow-missing-output)"
+            )
+            return None
+        return self.text(at, record, "output")
+
+    def check_id(self, at: At, record: dict) -> None:
         if record.get("id") is None:
             return
         key = str(record["id"])
         if key in self.seen_ids:
-            self.problems.add(line, f"duplicate id {key!r} (first seen on line {self.seen_ids[key]})")
-        self.seen_ids.setdefault(key, line)
+            self.problems.add(at, f"duplicate id {key!r} (first seen on {self.seen_ids[key]})")
+        self.seen_ids.setdefault(key, str(at))
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
 
 
-def _object(line: int, item: Any, builder: _RowBuilder) -> dict | None:
+def _object(line: At, item: Any, builder: _RowBuilder) -> dict | None:
     if not isinstance(item, dict):
         builder.problems.add(line, f"expected a JSON object; got {type(item).__name__}")
         return None
@@ -198,43 +146,55 @@ def _extra(record: dict, known: tuple[str, ...]) -> dict:
     return {k: v for k, v in record.items() if k not in known}
 
 
-def _simple_row(line: int, row_no: int, record: dict, builder: _RowBuilder, origin: str) -> None:
+def _simple_row(line: At, row_no: int, record: dict, builder: _RowBuilder, origin: str) -> None:
     known = ("instruction", "input", "output", "task", "task_cluster", "tags")
     builder.check_id(line, record)
-    values = {k: builder.text(line, record, k, required=k == "instruction") for k in ("instruction", "input", "output")}
-    tags = record.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        builder.problems.add(line, "field 'tags' must be a list of strings")
-        return
-    if any(v is None for v in values.values()):
+    values = {k: builder.text(line, record, k, required=k == "instruction") for k in ("instruction", "input")}
+    values["output"] = builder.output(line, record)
+    labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
+    tags = _tags(line, record, builder)
+    if (
+        tags is None
+        or any(v is None for v in values.values())
+        or any(labels[k] is None and record.get(k) is not None for k in labels)
+    ):
         return
     builder.add(
         {
             **values,
             "source_row": row_no,
             "origin": origin,
-            "task": record.get("task"),
-            "task_cluster": record.get("task_cluster"),
+            **labels,
             "tags": tags,
             "meta": _extra(record, known) or None,
         }
     )
 
 
+def _tags(line: At, record: dict, builder: _RowBuilder) -> list[str] | None:
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        builder.problems.add(line, "field 'tags' must be a list of strings")
+        return None
+    return tags
+
+
 def _parse_alpaca(text: str, builder: _RowBuilder, origin: str) -> None:
-    for row_no, (line, item) in enumerate(_json_array(text, builder.problems)):
+    for line, item in json_array(text, builder.problems.add):
+        row_no = line.row
         record = _object(line, item, builder)
         if record is not None:
             _simple_row(line, row_no, record, builder, origin)
 
 
-def _parse_instances(line: int, row_no: int, record: dict, builder: _RowBuilder, origin: str) -> None:
+def _parse_instances(line: At, row_no: int, record: dict, builder: _RowBuilder, origin: str) -> None:
     instruction = builder.text(line, record, "instruction", required=True)
     instances = record.get("instances")
     if not isinstance(instances, list) or not instances:
         builder.problems.add(line, "field 'instances' must be a non-empty list of {input, output} objects")
         return
     builder.check_id(line, record)
+    task = builder.label(line, record, "name")
     is_cls = record.get("is_classification")
     if is_cls is not None and not isinstance(is_cls, bool):
         builder.problems.add(line, "field 'is_classification' must be true or false")
@@ -253,7 +213,7 @@ def _parse_instances(line: int, row_no: int, record: dict, builder: _RowBuilder,
                 "output": out,
                 "source_row": row_no,
                 "origin": origin,
-                "task": record.get("name"),
+                "task": task,
                 "is_classification": is_cls,
                 "meta": meta,
             }
@@ -261,14 +221,16 @@ def _parse_instances(line: int, row_no: int, record: dict, builder: _RowBuilder,
 
 
 def _parse_seed(text: str, builder: _RowBuilder, origin: str) -> None:
-    for row_no, (line, item) in enumerate(_json_lines(text, builder.problems)):
+    for line, item in json_lines(text, builder.problems.add):
+        row_no = line.row
         record = _object(line, item, builder)
         if record is not None:
             _parse_instances(line, row_no, record, builder, origin)
 
 
 def _parse_jsonl(text: str, builder: _RowBuilder, origin: str) -> None:
-    for row_no, (line, item) in enumerate(_json_lines(text, builder.problems)):
+    for line, item in json_lines(text, builder.problems.add):
+        row_no = line.row
         record = _object(line, item, builder)
         if record is None:
             continue
@@ -278,7 +240,7 @@ def _parse_jsonl(text: str, builder: _RowBuilder, origin: str) -> None:
             _simple_row(line, row_no, record, builder, origin)
 
 
-def _conversation(line: int, record: dict, builder: _RowBuilder) -> list[dict[str, str]] | None:
+def _conversation(line: At, record: dict, builder: _RowBuilder) -> list[dict[str, str]] | None:
     turns = record.get("messages", record.get("conversations"))
     if not isinstance(turns, list) or not turns:
         builder.problems.add(line, "missing required field 'messages' (or ShareGPT 'conversations'): a list of turns")
@@ -293,7 +255,7 @@ def _conversation(line: int, record: dict, builder: _RowBuilder) -> list[dict[st
         if role is None or not isinstance(content, str):
             builder.problems.add(line, f"messages[{index}] needs a role (user/assistant/system) and string content")
             return None
-        if len(content.encode("utf-8")) > builder.max_bytes:
+        if len(content.encode("utf-8", "surrogatepass")) > builder.max_bytes:
             builder.problems.add(line, f"messages[{index}] content exceeds {builder.max_bytes:,} bytes")
             return None
         out.append({"role": role, "content": content})
@@ -301,7 +263,8 @@ def _conversation(line: int, record: dict, builder: _RowBuilder) -> list[dict[st
 
 
 def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
-    for row_no, (line, item) in enumerate(_json_lines(text, builder.problems)):
+    for line, item in json_lines(text, builder.problems.add):
+        row_no = line.row
         record = _object(line, item, builder)
         turns = record is not None and _conversation(line, record, builder)
         if not turns:
@@ -313,7 +276,13 @@ def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
             continue
         answer = next((t["content"] for t in turns[first_user + 1 :] if t["role"] == "assistant"), "")
         system = [t["content"] for t in turns if t["role"] == "system"]
-        meta = _extra(record, ("messages", "conversations")) | ({"system": system[0]} if system else {})
+        meta = _extra(record, ("messages", "conversations", "task", "task_cluster", "tags")) | (
+            {"system": system[0]} if system else {}
+        )
+        labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
+        tags = _tags(line, record, builder)
+        if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
+            continue
         builder.add(
             {
                 "instruction": turns[first_user]["content"],
@@ -322,14 +291,17 @@ def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
                 "messages": turns,
                 "source_row": row_no,
                 "origin": origin,
+                **labels,
+                "tags": tags,
                 "meta": meta or None,
             }
         )
 
 
 def _parse_table(
-    frame: pd.DataFrame, mapping: dict[str, str] | None, builder: _RowBuilder, origin: str, first_line: int
+    frame: pd.DataFrame, mapping: dict[str, str] | None, builder: _RowBuilder, origin: str, lines: list[int] | None
 ) -> None:
+    """Rows of a table; `lines` holds each row's first line in a CSV file (None for Parquet, which has rows only)."""
     mapping = {k: v for k, v in (mapping or {}).items() if v} or {c: c for c in MAPPABLE if c in frame.columns}
     unknown = [k for k in mapping if k not in MAPPABLE]
     missing = [v for v in mapping.values() if v not in frame.columns]
@@ -349,42 +321,19 @@ def _parse_table(
     for row_no, (record, extra) in enumerate(
         zip(renamed.to_dict("records"), frame[others].to_dict("records"), strict=True)
     ):
-        record = {k: None if _is_missing(v) else v for k, v in record.items()}
-        for key in ("input", "output", "task", "task_cluster"):
-            if record.get(key) is not None and not isinstance(record[key], str):
-                record[key] = str(record[key])
+        record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
         if "tags" in record:
-            record["tags"] = _tag_list(record["tags"])
-        _simple_row(first_line + row_no, row_no, record, builder, origin)
+            record["tags"] = tables.tag_list(record["tags"])
+        _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin)
         if builder.rows and builder.rows[-1]["source_row"] == row_no:
-            clean = {k: _jsonable(v) for k, v in extra.items() if not _is_missing(v)}
+            clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
             builder.rows[-1]["meta"] = clean or None
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _tag_list(value: Any) -> Any:
-    """A tags cell as a list: Parquet lists as they are, CSV text split on commas."""
-    if isinstance(value, str):
-        return [t.strip() for t in value.split(",") if t.strip()]
-    return value.tolist() if hasattr(value, "tolist") else value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy scalars and arrays (Parquet list columns)
-        return value.tolist()
-    return value if isinstance(value, (str, int, float, bool, list, dict)) else str(value)
 
 
 def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> None:
     reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     for row_no, fields in enumerate(reader):
-        line = row_no + 1
+        line = At(row_no + 1, row_no)
         if len(fields) != 3:
             builder.problems.add(
                 line, f"expected 3 tab-separated fields (question, answer, rationale); got {len(fields)}"
@@ -412,55 +361,45 @@ def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> 
         )
 
 
-def table_columns(data: bytes, file_name: str, fmt: str) -> list[str]:
-    """Column names of a csv or parquet file, for the column-mapping UI."""
-    if fmt == "parquet":
-        try:
-            return list(pq.ParquetFile(io.BytesIO(data)).schema_arrow.names)
-        except Exception as err:
-            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
-    if fmt == "csv":
-        try:
-            return list(pd.read_csv(io.StringIO(decode_utf8(data, file_name)), dtype=str, nrows=0).columns)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise InvalidInputError([f"{file_name}: malformed CSV ({err})"]) from err
-    raise ValueError(f"only csv and parquet files have a column mapping; got format {fmt!r}")
+table_columns = tables.table_columns
 
 
 def parse(
-    data: bytes, file_name: str, fmt: str, *, mapping: dict[str, str] | None = None, origin: str | None = None
+    data: bytes,
+    file_name: str,
+    fmt: str,
+    *,
+    mapping: dict[str, str] | None = None,
+    origin: str | None = None,
+    allow_missing_output: bool = False,
 ) -> pd.DataFrame:
-    """Rows of a file as a DataFrame (columns as in store.examples.EXAMPLE_COLUMNS plus tags)."""
+    """Rows of a file as a DataFrame (columns as in store.examples.EXAMPLE_COLUMNS plus tags).
+
+    An Alpaca row without `output` is an error unless `allow_missing_output` (an instruction-only file).
+    """
     if fmt not in FORMATS:
         raise InvalidInputError([f"{file_name}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"])
-    problems = _Problems(file_name)
-    builder = _RowBuilder(problems)
+    problems = Problems(file_name)
+    builder = _RowBuilder(problems, allow_missing_output=allow_missing_output or fmt != "alpaca")
     origin = origin or ("seed" if fmt == "selfinstruct-seed" else "imported")
-    if fmt == "parquet":
-        if not data:
-            raise InvalidInputError([f"{file_name}: file is empty"])
-        try:
-            frame = pd.read_parquet(io.BytesIO(data))
-        except Exception as err:
-            raise InvalidInputError([f"{file_name}: not a readable Parquet file ({err})"]) from err
-        _parse_table(frame, mapping, builder, origin, first_line=1)
+    if fmt in ("csv", "parquet"):
+        frame, lines = tables.read_table(data, file_name, fmt)
+        _parse_table(frame, mapping, builder, origin, lines)
     else:
         text = decode_utf8(data, file_name)
-        if fmt == "csv":
-            try:
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-                raise InvalidInputError([f"{file_name}: malformed CSV ({err})"]) from err
-            _parse_table(frame, mapping, builder, origin, first_line=2)
-        elif fmt == "flan-cot-tsv":
+        if fmt == "flan-cot-tsv":
             _parse_flan_tsv(text, builder, origin, Path(file_name).stem.removesuffix("_train"))
         else:
-            {
+            parser = {
                 "alpaca": _parse_alpaca,
                 "selfinstruct-seed": _parse_seed,
                 "jsonl": _parse_jsonl,
                 "messages": _parse_messages,
-            }[fmt](text, builder, origin)
+            }[fmt]
+            try:
+                parser(text, builder, origin)
+            except JsonSyntaxError as err:
+                problems.add(err.at, err.message)
     problems.raise_if_any()
     if not builder.rows:
         raise InvalidInputError([f"{file_name}: no rows found"])
@@ -477,19 +416,28 @@ def import_bytes(
     mapping: dict[str, str] | None = None,
     origin: str | None = None,
     author: str | None = None,
+    allow_missing_output: bool = False,
+    reimport: bool = False,
 ) -> ImportResult:
-    """Validate and import one file as one transaction; the store is unchanged on any error."""
-    rows = parse(data, file_name, fmt, mapping=mapping, origin=origin)
+    """Validate and import one file as one transaction; the store is unchanged on any error.
+
+    A file whose sha256 is already in `sources` is refused (AlreadyImportedError) unless `reimport`.
+    """
+    rows = parse(data, file_name, fmt, mapping=mapping, origin=origin, allow_missing_output=allow_missing_output)
+    sha256 = hashlib.sha256(data).hexdigest()
+    earlier = example_rows.sources_with_sha256(store, sha256)
+    if earlier and not reimport:
+        raise AlreadyImportedError(file_name, earlier)
     info = example_rows.SourceInfo(
         name=source_name or Path(file_name).stem,
         format=fmt,
         file_name=file_name,
-        sha256=hashlib.sha256(data).hexdigest(),
-        options={"mapping": mapping, "origin": origin},
+        sha256=sha256,
+        options={"mapping": mapping, "origin": origin, "allow_missing_output": allow_missing_output},
         author=author or config.get("author"),
     )
     ids = example_rows.add_examples(store, rows, info)
-    return ImportResult(source_id=example_rows.source_id_of(store, ids[0]), rows=len(ids), ids=ids)
+    return ImportResult(source_id=example_rows.source_id_of(store, ids[0]), rows=len(ids), ids=ids, sha256=sha256)
 
 
 def import_file(store: Store, path: str | Path, fmt: str | None = None, **kwargs: Any) -> ImportResult:
@@ -499,3 +447,8 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, **kwargs
     if fmt is None:
         raise InvalidInputError([f"{path.name}: cannot guess the format; pass one of {', '.join(FORMATS)}"])
     return import_bytes(store, path.read_bytes(), path.name, fmt, **kwargs)
+
+
+def rows_without_output(rows: pd.DataFrame) -> int:
+    """How many parsed rows have an empty output (shown in the import preview)."""
+    return int((rows["output"].fillna("") == "").sum()) if "output" in rows else len(rows)

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation import config
+from curation import config, files
 
 ROW_FIELDS = (
     "id",
@@ -180,7 +180,8 @@ def write_snapshot(
     if folder.exists():
         return _existing(folder, digest)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+    files.remove_stale_temporaries(root)  # left by an export that was killed before it could clean up
+    tmp = Path(tempfile.mkdtemp(prefix=files.temp_prefix(name), dir=root))
     try:
         (tmp / "train.jsonl").write_bytes(train_bytes)
         (tmp / "heldout.jsonl").write_bytes(heldout_bytes)

@@ -16,7 +16,11 @@ import pandas as pd
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
-class StoreLockedError(RuntimeError):
+class StoreAccessError(RuntimeError):
+    """The database cannot be opened or written (a folder, not DuckDB, read-only, disk full); says what to do."""
+
+
+class StoreLockedError(StoreAccessError):
     """Another process holds the DuckDB file."""
 
 
@@ -39,25 +43,78 @@ def _locked_message(path: Path, err: Exception) -> str:
     return f"database {path} is locked by {holder} (probably the running app); stop it, or pass --db with another file"
 
 
+_OS_CAUSES = {
+    "No space left on device": "the disk is full (No space left on device); free some space and try again",
+    "Read-only file system": "the file system is read-only; pass --db with a file on a writable disk",
+    "Permission denied": "permission denied; check the file's and its folder's permissions, or pass --db",
+}
+
+
+def _root_cause(err: BaseException) -> str:
+    """The messages of an error and every error it was raised from or during (DuckDB hides the OS cause there)."""
+    texts, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        texts.append(str(err))
+        err = err.__cause__ or err.__context__
+    return " | ".join(texts)
+
+
+def explain(path: Path, err: BaseException, doing: str) -> StoreAccessError | None:
+    """A one-line StoreAccessError for an OS-level failure behind a DuckDB error, or None if there is none."""
+    text = _root_cause(err)
+    for cause, advice in _OS_CAUSES.items():
+        if cause in text:
+            return StoreAccessError(f"cannot {doing} database {path}: {advice}")
+    return None
+
+
+def _raise_explained(path: Path, err: BaseException) -> None:
+    """Re-raise `err`, as a StoreAccessError when an OS-level cause explains it (call inside `except`)."""
+    friendly = explain(path, err, "write to")
+    if friendly is not None and isinstance(err, Exception):
+        raise friendly from err
+    raise err
+
+
+def _open_error(path: Path, err: Exception, read_only: bool) -> StoreAccessError:
+    text = str(err)
+    if "lock" in text.lower():
+        return StoreLockedError(_locked_message(path, err))
+    if path.is_dir():
+        return StoreAccessError(
+            f"database {path} is a folder; pass --db with a file path such as {path / 'curator.duckdb'}"
+        )
+    if "not a valid DuckDB database" in text:
+        return StoreAccessError(f"{path} is not a DuckDB database file; pass --db with a .duckdb file or a new path")
+    if read_only and "does not exist" in text:
+        return StoreAccessError(
+            f"database {path} does not exist; import a file first, or pass --db with an existing one"
+        )
+    return explain(path, err, "open") or StoreAccessError(f"cannot open database {path}: {text.splitlines()[0]}")
+
+
 class Store:
     """One DuckDB database: a connection per thread, migrations applied on open."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as err:
-            if "lock" in str(err).lower():
-                raise StoreLockedError(_locked_message(self.path, err)) from err
-            raise
+        except (duckdb.Error, OSError) as err:
+            raise _open_error(self.path, err, read_only) from err
         self._local = threading.local()
         self._local.cursor = self._conn
         self._write_lock = threading.RLock()
         if not read_only:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self._conn.close()
+                raise
 
     # -- connections -------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -80,7 +137,10 @@ class Store:
     # -- verbs -------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int | None:
         """Run a statement to completion; returns the affected-row count of DML statements."""
-        rows = self.cursor().execute(sql, params or []).fetchall()
+        try:
+            rows = self.cursor().execute(sql, params or []).fetchall()
+        except duckdb.Error as err:
+            _raise_explained(self.path, err)
         return rows[0][0] if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int) else None
 
     def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
@@ -133,9 +193,12 @@ class Store:
             try:
                 yield cur
                 cur.execute("COMMIT").fetchall()
-            except BaseException:
-                cur.execute("ROLLBACK").fetchall()
-                raise
+            except BaseException as err:
+                # A failed COMMIT has already ended the transaction, and ROLLBACK then fails with "no transaction
+                # is active", hiding the real cause (e.g. a full disk): keep the original error instead.
+                with suppress(duckdb.Error):
+                    cur.execute("ROLLBACK").fetchall()
+                _raise_explained(self.path, err)
             finally:
                 self._local.in_tx = False
 

@@ -276,6 +276,11 @@ def add_source(store: Store, info: SourceInfo, row_count: int) -> int:
     return source_id
 
 
+def sources_with_sha256(store: Store, sha256: str) -> list[int]:
+    """Ids of the sources imported from a file with this sha256 (oldest first)."""
+    return [r[0] for r in store.query_rows("SELECT id FROM sources WHERE sha256 = ? ORDER BY id", [sha256])]
+
+
 def list_sources(store: Store) -> pd.DataFrame:
     return store.query_df(
         "SELECT s.*, (SELECT count(*) FROM examples e WHERE e.source_id = s.id) AS examples "

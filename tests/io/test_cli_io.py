@@ -93,7 +93,7 @@ def test_bad_file_is_one_error_line_and_nothing_written(tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
     result = invoke(db, "import", str(bad))
     assert result.exit_code == 1
-    assert result.stderr == "error: bad.jsonl line 2: missing required field 'instruction'\n"
+    assert result.stderr == "error: bad.jsonl line 2 (row 1): missing required field 'instruction'\n"
     store = Store(db)
     assert examples.count(store) == 0
     store.close()

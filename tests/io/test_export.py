@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from curation import cli, files
 from curation.filters import ExampleFilter
 from curation.io import export, importers
 from curation.store import Store, revisions
@@ -134,3 +137,82 @@ def test_datasets_load_dataset_reads_each_format(make_store, tmp_path: Path, fmt
     else:
         assert list(ds["output"]) == ["3", "chat", "line 1\nline 2"]
         assert list(ds["tags"]) == [["easy", "math"], [], ["odd"]]  # tags come out sorted
+
+
+def _export_file_state(path: Path) -> tuple[bytes, bytes]:
+    return path.read_bytes(), export.manifest_path_for(path).read_bytes()
+
+
+def test_export_never_writes_over_the_database_or_its_wal(make_store, tmp_path: Path) -> None:
+    store = make_store(ALPACA)
+    wal = Path(f"{store.path}.wal")
+    before = (store.path.read_bytes(), wal.read_bytes() if wal.exists() else None)
+    for target in (store.path, wal):
+        with pytest.raises(files.FileWriteError, match="is a database"):
+            export.export(store, ExampleFilter(), "alpaca", target, overwrite=True)
+    assert (store.path.read_bytes(), wal.read_bytes() if wal.exists() else None) == before
+    other_db = make_store([{"instruction": "x"}])  # any DuckDB file, open or not, is refused too
+    other_db.close()
+    with pytest.raises(files.FileWriteError, match="is a database"):
+        export.export(store, ExampleFilter(), "alpaca", other_db.path, overwrite=True)
+
+
+def test_export_over_an_existing_file_needs_overwrite(make_store, tmp_path: Path) -> None:
+    store = make_store(ALPACA)
+    target = tmp_path / "keep.json"
+    target.write_text("precious")
+    with pytest.raises(files.FileWriteError, match="already exists; choose another file, or pass --force"):
+        export.export(store, ExampleFilter(), "alpaca", target)
+    assert target.read_text() == "precious" and not export.manifest_path_for(target).exists()
+    export.manifest_path_for(tmp_path / "new.json").write_text("{}")  # a stray manifest is not replaced either
+    with pytest.raises(files.FileWriteError, match=r"new\.json\.manifest\.json already exists"):
+        export.export(store, ExampleFilter(), "alpaca", tmp_path / "new.json")
+    assert not (tmp_path / "new.json").exists()
+    result = export.export(store, ExampleFilter(), "alpaca", target, overwrite=True)
+    assert len(json.loads(target.read_text())) == 3
+    assert result.manifest["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("failing_write", [1, 2])
+def test_a_full_disk_leaves_the_old_export_and_manifest_intact(
+    make_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_write: int
+) -> None:
+    store = make_store(ALPACA)
+    target = tmp_path / "out.json"
+    export.export(store, ExampleFilter(), "alpaca", target)
+    old = _export_file_state(target)
+    revisions.update_example(store, 1, {"output": "three"}, expected_version=1, author="t")
+    real_fsync, calls = files.os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == failing_write:  # the data file (1) or the manifest (2) hits the full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    with pytest.raises(files.FileWriteError, match=r"cannot write .*the disk is full \(No space left on device\)"):
+        export.export(store, ExampleFilter(), "alpaca", target, overwrite=True)
+    assert _export_file_state(target) == old
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")) == []
+
+
+def test_cli_export_refuses_the_database_and_existing_files(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    with Store(db) as store:
+        importers.import_bytes(store, json.dumps(ALPACA).encode(), "a.json", "alpaca")
+    before = db.read_bytes()
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["--db", str(db), "export", "--status", "all", "--out", str(db), "--force"])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {db} is a database (or its write-ahead log); choose another output file\n"
+    assert db.read_bytes() == before
+    out = tmp_path / "out.json"
+    out.write_text("mine")
+    refused = runner.invoke(cli.app, ["--db", str(db), "export", "--status", "all", "--out", str(out)])
+    assert refused.exit_code == 1 and "already exists; choose another file, or pass --force" in refused.stderr
+    assert out.read_text() == "mine"
+    forced = runner.invoke(cli.app, ["--db", str(db), "export", "--status", "all", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len(json.loads(out.read_text())) == 3
+    assert db.read_bytes() == before  # a read-only open: not even a job row is written

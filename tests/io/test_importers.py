@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from curation import cli
 from curation.io import importers
 from curation.io.importers import InvalidInputError
 from curation.store import Store, examples
@@ -35,7 +38,10 @@ FORMAT_CASES = {
     "alpaca": (
         "a.json",
         json.dumps(
-            [{"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]}, {"instruction": "Hi"}]
+            [
+                {"instruction": "Add 1 and 2.", "input": "", "output": "3", "tags": ["math"]},
+                {"instruction": "Hi", "output": ""},
+            ]
         ).encode(),
         None,
         [
@@ -165,18 +171,23 @@ def test_origin_defaults_and_override(store: Store) -> None:
 
 
 BIG = "x" * 1_000_001
+ROW_OBJ = b'{"instruction": "i", "output": "o"}'
+ROW = b"[" + b",".join([ROW_OBJ] * 3) + b"]"
+DEEP = b"[" * 1200 + b"]" * 1200
+BLOB_PARQUET = parquet_bytes(pd.DataFrame({"instruction": ["a"], "blob": [b"\x00"]}))
+SEED_INT_NAME = jsonl({"instruction": "x", "name": 3, "instances": [{"output": "y"}]})
 BAD_INPUTS = [
     # (id, file name, format, bytes, mapping, substrings the first error must contain)
     ("malformed jsonl", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "broken"\n', None,
      ["line 2", "malformed JSON"]),
-    ("malformed alpaca", "a.json", "alpaca", b'[\n{"instruction": "ok"},\n{"instruction": oops}\n]', None,
+    ("malformed alpaca", "a.json", "alpaca", b'[\n{"instruction": "ok", "output": ""},\n{"instruction": oops}\n]', None,
      ["line 3", "malformed JSON"]),
     ("not an array", "a.json", "alpaca", b'{"instruction": "x"}', None, ["line 1", "JSON array"]),
     ("missing field", "a.jsonl", "jsonl", jsonl({"instruction": "ok"}, {"output": "no instruction"}), None,
      ["line 2", "missing required field 'instruction'"]),
     ("wrong type", "a.jsonl", "jsonl", jsonl({"instruction": "ok", "output": 42}), None,
      ["line 1", "'output' must be a string; got int"]),
-    ("tags wrong type", "a.json", "alpaca", b'[{"instruction": "ok", "tags": "math"}]', None,
+    ("tags wrong type", "a.json", "alpaca", b'[{"instruction": "ok", "output": "", "tags": "math"}]', None,
      ["line 1", "'tags' must be a list of strings"]),
     ("not utf-8", "a.jsonl", "jsonl", b'{"instruction": "ok"}\n{"instruction": "caf\xe9"}\n', None,
      ["line 2", "not valid UTF-8", "0xe9"]),
@@ -200,6 +211,47 @@ BAD_INPUTS = [
     ("csv empty instruction", "x.csv", "csv", b"q,a\nx,y\n,z\n", {"instruction": "q", "output": "a"},
      ["line 3", "'instruction' is empty"]),
     ("unknown format", "x.txt", "yaml", b"a: b", None, ["unknown format 'yaml'"]),
+    ("second array after the first", "a.json", "alpaca", ROW + b"\n[" + b",".join([ROW_OBJ] * 1000) + b"]", None,
+     ["line 2", "unexpected content after the end of the JSON array"]),
+    ("object after the array", "a.json", "alpaca", b"[\n" + ROW_OBJ + b"\n],\n" + ROW_OBJ + b"]", None,
+     ["line 3", "unexpected content after the end of the JSON array"]),
+    ("trailing comma in array", "a.json", "alpaca", b"[" + ROW_OBJ + b",]", None, ["line 1 (row 1)", "malformed JSON"]),
+    ("error names the row", "a.json", "alpaca", b"[\n" + ROW_OBJ + b",\n" + ROW_OBJ + b",\n{\"output\": \"x\"}\n]",
+     None, ["line 4 (row 2)", "missing required field 'instruction'"]),
+    ("alpaca missing output", "a.json", "alpaca", b'[{"instruction": "x", "input": ""}]', None,
+     ["line 1 (row 0)", "missing required field 'output'", "--allow-missing-output"]),
+    ("alpaca null output", "a.json", "alpaca", b'[{"instruction": "x", "output": null}]', None,
+     ["line 1 (row 0)", "missing required field 'output'"]),
+    ("csv more fields than header", "x.csv", "csv", b"q,a\nx,y\nWhat, if anything?,no\n", {"instruction": "q"},
+     ["line 3 (row 1)", "3 fields, but the header has 2"]),
+    ("csv fewer fields than header", "x.csv", "csv", b"q,a,n\nx,y,z\n\"multi\nline\",b,c\nonly,two\n",
+     {"instruction": "q"}, ["line 5 (row 2)", "2 fields, but the header has 3"]),
+    ("deep JSON array", "d.json", "alpaca", b'[{"instruction": "x", "output": "", "m": ' + DEEP + b"}]", None,
+     ["line 1 (row 0)", "nested too deeply"]),
+    ("deep JSON line", "d.jsonl", "jsonl", jsonl({"instruction": "x"}) + b'{"instruction": "x", "m": ' + DEEP + b"}\n",
+     None, ["line 2 (row 1)", "nested too deeply"]),
+    ("lone surrogate jsonl", "s.jsonl", "jsonl", b'{"instruction": "a\\ud800"}\n', None,
+     ["line 1 (row 0)", "field 'instruction'", "lone UTF-16 surrogate"]),
+    ("lone surrogate alpaca", "s.json", "alpaca", b'[\n' + ROW_OBJ + b',\n{"instruction": "a", "output": "\\udc00"}]',
+     None, ["line 3 (row 1)", "field 'output'", "lone UTF-16 surrogate"]),
+    ("lone surrogate chat", "c.jsonl", "messages", b'{"messages": [{"role": "user", "content": "\\ud83d"}]}\n',
+     None, ["line 1 (row 0)", "field 'messages[0].content'", "lone UTF-16 surrogate"]),
+    ("binary parquet column", "b.parquet", "parquet", BLOB_PARQUET,
+     None, ["column(s) ['blob'] hold binary data"]),
+    ("binary parquet text", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": [b"a"]})),
+     None, ["column(s) ['instruction'] hold binary data"]),
+    ("parquet int task", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": ["a"], "task": [5]})),
+     None, ["row 0", "field 'task' must be a string or null; got int"]),
+    ("parquet int output", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": ["a"], "output": [4]})),
+     None, ["row 0", "field 'output' must be a string; got int"]),
+    ("jsonl int task", "a.jsonl", "jsonl", jsonl({"instruction": "a", "task": 5}), None,
+     ["line 1 (row 0)", "field 'task' must be a string or null; got int"]),
+    ("alpaca list cluster", "a.json", "alpaca", b'[{"instruction": "a", "output": "", "task_cluster": ["c"]}]',
+     None, ["line 1 (row 0)", "field 'task_cluster' must be a string or null; got list"]),
+    ("seed int name", "s.jsonl", "selfinstruct-seed", SEED_INT_NAME,
+     None, ["line 1 (row 0)", "field 'name' must be a string or null; got int"]),
+    ("chat int task", "c.jsonl", "messages", jsonl({"messages": CHAT, "task": 1.5}), None,
+     ["line 1 (row 0)", "field 'task' must be a string or null; got float"]),
 ]  # fmt: skip
 
 
@@ -227,9 +279,9 @@ def test_every_bad_line_is_reported_at_once(store: Store) -> None:
     with pytest.raises(InvalidInputError) as err:
         importers.import_bytes(store, data, "many.jsonl", "jsonl")
     assert [e.split(":")[0] for e in err.value.errors] == [
-        "many.jsonl line 2",
-        "many.jsonl line 3",
-        "many.jsonl line 5",
+        "many.jsonl line 2 (row 1)",
+        "many.jsonl line 3 (row 2)",
+        "many.jsonl line 5 (row 4)",
     ]
     assert "and 2 more problems" in str(err.value)
 
@@ -248,3 +300,65 @@ def test_every_bad_line_is_reported_at_once(store: Store) -> None:
 )
 def test_guess_format(name: str, fmt: str | None) -> None:
     assert importers.guess_format(name) == fmt
+
+
+CLI_CASES = [case for case in BAD_INPUTS if case[2] in importers.FORMATS]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "fmt", "data", "mapping", "expected"),
+    [case[1:] for case in CLI_CASES],
+    ids=[c[0] for c in CLI_CASES],
+)
+def test_cli_import_of_bad_input_is_one_line_exit_1_and_stores_nothing(
+    tmp_path: Path, file_name: str, fmt: str, data: bytes, mapping: dict | None, expected: list[str]
+) -> None:
+    db = tmp_path / "cli.duckdb"
+    with Store(db) as store:
+        examples.add_examples(store, pd.DataFrame([{"instruction": "existing"}]), examples.SourceInfo("old", "test"))
+    path = tmp_path / file_name
+    path.write_bytes(data)
+    args = [
+        "--db",
+        str(db),
+        "import",
+        str(path),
+        "--format",
+        fmt,
+        *(["--mapping", json.dumps(mapping)] * bool(mapping)),
+    ]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {file_name}")
+    for text in expected:
+        assert text in lines[0]
+    with Store(db, read_only=True) as store:
+        assert (examples.count(store), len(examples.list_sources(store))) == (1, 1)
+
+
+def test_instruction_only_alpaca_needs_the_option_and_the_preview_counts_it(store: Store) -> None:
+    data = b'[{"instruction": "a"}, {"instruction": "b", "output": "B"}]'
+    with pytest.raises(InvalidInputError, match="missing required field 'output'"):
+        importers.parse(data, "i.json", "alpaca")
+    rows = importers.parse(data, "i.json", "alpaca", allow_missing_output=True)
+    assert rows["output"].tolist() == ["", "B"]
+    assert importers.rows_without_output(rows) == 1
+
+
+def test_reimporting_the_same_file_needs_confirmation(store: Store) -> None:
+    data = jsonl({"instruction": "a"})
+    first = importers.import_bytes(store, data, "a.jsonl", "jsonl")
+    with pytest.raises(importers.AlreadyImportedError, match=r"already imported as source #1.*--reimport"):
+        importers.import_bytes(store, data, "renamed.jsonl", "jsonl")
+    assert examples.count(store) == 1
+    again = importers.import_bytes(store, data, "a.jsonl", "jsonl", reimport=True)
+    assert (first.source_id, again.source_id, examples.count(store)) == (1, 2, 2)
+
+
+def test_json_lines_split_on_newline_only() -> None:
+    text = "a\u2028b\u2029c\x85d\x1ce\x0bf\x0cg"
+    data = (json.dumps({"instruction": text, "output": text}, ensure_ascii=False) + "\n").encode()
+    assert "\u2028".encode() in data  # written raw, as JSON allows (not as an escape)
+    rows = importers.parse(data, "u.jsonl", "jsonl")
+    assert rows["instruction"].tolist() == [text]

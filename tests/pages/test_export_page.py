@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from curation.filters import ExampleFilter
 from curation.store import Store, examples
+from ui.text import inert
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Export.py")
 
@@ -51,3 +52,17 @@ def test_export_current_filter_as_parquet(app_store: Store, tmp_path: Path) -> N
     frame = pd.read_parquet(files[0])
     assert set(frame["origin"]) == {"generated"}
     assert len(frame) == examples.count(app_store, ExampleFilter(origins=["generated"]))
+
+
+def test_a_failed_write_is_an_error_box_not_a_traceback(
+    app_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the exports folder should be")
+    monkeypatch.setenv("INSTRUCT_CURATOR_EXPORTS_DIR", str(blocker))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.button(key="export_go").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith(inert(f"cannot write {blocker}/export-"))
+    assert inert(": a file stands where a folder is needed on this path") in at.error[0].value
+    assert blocker.read_text() == "a file where the exports folder should be"

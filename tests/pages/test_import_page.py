@@ -51,8 +51,38 @@ def test_bad_file_lists_every_problem_and_imports_nothing() -> None:
     at.file_uploader(key="import_upload").upload("broken.jsonl", data, "application/jsonl").run()
     assert at.error[0].value.startswith("2 problem(s) found; nothing was imported.")
     assert at.code[0].value.splitlines() == [
-        "broken.jsonl line 2: missing required field 'instruction'",
-        "broken.jsonl line 3: field 'instruction' must be a string; got int",
+        "broken.jsonl line 2 (row 1): missing required field 'instruction'",
+        "broken.jsonl line 3 (row 2): field 'instruction' must be a string; got int",
     ]
     assert not [b for b in at.button if b.key == "import_go"]
     assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 0
+
+
+def test_instruction_only_file_needs_the_checkbox_and_the_preview_counts_empty_outputs() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    data = json.dumps([{"instruction": "Name a fruit."}, {"instruction": "Say hi.", "output": "Hi."}]).encode()
+    at.file_uploader(key="import_upload").upload("noinput.json", data, "application/json").run()
+    assert at.code[0].value == (
+        "noinput.json line 1 (row 0): missing required field 'output' "
+        "(an instruction-only file needs --allow-missing-output)"
+    )
+    assert not [b for b in at.button if b.key == "import_go"]
+    at.checkbox(key="import_allow_missing_noinput.json").check().run()
+    assert "1 of 2 rows have no output." in [c.value for c in at.caption]
+    at.button(key="import_go").click().run()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    assert examples.fetch(store, columns=("output",))["output"].tolist() == ["", "Hi."]
+
+
+def test_reimporting_the_same_file_needs_confirmation() -> None:
+    data = json.dumps([{"instruction": "Say hi.", "output": "Hi."}]).encode()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="import_upload").upload("hi.json", data, "application/json").run()
+    at.button(key="import_go").click().run()
+    at.file_uploader(key="import_upload").upload("hi.json", data, "application/json").run()
+    assert "already imported as source #1" in at.warning[0].value
+    assert at.button(key="import_go").disabled
+    at.checkbox(key="import_again_hi.json").check().run()
+    assert not at.button(key="import_go").disabled
+    at.button(key="import_go").click().run()
+    assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 2

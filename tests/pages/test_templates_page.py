@@ -12,6 +12,7 @@ from curation.build import templates as T
 from curation.filters import ExampleFilter
 from curation.io import importers
 from curation.store import Store, examples
+from ui.text import inert
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Templates.py")
 
@@ -120,3 +121,13 @@ def test_apply_to_flan_cot_rows_in_the_store(at: AppTest) -> None:
     at.button(key="tpl_apply_write").click().run()
     rows = examples.fetch(_store(), ExampleFilter(origins=["templated"]))
     assert rows["output"].tolist() == ["5. Explanation: 2 plus 3 makes 5.", "8. Explanation: Four twos are 8."]
+
+
+def test_template_text_is_inert_in_the_expander_label(at: AppTest) -> None:
+    """An image link in a template must not become an <img> the browser fetches (labels render Markdown)."""
+    evil = "![x](http://127.0.0.1:9/leak.png) **bold** {premise} {hypothesis}"
+    template_id = T.add_template(_store(), "nli", evil, "{answer}", author="t")
+    at.selectbox(key="tpl_task").select("nli").run()
+    label = inert(f"{template_id}: {evil}")
+    assert label in [e.label for e in at.expander]
+    assert "![x](" not in label and "**" not in label
