@@ -8,9 +8,13 @@ short final answer after prose) only together, so an essay or a plain list is no
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from curation.cot.signals import PENALTIES, reasoning_signals
+from curation.cot.signals import penalties as penalties
 
 DEFAULT_THRESHOLD = 0.5
 OUTPUT_FORMATS = ("cot", "direct")
@@ -26,11 +30,13 @@ WEIGHTS: dict[str, float] = {
     "conclusion_sentence": 0.3,
     "arithmetic_chain": 0.35,
     "arithmetic_chain/single": 0.15,
+    "arithmetic_chain/worked": 0.5,  # two or more equations inside prose sentences
     "step_markers": 0.2,
     "reasoning_connectives": 0.15,
     "short_final_answer": 0.3,
     "short_final_answer/canonical": 0.5,  # yes/no/number/option after prose, for a question
     "answer_from_options": 0.35,
+    "reasoning_trace": 0.9,  # a non-empty <think> block or reasoning_content field
 }
 
 _TRIGGER = re.compile(
@@ -82,6 +88,7 @@ _CONNECTIVE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _OPTIONS = re.compile(r"(?im)^\s*(?:-\s*)?(?:\((?P<letter>[A-Ha-h])\)\s*)?(?P<text>[^\n]{1,120}?)\s*$")
 _CANONICAL = re.compile(r"^(?:yes|no|true|false|\(?[A-H]\)?|-?\$?\d[\d,./]*%?|sentence [AB]|option \(?[A-H]\)?)$", re.I)
+_THINK = re.compile(r"^\s*<think>(?P<trace>.*?)</think>(?P<answer>.*)$", re.S | re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][.)])\s")
 
 
@@ -210,7 +217,9 @@ def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] |
         signals.append(Signal(name, WEIGHTS[name], _clip(opener.group(0))))
     equations = _EQUATION.findall(output) if "=" in output else []
     if equations:
-        weight = WEIGHTS["arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"]
+        worked = [p for p in parts if _EQUATION.search(p) and len(re.findall(r"[A-Za-z]{2,}", p)) >= 4]
+        variant = "arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"
+        weight = WEIGHTS["arithmetic_chain/worked" if len(worked) >= 2 else variant]
         signals.append(Signal("arithmetic_chain", weight, _clip("; ".join(equations[:3]))))
     steps = _STEP.findall(output)
     if len(steps) >= 2:
@@ -249,22 +258,77 @@ def _final_answer_signals(
     return signals
 
 
-def detect(instruction: str, input: str = "", output: str = "") -> Detection:
-    """Score one row (0..1) and say which CoT signals fired."""
+def _combine(signals: list[Signal]) -> float:
+    miss, damp = 1.0, 1.0
+    for s in signals:
+        if s.name in PENALTIES:
+            damp *= 1.0 - s.weight
+        else:
+            miss *= 1.0 - s.weight
+    return round((1.0 - miss) * damp, 4)
+
+
+def _text_signals(prompt: str, output: str, *, prompt_trigger: bool) -> list[Signal]:
+    parts, split = sentences(output), split_answer(output)
+    signals = [s for s in _output_signals(output, parts, split) if not (prompt_trigger and s.name == "trigger_phrase")]
+    signals += _final_answer_signals(prompt, output, parts, split)
+    have = {s.name for s in signals}
+    if "arithmetic_chain" in have:
+        have.add("symbolic_equations")  # the same equations, counted once
+    signals += [Signal(n, w, e) for n, w, e in reasoning_signals(prompt, output, parts) if n not in have]
+    signals += [Signal(n, w, e) for n, w, e in penalties(prompt, output, _lines(output))]
+    return signals
+
+
+def detect(instruction: str, input: str = "", output: str = "", reasoning: str = "") -> Detection:
+    """Score one turn (0..1) and say which CoT signals fired.
+
+    `reasoning` is a separate trace (a `reasoning_content` field); a `<think>` block in the output counts the
+    same. A non-empty trace is itself strong evidence; its text and the visible answer are both scanned.
+    """
     prompt = f"{instruction or ''}\n{input or ''}"
-    output = output or ""
+    trace, answer = split_think(output or "")
+    trace = "\n".join(t for t in ((reasoning or "").strip(), trace) if t)
     signals: list[Signal] = []
     trigger = _find_trigger(prompt)
     if trigger:
         signals.append(Signal("trigger_phrase", WEIGHTS["trigger_phrase"], _clip(trigger.group(0))))
-    if output.strip():
-        parts, split = sentences(output), split_answer(output)
-        signals += [s for s in _output_signals(output, parts, split) if not (trigger and s.name == "trigger_phrase")]
-        signals += _final_answer_signals(prompt, output, parts, split)
-    miss = 1.0
-    for s in signals:
-        miss *= 1.0 - s.weight
-    return Detection(round(1.0 - miss, 4), tuple(signals))
+    if _words(trace) >= 5:
+        signals.append(Signal("reasoning_trace", WEIGHTS["reasoning_trace"], _clip(trace)))
+    for text in (trace, answer):
+        if text.strip():
+            have = {s.name for s in signals}
+            signals += [s for s in _text_signals(prompt, text, prompt_trigger=bool(trigger)) if s.name not in have]
+    return Detection(_combine(signals), tuple(signals))
+
+
+def detect_conversation(messages: list[dict[str, Any]]) -> Detection:
+    """The best-scoring assistant turn of a conversation, each scored against the user turn before it."""
+    best, prompt = Detection(0.0), ""
+    for turn in messages:
+        if turn.get("role") == "user":
+            prompt = str(turn.get("content") or "")
+        elif turn.get("role") == "assistant":
+            reasoning = turn.get("reasoning_content") or turn.get("reasoning") or ""
+            found = detect(prompt, "", str(turn.get("content") or ""), str(reasoning))
+            best = found if found.score > best.score else best
+    return best
+
+
+def detect_row(instruction: str, input: str, output: str, messages: Any = None, reasoning: str = "") -> Detection:
+    """Score a stored row: its instruction/output pair, or its best conversation turn when it has messages."""
+    found = detect(instruction, input, output, reasoning)
+    turns = json.loads(messages) if isinstance(messages, str) and messages else messages
+    if isinstance(turns, list) and len(turns) > 2:
+        other = detect_conversation(turns)
+        found = other if other.score > found.score else found
+    return found
+
+
+def split_think(output: str) -> tuple[str, str]:
+    """(trace inside <think>...</think>, the text after it); ("", output) when there is no think block."""
+    m = _THINK.match(output)
+    return (m.group("trace").strip(), m.group("answer").strip()) if m else ("", output)
 
 
 def to_direct(output: str) -> str | None:

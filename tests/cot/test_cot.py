@@ -133,11 +133,22 @@ def test_detector_table(instruction: str, input_: str, output: str, is_cot: bool
     assert all(s["evidence"] for s in found.detail())
 
 
-def test_score_is_the_noisy_or_of_fired_signals() -> None:
+def test_score_is_the_noisy_or_of_fired_signals_damped_by_penalties() -> None:
     found = cot.detect(CREAK, "", "He had a set format that did not involve tea.\nno")
     weights = [s.weight for s in found.signals]
-    assert weights == [cot.WEIGHTS["short_final_answer/canonical"], cot.WEIGHTS["answer_from_options"]]
-    assert found.score == pytest.approx(1 - (1 - weights[0]) * (1 - weights[1]), abs=1e-4)
+    assert weights[:2] == [cot.WEIGHTS["short_final_answer/canonical"], cot.WEIGHTS["answer_from_options"]]
+    expected = 1.0
+    for w in weights:
+        expected *= 1 - w
+    assert found.score == pytest.approx(1 - expected, abs=1e-4)
+    code = "def f(x):\n    return x * 2\n\nprint(f(3))"
+    penalised = cot.detect("What does this print? Let's think step by step.", "", code)
+    assert "code" in penalised.names() and "trigger_phrase" in penalised.names()
+    miss = 1.0
+    for s in penalised.signals:
+        miss *= 1 - s.weight if s.name != "code" else 1.0
+    assert penalised.score == pytest.approx((1 - miss) * (1 - 0.85), abs=1e-4)
+    assert penalised.score < cot.DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize(
@@ -169,7 +180,7 @@ def test_direct_format_leaves_rows_without_a_findable_answer_unchanged() -> None
 ROWS = [
     {"instruction": GSM, "output": f"{GSM_RATIONALE} So the answer is 72."},  # 1: CoT
     {"instruction": "List two colours.", "output": "1. Red\n2. Blue"},  # 2: not CoT
-    {"instruction": CREAK, "output": "He had a set format that did not involve tea.\nno"},  # 3: CoT (0.675)
+    {"instruction": CREAK, "output": "He had a set format that did not involve tea.\nno"},  # 3: CoT (0.90)
     {"instruction": "What is 2 + 2?", "output": "The answer is 4."},  # 4: weak (0.15)
 ]
 
@@ -187,7 +198,7 @@ def test_auto_tagging_stores_score_and_signals_and_browse_filters_by_it(make_sto
     assert score >= 0.7 and "answer_marker" in {s["name"] for s in json.loads(detail)}
     assert examples.page(store, ExampleFilter(tags=["cot"]))["id"].tolist() == [1, 3]
     # a higher threshold re-materialises tags from the stored scores without re-detecting
-    assert cot_store.apply_threshold(store, 0.7)["auto_tagged"] == 1
+    assert cot_store.apply_threshold(store, 0.92)["auto_tagged"] == 1
     assert _tags(store) == {1: "auto"}
     assert cot_tagging.tag_rows(store, threshold=0.6)["scored"] == 0  # nothing new or edited
 
