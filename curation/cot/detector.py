@@ -319,7 +319,9 @@ def detect_row(instruction: str, input: str, output: str, messages: Any = None, 
     """Score a stored row: its instruction/output pair, or its best conversation turn when it has messages."""
     found = detect(instruction, input, output, reasoning)
     turns = json.loads(messages) if isinstance(messages, str) and messages else messages
-    if isinstance(turns, list) and len(turns) > 2:
+    if isinstance(turns, list) and (
+        len(turns) > 2 or any(isinstance(t, dict) and t.get("reasoning_content") for t in turns)
+    ):
         other = detect_conversation(turns)
         found = other if other.score > found.score else found
     return found

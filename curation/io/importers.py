@@ -1,7 +1,8 @@
 """Parse instruction files into rows, validating everything before the store is touched.
 
 Formats: alpaca (JSON array), selfinstruct-seed (JSONL with instances), jsonl (generic, one object per line),
-messages (OpenAI `messages` or ShareGPT `conversations` JSONL), csv and parquet (with a column mapping),
+messages (OpenAI `messages` or ShareGPT `conversations` JSONL; `reasoning_content` and `<think>` kept as
+`meta.rationale` / `meta.answer`), csv and parquet (with a column mapping),
 flan-cot-tsv (question, answer, rationale; literal `\\n` in fields). Every error names file, line and rule.
 """
 
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from curation import config
+from curation.io.reasoning import reasoning_fields, turn_reasoning
 from curation.store import Store
 from curation.store import examples as example_rows
 
@@ -296,7 +298,11 @@ def _conversation(line: int, record: dict, builder: _RowBuilder) -> list[dict[st
         if len(content.encode("utf-8")) > builder.max_bytes:
             builder.problems.add(line, f"messages[{index}] content exceeds {builder.max_bytes:,} bytes")
             return None
-        out.append({"role": role, "content": content})
+        reasoning, error = turn_reasoning(turn)
+        if error:
+            builder.problems.add(line, f"messages[{index}] {error}")
+            return None
+        out.append({"role": role, "content": content} | ({"reasoning_content": reasoning} if reasoning else {}))
     return out
 
 
@@ -311,9 +317,11 @@ def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
         if first_user is None:
             builder.problems.add(line, "conversation has no user turn")
             continue
-        answer = next((t["content"] for t in turns[first_user + 1 :] if t["role"] == "assistant"), "")
+        reply = next((t for t in turns[first_user + 1 :] if t["role"] == "assistant"), {})
+        answer = reply.get("content", "")
         system = [t["content"] for t in turns if t["role"] == "system"]
         meta = _extra(record, ("messages", "conversations")) | ({"system": system[0]} if system else {})
+        meta |= reasoning_fields(answer, reply.get("reasoning_content"))
         builder.add(
             {
                 "instruction": turns[first_user]["content"],
