@@ -43,6 +43,7 @@ def preview_cmd(
         "heldout": plan.heldout_total,
         "cot_share": round(plan.cot_share, 6),
         "groups": plan.manifest_groups(),
+        "cot_formats": plan.format_takes().to_dict("records"),
         "warnings": plan.warnings,
     }
     if as_json:
@@ -52,6 +53,9 @@ def preview_cmd(
     typer.echo(f"train rows: {plan.total}  held-out rows: {plan.heldout_total}  CoT share: {plan.cot_share:.1%}")
     rows = [g | {"share": f"{g['share']:.1%}", "epochs": f"{g['epochs']:.2f}"} for g in data["groups"]]
     echo_table(rows, ["group", "before", "heldout", "after", "share", "epochs", "warning"])
+    if data["cot_formats"]:
+        typer.echo("CoT rows per target format (cot: rationale + answer, direct: answer, think: <think> + answer):")
+        echo_table(data["cot_formats"], ["group", "format", "take"])
     for warning in plan.warnings:
         typer.echo(f"warning: {warning}")
 
