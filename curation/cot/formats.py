@@ -35,9 +35,10 @@ class Reasoning:
 
 
 def _loads(value: Any) -> Any:
+    """A JSON column value (text, parsed, or a missing NaN/None) as a dict or list, or None."""
     if isinstance(value, str):
-        return json.loads(value) if value.strip() else None
-    return value
+        value = json.loads(value) if value.strip() else None
+    return value if isinstance(value, (dict, list)) else None
 
 
 def flan_cot_text(rationale: str, answer: str) -> str:
@@ -152,7 +153,7 @@ def check_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[i
     conflicts, lengths = [], []
     for row in rows:
         found = reasoning_of(row.get("output") or "", row.get("meta"), row.get("messages"))
-        if found is None:
+        if found is None or found.found_in == "short_final":  # a short last sentence alone is too weak a cue
             continue
         lengths.append(len(found.rationale.split()))
         concluded = answer_conflict(found.rationale, found.answer) if found.found_in in _SEPARATE else None
