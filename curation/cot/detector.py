@@ -39,6 +39,36 @@ WEIGHTS: dict[str, float] = {
     "reasoning_trace": 0.9,  # a non-empty <think> block or reasoning_content field
 }
 
+# What each signal means, for the CoT page and `cot explain` (penalties lower the score instead of raising it).
+SIGNAL_HELP: dict[str, str] = {
+    "trigger_phrase": "a chain-of-thought request or opener ('Let's think step by step', 'explain your reasoning')",
+    "answer_marker": "a rationale that ends in a final-answer marker ('So the answer is X', 'Final answer:', '####')",
+    "answer_then_explanation": "a short answer followed by its explanation ('Yes. Explanation: ...')",
+    "reasoning_opener": "the output opens like a derivation ('Let's solve', 'First, we', 'We know')",
+    "conclusion_sentence": "the last sentence draws a conclusion ('Therefore, ...', 'So ...')",
+    "arithmetic_chain": "worked arithmetic (equations with results), strongest inside prose sentences",
+    "step_markers": "sequencing words or numbered steps",
+    "reasoning_connectives": "several sentences joined by because / so / therefore / since",
+    "short_final_answer": "a short final answer (yes/no/number/option) after reasoning sentences",
+    "answer_from_options": "the final answer is one of the options listed in the prompt",
+    "reasoning_trace": "a non-empty <think> block or reasoning_content field",
+    "problem_reference": "talks about the question or its options ('this question', 'option (B)', 'rules out')",
+    "we_reasoning": "first-person-plural reasoning moves ('we know', 'let's evaluate', 'we get')",
+    "inference_chain": "two or more sentences that infer (so, therefore, because, must be, which means)",
+    "symbolic_equations": "two or more equations, symbolic or numeric ('Z = A and B', 'x = 10')",
+    "conditional_inference": "an if-then step or a supposition",
+    "back_reference": "refers back to earlier steps ('from (1)', 'combining (2) and (3)')",
+    "enumerated_derivation": "three or more enumerated lines '(1) ...' or '1: ...' (a derivation or state log)",
+    "state_tracking": "tracks a changing state ('at the start', 'after the swap, Bob has')",
+    "verdict_after_reasoning": "an explanation that ends in a verdict (plausible, valid, true, the correct choice)",
+    "explains_closed_question": "a yes/no or which-of question answered by an explanation, not a bare yes/no",
+    "restates_question": "the last sentence restates the question with its answer, after supporting facts",
+    "code": "penalty: source code (fences or code lines)",
+    "how_to_steps": "penalty: imperative how-to or recipe steps",
+    "dialogue": "penalty: a dialogue or script with speaker labels",
+    "letter": "penalty: a letter or e-mail",
+    "writing_task": "penalty: the prompt asks for prose writing (essay, story, poem, email ...)",
+}
 _TRIGGER = re.compile(
     r"let'?s think|let me think|think (?:it through )?step[- ]by[- ]step|think carefully (?:first|and then|before)|"
     r"step[- ]by[- ]step (?:reasoning|solution|thinking|thought)|"
