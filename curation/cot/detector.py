@@ -230,7 +230,9 @@ def _answer_signal(rationale: str, answer: str) -> Signal:
     return Signal("answer_marker", weight, _clip(f"… answer is {answer}"))
 
 
-def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] | None) -> list[Signal]:
+def _output_signals(
+    output: str, parts: list[str], split: tuple[str, str, str] | None, question: bool = False
+) -> list[Signal]:
     signals: list[Signal] = []
     if split and split[2] == "answer_marker":
         signals.append(_answer_signal(split[0], split[1]))
@@ -249,7 +251,8 @@ def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] |
     if equations:
         worked = [p for p in parts if _EQUATION.search(p) and len(re.findall(r"[A-Za-z]{2,}", p)) >= 4]
         variant = "arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"
-        weight = WEIGHTS["arithmetic_chain/worked" if len(worked) >= 2 else variant]
+        solved = len(worked) >= 2 or (question and len(equations) >= 2)  # a worked solution to a question
+        weight = WEIGHTS["arithmetic_chain/worked" if solved else variant]
         signals.append(Signal("arithmetic_chain", weight, _clip("; ".join(equations[:3]))))
     steps = _STEP.findall(output)
     if len(steps) >= 2:
@@ -269,8 +272,11 @@ def _final_answer_signals(
         answer = split[1].strip().lower()
         hit = answer in options or answer.split(".")[0].strip() in options
         return [Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(split[1]))] if hit else []
-    if len(parts) < 2 or _list_items(_lines(output)) >= 2:
+    if len(parts) < 2:
         return []
+    picked = _picked_option(parts[-1], options)
+    if _list_items(_lines(output)) >= 2 or (_words(parts[-1].rstrip(".")) > 5 and picked):
+        return [Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(parts[-1]))] if picked else []
     if max(_words(p) for p in parts[:-1]) < 4 and not any(_EQUATION.search(p) for p in parts[:-1]):
         return []
     last = parts[-1].rstrip(".").strip()
@@ -288,6 +294,14 @@ def _final_answer_signals(
     return signals
 
 
+def _picked_option(sentence: str, options: set[str]) -> str | None:
+    """The listed option a concluding sentence names ("... is Aug 4, 2002, that is 08/04/2002"), if exactly one."""
+    text = f" {sentence.lower()} "
+    hits = {o for o in options if len(o) >= 3 and re.search(rf"(?<![\w]){re.escape(o)}(?![\w])", text)}
+    longest = {o for o in hits if not any(o != h and o in h for h in hits)}
+    return next(iter(longest)) if len(longest) == 1 else None
+
+
 def _combine(signals: list[Signal]) -> float:
     miss, damp = 1.0, 1.0
     for s in signals:
@@ -300,7 +314,12 @@ def _combine(signals: list[Signal]) -> float:
 
 def _text_signals(prompt: str, output: str, *, prompt_trigger: bool) -> list[Signal]:
     parts, split = sentences(output), split_answer(output)
-    signals = [s for s in _output_signals(output, parts, split) if not (prompt_trigger and s.name == "trigger_phrase")]
+    question = "?" in prompt
+    signals = [
+        s
+        for s in _output_signals(output, parts, split, question)
+        if not (prompt_trigger and s.name == "trigger_phrase")
+    ]
     signals += _final_answer_signals(prompt, output, parts, split)
     have = {s.name for s in signals}
     if "arithmetic_chain" in have:

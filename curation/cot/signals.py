@@ -20,10 +20,10 @@ WEIGHTS: dict[str, float] = {
     "inference_chain": 0.3,
     "inference_chain/long": 0.45,
     "symbolic_equations": 0.35,
-    "conditional_inference": 0.3,
+    "conditional_inference": 0.35,
     "verdict_after_reasoning": 0.4,
     "explains_closed_question": 0.5,
-    "restates_question": 0.45,
+    "restates_question": 0.5,
     "back_reference": 0.45,
 }
 PENALTIES: dict[str, float] = {"code": 0.85, "how_to_steps": 0.7, "dialogue": 0.7, "letter": 0.7, "writing_task": 0.5}
@@ -38,7 +38,7 @@ _PROBLEM_REF = re.compile(
 _WE = re.compile(
     r"\b(?:we|let'?s|let us) (?:first |now |then |can |still )?(?:know|get|find|conclude|compute|calculate|"
     r"add|subtract|multiply|divide|simplify|evaluate|recall|start at|deduce|obtain|combine|substitute|"
-    r"solve|count|notice|assume|suppose|plug)\b|\blet (?:[a-z]|x|y|n) (?:be|=)\b",
+    r"solve|count|notice|assume|suppose|plug|now have)\b|\blet (?:[a-z]|x|y|n) (?:be|=)\b",
     re.I,
 )
 _INFERENCE = re.compile(
@@ -65,7 +65,7 @@ _YES_NO_START = re.compile(r"^\W*(?:yes|no|true|false|correct|incorrect|sure|cer
 _BACK_REF = re.compile(
     r"\b(?:from|by|combining|using|with) \(\d+\)|\bstep \d+\b.{0,40}\bwe\b|\(\d+\)[^\n(]{0,80}\(\d+\)", re.I
 )
-_ENUMERATED = re.compile(r"(?m)^\s*(?:\(\d+\)|\d+:)\s")
+_ENUMERATED = re.compile(r"(?m)^\s*(?:\(\d+\)|\d[\w.:-]*:)\s")  # "(1) ...", "1: ...", "5am-12pm: ..."
 _STATE = re.compile(
     r"\b(?:at the (?:start|beginning|end)|after (?:this|that|the (?:\w+ )?(?:swap|trade|move|step|turn))|"
     r"(?:now|then),? \w+ (?:has|have|holds|is at|is holding)|is now (?:at|holding|facing)|facing the)\b",
