@@ -24,6 +24,8 @@ WEIGHTS: dict[str, float] = {
     "verdict_after_reasoning": 0.4,
     "explains_closed_question": 0.5,
     "restates_question": 0.5,
+    "chained_premises": 0.5,
+    "bridging_fact": 0.5,
     "back_reference": 0.45,
 }
 PENALTIES: dict[str, float] = {"code": 0.85, "how_to_steps": 0.7, "dialogue": 0.7, "letter": 0.7, "writing_task": 0.5}
@@ -56,9 +58,10 @@ _VERDICT = re.compile(
 )
 _CLOSED_QUESTION = re.compile(
     r"^(?:(?:claim|question|q)\s*:\s*)?(?:is|are|was|were|can|could|do|does|did|would|will|has|have|had|should|"
-    r"may|might)\b[^?]*\?|\b(?:true or false|yes or no|which (?:one )?of (?:the following|these)|"
-    r"which (?:sentence|statement|option)|is the (?:claim|statement|following) (?:above )?(?:true|correct|"
-    r"factual|plausible)|against common sense|does not make sense|is it possible)\b",
+    r"may|might)\b[^?]*\?|\b(?:true or false|yes\W{1,3}(?:or\W{1,3})?no|which (?:one )?of (?:the following|these)|"
+    r"which (?:one|sentence|statement|option)|is the (?:claim|statement|following) (?:above )?(?:true|correct|"
+    r"factual|plausible|a verifiable)|against common sense|does\W{1,3}not\W{1,3}make sense|nonsensical|"
+    r"is it possible)\b",
     re.I | re.M,
 )
 _YES_NO_START = re.compile(r"^\W*(?:yes|no|true|false|correct|incorrect|sure|certainly|absolutely)\b", re.I)
@@ -146,7 +149,41 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
         asked, last, first = _content_words(prompt), _content_words(parts[-1]), _content_words(parts[0])
         if len(asked) >= 3 and len(asked & last) >= 0.5 * len(asked) and len(asked & first) < len(asked & last):
             add("restates_question", parts[-1])
+    if len(parts) >= 3 and (chain := _chained(parts)):
+        add("chained_premises", chain)
+    if 2 <= len(parts) <= 4 and prompt.rstrip().endswith("?") and (bridge := _bridge(prompt, parts)):
+        add("bridging_fact", bridge)
     return found
+
+
+def _bridge(prompt: str, parts: list[str]) -> str | None:
+    """Facts linked through an entity the question does not name, each touching the question, none restating
+    it first ("Soccer requires kicking the ball. Soccer games have fans." for "Where do fans watch people kick
+    a ball?"): the bridge word, or None."""
+    asked = _content_words(prompt)
+    said = [_content_words(p) for p in parts]
+    if len(asked) < 2 or not all(words & asked for words in said) or len(said[0] & asked) > 0.6 * len(asked):
+        return None
+    repeated = (
+        set.intersection(*said) - asked
+        if len(said) == 2
+        else {w for w in set().union(*said) - asked if sum(w in x for x in said) >= 2}
+    )
+    return sorted(repeated)[0] if repeated else None
+
+
+def _chained(parts: list[str]) -> str | None:
+    """A conclusion built from earlier premises: the last sentence's words all come from two or more earlier
+    sentences, and no single one of them holds them all ("A is B. C is A. So C is B.")."""
+    last = _content_words(parts[-1])
+    earlier = [_content_words(p) for p in parts[:-1]]
+    if len(last) < 3 or any(last <= words for words in earlier):
+        return None
+    covered = set().union(*earlier)
+    contributing = [words for words in earlier if words & last]
+    if len(last & covered) >= 0.85 * len(last) and len(contributing) >= 2:
+        return parts[-1]
+    return None
 
 
 def penalties(prompt: str, output: str, lines: list[str]) -> list[tuple[str, float, str]]:
