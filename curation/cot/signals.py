@@ -64,6 +64,13 @@ _CLOSED_QUESTION = re.compile(
     r"is it possible)\b",
     re.I | re.M,
 )
+_REQUEST = re.compile(r"^\s*(?:can|could|would|will) you\b", re.I)  # a polite request, not a closed question
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what (?:is|are|was|were)|what's|who (?:is|was)|describe|explain|define)\b|\b(?:difference|differ|"
+    r"compare|comparison|definition|meaning of|example of)\b",
+    re.I,
+)
+_LIST_START = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
 _YES_NO_START = re.compile(r"^\W*(?:yes|no|true|false|correct|incorrect|sure|certainly|absolutely)\b", re.I)
 _BACK_REF = re.compile(
     r"\b(?:from|by|combining|using|with) \(\d+\)|\bstep \d+\b.{0,40}\bwe\b|\(\d+\)[^\n(]{0,80}\(\d+\)", re.I
@@ -143,15 +150,23 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
     question = "?" in prompt or bool(_CLOSED_QUESTION.search(prompt))
     if len(parts) >= 2 and question and _VERDICT.search(parts[-1]):
         add("verdict_after_reasoning", parts[-1])
-    if _CLOSED_QUESTION.search(prompt) and not _YES_NO_START.match(output) and len(output.split()) >= 6:
+    closed = _CLOSED_QUESTION.search(prompt) and not _REQUEST.match(prompt)
+    if closed and not _YES_NO_START.match(output) and len(output.split()) >= 6:
         add("explains_closed_question", parts[0] if parts else output)
     if len(parts) >= 2 and question:
         asked, last, first = _content_words(prompt), _content_words(parts[-1]), _content_words(parts[0])
         if len(asked) >= 3 and len(asked & last) >= 0.5 * len(asked) and len(asked & first) < len(asked & last):
             add("restates_question", parts[-1])
-    if len(parts) >= 3 and (chain := _chained(parts)):
+    listed = sum(1 for p in parts if _LIST_START.match(p)) >= 2
+    if len(parts) >= 3 and not listed and (chain := _chained(parts)):
         add("chained_premises", chain)
-    if 2 <= len(parts) <= 4 and prompt.rstrip().endswith("?") and (bridge := _bridge(prompt, parts)):
+    asks_definition = _DEFINITION_QUESTION.search(prompt)
+    if (
+        2 <= len(parts) <= 4
+        and prompt.rstrip().endswith("?")
+        and not asks_definition
+        and (bridge := _bridge(prompt, parts))
+    ):
         add("bridging_fact", bridge)
     return found
 
