@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from curation.cot.signals import PENALTIES, reasoning_signals
+from curation.cot.signals import PENALTIES, TASK_VERB, reasoning_signals
 from curation.cot.signals import penalties as penalties
 
 DEFAULT_THRESHOLD = 0.5
@@ -201,6 +201,9 @@ def _option_texts(prompt: str) -> set[str]:
         return set()
     tail = re.split(r"(?i)options?\s*:", prompt, maxsplit=1)[-1]
     found = set()
+    inline = tail.strip()
+    if "\n" not in inline and "," in inline and not re.search(r"\([A-H]\)", inline):  # "Options: a, b or c"
+        return {o.strip(" .?\"'").lower() for o in re.split(r",\s*|\s+or\s+", inline) if o.strip(" .?\"'")}
     for m in _OPTIONS.finditer(tail):
         text = m.group("text").strip().strip('"').lower()
         if m.group("letter"):
@@ -314,7 +317,7 @@ def _combine(signals: list[Signal]) -> float:
 
 def _text_signals(prompt: str, output: str, *, prompt_trigger: bool) -> list[Signal]:
     parts, split = sentences(output), split_answer(output)
-    question = "?" in prompt
+    question = "?" in prompt or bool(TASK_VERB.match(prompt))
     signals = [
         s
         for s in _output_signals(output, parts, split, question)

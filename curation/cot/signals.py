@@ -20,6 +20,7 @@ WEIGHTS: dict[str, float] = {
     "inference_chain": 0.3,
     "inference_chain/long": 0.45,
     "symbolic_equations": 0.35,
+    "symbolic_equations/worked": 0.5,  # equations that answer a question or a "solve/find ..." task
     "conditional_inference": 0.35,
     "verdict_after_reasoning": 0.4,
     "explains_closed_question": 0.5,
@@ -64,6 +65,7 @@ _CLOSED_QUESTION = re.compile(
     r"is it possible)\b",
     re.I | re.M,
 )
+TASK_VERB = re.compile(r"\s*(?:solve|calculate|compute|find|simplify|evaluate|determine|work out)\b", re.I)
 _REQUEST = re.compile(r"^\s*(?:can|could|would|will) you\b", re.I)  # a polite request, not a closed question
 _DEFINITION_QUESTION = re.compile(
     r"^\s*(?:what (?:is|are|was|were)|what's|who (?:is|was)|describe|explain|define)\b|\b(?:difference|differ|"
@@ -136,9 +138,11 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
     inferential = [p for p in parts if _INFERENCE.search(p)]
     if len(inferential) >= 2:
         add("inference_chain", inferential[0], "inference_chain/long" if len(inferential) >= 3 else None)
+    question = "?" in prompt or bool(_CLOSED_QUESTION.search(prompt)) or bool(TASK_VERB.match(prompt))
     equations = _SYMBOLIC.findall(output) if "=" in output else []
     if len(equations) >= 2:
-        add("symbolic_equations", "; ".join(e.strip() for e in equations[:3]))
+        worked = "symbolic_equations/worked" if question else None
+        add("symbolic_equations", "; ".join(e.strip() for e in equations[:3]), worked)
     if m := _CONDITIONAL.search(output):
         add("conditional_inference", m.group(0))
     if len(_ENUMERATED.findall(output)) >= 3:
@@ -147,7 +151,6 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
         add("state_tracking", m.group(0))
     if m := _BACK_REF.search(output):
         add("back_reference", m.group(0))
-    question = "?" in prompt or bool(_CLOSED_QUESTION.search(prompt))
     if len(parts) >= 2 and question and _VERDICT.search(parts[-1]):
         add("verdict_after_reasoning", parts[-1])
     closed = _CLOSED_QUESTION.search(prompt) and not _REQUEST.match(prompt)

@@ -89,6 +89,49 @@ STYLES = [
         True,
         {"reasoning_trace", "arithmetic_chain"},
     ),
+    (
+        "bare rationale for a yes/no question (FLAN style, no answer sentence)",
+        "Could a goldfish survive in the Dead Sea?",
+        "The Dead Sea is about ten times saltier than the ocean. Goldfish are freshwater fish and cannot tolerate "
+        "high salinity.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "premises chained to a conclusion",
+        "What do bees need to make honey?",
+        "Bees make honey from nectar. Nectar is a sugary liquid produced by flowers. Bees need flowers to make honey.",
+        "",
+        True,
+        {"restates_question"},
+    ),
+    (
+        "which-one question answered by an explanation",
+        "Which sentence goes against common sense? Sentence A: 'He put the milk in the fridge.' Sentence B: 'He put "
+        "the elephant in the fridge.'",
+        "An elephant is far too large to fit inside a fridge.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "algebra steps for a solve task",
+        "Solve 2x + 7 = 19.",
+        "Subtract 7 from both sides: 2x = 12. Divide both sides by 2: x = 6.",
+        "",
+        True,
+        {"symbolic_equations"},
+    ),
+    (
+        "inline options, elimination, bare answer",
+        "Where would you most likely find a stapler? Options: office, forest, ocean, desert",
+        "A stapler is a tool for fastening paper. Forests, oceans and deserts have no paperwork to fasten. Offices "
+        "are full of documents, so that is where a stapler is kept. Office.",
+        "",
+        True,
+        {"answer_from_options", "short_final_answer"},
+    ),
     ("empty <think> block (non-thinking mode)", "Say hi.", "<think>\n\n</think>\n\nHi there!", "", False, set()),
     (
         "code",
@@ -169,5 +212,5 @@ def test_realistic_non_reasoning_outputs_are_not_cot(row: dict) -> None:
 def test_hand_written_reasoning_fixture_recall() -> None:
     rows = _jsonl("reasoning.jsonl")
     hits = [cot.detect(r["instruction"], "", r["output"]).score >= cot.DEFAULT_THRESHOLD for r in rows]
-    # Measured 18 of 24 when written; the bench prints the figure. A drop below 16 is a regression.
-    assert sum(hits) >= 16, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
+    # Measured 23 of 24 (the old detector: 7); the bench prints the figure. A drop below 21 is a regression.
+    assert sum(hits) >= 21, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
