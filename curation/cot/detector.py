@@ -1,9 +1,12 @@
-"""Chain-of-thought detection (a score plus the signals that fired) and CoT/direct conversion for export.
+"""Chain-of-thought detection: a score plus the signals that fired, for a row, a turn or a conversation.
 
 The score combines independent signals as a noisy-OR: score = 1 - prod(1 - weight). Strong signals (a
 rationale ending in "the answer is X", an answer followed by "Explanation:", a CoT trigger phrase) pass the
 default threshold alone; weak ones (a conclusion sentence, arithmetic chains, step markers, connectives, a
 short final answer after prose) only together, so an essay or a plain list is not mistaken for CoT.
+Style-independent reasoning moves and the penalties (code, how-to steps, dialogue, letters, writing tasks:
+the score is multiplied by 1 - factor) live in `signals`; a <think> block or reasoning_content trace is
+strong evidence by itself, and a conversation scores as its best assistant turn.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from curation.cot.signals import PENALTIES, TASK_VERB, reasoning_signals
 from curation.cot.signals import penalties as penalties
 
 DEFAULT_THRESHOLD = 0.5
-OUTPUT_FORMATS = ("cot", "direct")
 # Signal weights; "<name>/<variant>" is a weaker or stronger form of the same signal.
 WEIGHTS: dict[str, float] = {
     "trigger_phrase": 0.6,
@@ -383,22 +385,6 @@ def split_think(output: str) -> tuple[str, str]:
     """(trace inside <think>...</think>, the text after it); ("", output) when there is no think block."""
     m = _THINK.match(output)
     return (m.group("trace").strip(), m.group("answer").strip()) if m else ("", output)
-
-
-def to_direct(output: str) -> str | None:
-    """Only the final answer of a CoT output (Flan's direct format), or None if it cannot be located."""
-    split = split_answer(output)
-    return split[1] if split else None
-
-
-def convert_output(output: str, output_format: str) -> tuple[str, bool]:
-    """Output for export in 'cot' (rationale kept) or 'direct' (final answer only) format; (text, converted)."""
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"CoT export format must be one of {OUTPUT_FORMATS}; got {output_format!r}")
-    if output_format == "cot":
-        return output, False
-    direct = to_direct(output)
-    return (direct, True) if direct else (output, False)
 
 
 def check_threshold(threshold: float) -> float:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from curation.cot import detector as cot
+from curation.cot import formats
 from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobRunner
@@ -164,17 +165,15 @@ def test_score_is_the_noisy_or_of_fired_signals_damped_by_penalties() -> None:
     ],
 )
 def test_direct_format_keeps_only_the_final_answer(output: str, direct: str) -> None:
-    assert cot.to_direct(output) == direct
-    assert cot.convert_output(output, "direct") == (direct, True)
-    assert cot.convert_output(output, "cot") == (output, False)
+    converted = formats.convert_row({"instruction": "Q?", "output": output}, "direct")
+    assert converted == (direct, None, True)
 
 
 def test_direct_format_leaves_rows_without_a_findable_answer_unchanged() -> None:
     essay = "Recycling matters a great deal for the planet and for all of us who live on it today."
-    assert cot.to_direct(essay) is None
-    assert cot.convert_output(essay, "direct") == (essay, False)
+    assert formats.convert_row({"output": essay}, "direct") == (essay, None, False)
     with pytest.raises(ValueError, match="cot', 'direct"):
-        cot.convert_output(essay, "both")
+        formats.convert_row({"output": essay}, "both")
 
 
 ROWS = [
