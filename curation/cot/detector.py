@@ -121,6 +121,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _OPTIONS = re.compile(r"(?im)^\s*(?:-\s*)?(?:\((?P<letter>[A-Ha-h])\)\s*)?(?P<text>[^\n]{1,120}?)\s*$")
 _CANONICAL = re.compile(r"^(?:yes|no|true|false|\(?[A-H]\)?|-?\$?\d[\d,./]*%?|sentence [AB]|option \(?[A-H]\)?)$", re.I)
 _THINK = re.compile(r"^\s*<think>(?P<trace>.*?)</think>(?P<answer>.*)$", re.S | re.I)
+_NON_WORD = re.compile(r"[^a-z0-9/:.()]+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][.)])\s")
 
 
@@ -299,10 +300,15 @@ def _final_answer_signals(
     return signals
 
 
+def _tokens(text: str) -> str:
+    """Lowercase words, numbers, dates and times separated by single spaces (no trailing punctuation)."""
+    return " ".join(t.strip(".:") for t in _NON_WORD.split(text.lower()) if t.strip(".:"))
+
+
 def _picked_option(sentence: str, options: set[str]) -> str | None:
     """The listed option a concluding sentence names ("... is Aug 4, 2002, that is 08/04/2002"), if exactly one."""
-    text = f" {sentence.lower()} "
-    hits = {o for o in options if len(o) >= 3 and re.search(rf"(?<![\w]){re.escape(o)}(?![\w])", text)}
+    text = f" {_tokens(sentence)} "
+    hits = {o for o in options if len(o) >= 3 and f" {_tokens(o)} " in text}
     longest = {o for o in hits if not any(o != h and o in h for h in hits)}
     return next(iter(longest)) if len(longest) == 1 else None
 

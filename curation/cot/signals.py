@@ -31,21 +31,22 @@ WEIGHTS: dict[str, float] = {
 }
 PENALTIES: dict[str, float] = {"code": 0.85, "how_to_steps": 0.7, "dialogue": 0.7, "letter": 0.7, "writing_task": 0.5}
 
-_PROBLEM_REF = re.compile(
-    r"\b(?:(?:in |from |according to )?(?:this|the) (?:question|problem|puzzle|statement|claim|argument|premises?)\b|"
+_PROBLEM_REF = re.compile(  # first-letter lookaheads let `re` skip most positions fast
+    r"\b(?=[iftawhore(])(?:(?:in |from |according to )?(?:this|the) "
+    r"(?:question|problem|puzzle|statement|claim|argument|premises?)\b|"
     r"we are (?:told|given|asked)|we need to (?:determine|find|figure|check|compute|identify)|"
     r"here we need|the (?:options?|choices?|answer choices)\b|option \(?[A-H]\)?|\([A-H]\) (?:is|cannot|must|says)|"
     r"(?:is|are) (?:eliminated|ruled out)|rules? out|eliminat(?:e|es|ing) )",
     re.I,
 )
 _WE = re.compile(
-    r"\b(?:we|let'?s|let us) (?:first |now |then |can |still )?(?:know|get|find|conclude|compute|calculate|"
+    r"\b(?=[wl])(?:we|let'?s|let us) (?:first |now |then |can |still )?(?:know|get|find|conclude|compute|calculate|"
     r"add|subtract|multiply|divide|simplify|evaluate|recall|start at|deduce|obtain|combine|substitute|"
     r"solve|count|notice|assume|suppose|plug|now have)\b|\blet (?:[a-z]|x|y|n) (?:be|=)\b",
     re.I,
 )
 _INFERENCE = re.compile(
-    r"\b(?:so|therefore|thus|hence|because|since|which means|this means|that means|it follows|implies|"
+    r"\b(?=[stbhwcaim])(?:so|therefore|thus|hence|because|since|which means|this means|that means|it follows|implies|"
     r"consequently|as a result|must be|cannot be|can't be|must have|would have to|which makes|so that)\b",
     re.I,
 )
@@ -79,7 +80,7 @@ _BACK_REF = re.compile(
 )
 _ENUMERATED = re.compile(r"(?m)^\s*(?:\(\d+\)|\d[\w.:-]*:)\s")  # "(1) ...", "1: ...", "5am-12pm: ..."
 _STATE = re.compile(
-    r"\b(?:at the (?:start|beginning|end)|after (?:this|that|the (?:\w+ )?(?:swap|trade|move|step|turn))|"
+    r"\b(?=[antif])(?:at the (?:start|beginning|end)|after (?:this|that|the (?:\w+ )?(?:swap|trade|move|step|turn))|"
     r"(?:now|then),? \w+ (?:has|have|holds|is at|is holding)|is now (?:at|holding|facing)|facing the)\b",
     re.I,
 )
@@ -138,7 +139,8 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
     inferential = [p for p in parts if _INFERENCE.search(p)]
     if len(inferential) >= 2:
         add("inference_chain", inferential[0], "inference_chain/long" if len(inferential) >= 3 else None)
-    question = "?" in prompt or bool(_CLOSED_QUESTION.search(prompt)) or bool(TASK_VERB.match(prompt))
+    closed_question = bool(_CLOSED_QUESTION.search(prompt))
+    question = "?" in prompt or closed_question or bool(TASK_VERB.match(prompt))
     equations = _SYMBOLIC.findall(output) if "=" in output else []
     if len(equations) >= 2:
         worked = "symbolic_equations/worked" if question else None
@@ -153,7 +155,7 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
         add("back_reference", m.group(0))
     if len(parts) >= 2 and question and _VERDICT.search(parts[-1]):
         add("verdict_after_reasoning", parts[-1])
-    closed = _CLOSED_QUESTION.search(prompt) and not _REQUEST.match(prompt)
+    closed = closed_question and not _REQUEST.match(prompt)
     if closed and not _YES_NO_START.match(output) and len(output.split()) >= 6:
         add("explains_closed_question", parts[0] if parts else output)
     if len(parts) >= 2 and question:
