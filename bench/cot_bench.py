@@ -1,19 +1,22 @@
-"""CoT detector benchmark: precision / recall / F1 on FLAN CoT vs Alpaca, robustness to other CoT styles,
-false positives on Alpaca rows with lists or several sentences, and tagging throughput over ~70K rows.
+"""CoT detector benchmark on real reasoning text only: recall, precision and F1 per source, and throughput.
 
     python bench/cot_bench.py
 
-Positives: the 33,443 FLAN CoT rows as the importer stores them (output = rationale + " So the answer is X.").
-Negatives: the 5,000-row Alpaca subset (with outputs) and the 31,323 no-input Alpaca instructions (no outputs).
-Rows are split 50/50 by a hash of the instruction: the threshold is tuned on the first half (best F1 on a grid)
-and every figure is reported on the held-out half. Recall is also measured on the held-out FLAN rows rewritten
-in five other CoT styles built from the same (question, rationale, answer), so a detector that only knows
-"So the answer is" cannot pass. Prints one line per figure; reads ../shared/data beside the repository.
+Positives (nothing is appended or rewritten by this script):
+- BIG-Bench Hard CoT (27 reasoning styles): `rationale_bare` and `rationale_with_answer` as written;
+- FLAN CoT rationales as the TSV stores them (no "So the answer is" sentence), with the options block removed
+  from the question, so neither an answer marker nor an option match can help;
+- the hand-written reasoning fixture in tests/cot/fixtures/reasoning.jsonl.
+Negatives: the 5,000-row Alpaca subset (its outputs) and tests/cot/fixtures/non_reasoning.jsonl (code,
+recipes, how-to steps, role-play, essays, lists). All figures are at the default threshold; one line each.
+Reads ../shared/data beside the repository. BBH carries a canary: it is used here for measurement only.
 """
 
 from __future__ import annotations
 
-import hashlib
+import csv
+import io
+import json
 import re
 import sys
 import tempfile
@@ -27,114 +30,110 @@ import pandas as pd  # noqa: E402
 
 from curation.cot import detector as cot  # noqa: E402
 from curation.cot import tagging as cot_tagging  # noqa: E402
-from curation.io import importers  # noqa: E402
 from curation.store import Store, examples  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-GRID = [round(0.05 * i, 2) for i in range(2, 20)]
-STYLES = {
-    "therefore_the_answer": lambda q, r, a: f"{r} Therefore, the answer is {a}.",
-    "final_answer_line": lambda q, r, a: f"{r}\nFinal answer: {a}",
-    "gsm8k_hashes": lambda q, r, a: f"{r}\n#### {a}",
-    "answer_then_explanation": lambda q, r, a: f"{a}. Explanation: {r}",
-    "bare_rationale_then_answer": lambda q, r, a: f"{r}\n{a}",
-}
+DATA = ROOT.parent / "shared" / "data"
+FIXTURES = ROOT / "tests" / "cot" / "fixtures"
+_OPTIONS_BLOCK = re.compile(r"\n?\s*Options:.*\Z", re.S | re.I)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def load() -> pd.DataFrame:
-    flan = [importers.parse(p.read_bytes(), p.name, "flan-cot-tsv") for p in sorted((DATA / "flan_cot").glob("*.tsv"))]
-    pos = pd.concat(flan, ignore_index=True).assign(label=True, corpus="flan_cot")
-    alpaca = importers.parse((DATA / "alpaca_subset_5000.json").read_bytes(), "alpaca_subset_5000.json", "alpaca")
-    noinput = importers.parse(
-        (DATA / "alpaca_noinput_instructions_31323.json").read_bytes(),
-        "alpaca_noinput.json",
-        "alpaca",
-        allow_missing_output=True,
+    """Every benchmark row: instruction, output, source, label."""
+    frames = []
+    bbh = pd.DataFrame(_jsonl(DATA / "bbh_cot" / "bbh_cot_davinci002.jsonl"))
+    for column, source in (("rationale_bare", "bbh_bare"), ("rationale_with_answer", "bbh_with_answer")):
+        frames.append(pd.DataFrame({"instruction": bbh["question"], "output": bbh[column], "source": source}))
+    for path in sorted((DATA / "flan_cot").glob("*.tsv")):
+        reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8")), delimiter="\t", quoting=csv.QUOTE_NONE)
+        rows = [[f.replace("\\n", "\n").strip() for f in r] for r in reader if len(r) == 3]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "instruction": [_OPTIONS_BLOCK.sub("", q) for q, _, _ in rows],
+                    "output": [r for _, _, r in rows],
+                    "source": f"flan_bare/{path.stem.removesuffix('_train')}",
+                }
+            )
+        )
+    positives = pd.concat(frames, ignore_index=True).assign(label=True)
+    hand = pd.DataFrame(_jsonl(FIXTURES / "reasoning.jsonl")).assign(source="fixture_reasoning", label=True)
+    alpaca = pd.DataFrame(json.loads((DATA / "alpaca_subset_5000.json").read_text(encoding="utf-8")))
+    alpaca["instruction"] = alpaca["instruction"] + "\n" + alpaca["input"]
+    negatives = pd.DataFrame(_jsonl(FIXTURES / "non_reasoning.jsonl"))
+    kinds = negatives["kind"].where(negatives["kind"].isin(["code", "recipe", "roleplay"]), "other")
+    negatives["source"] = "fixture_" + kinds
+    frame = pd.concat(
+        [positives, hand, alpaca.assign(source="alpaca_5000", label=False), negatives.assign(label=False)],
+        ignore_index=True,
     )
-    neg = pd.concat([alpaca.assign(corpus="alpaca_5000"), noinput.assign(corpus="alpaca_noinput")], ignore_index=True)
-    frame = pd.concat([pos, neg.assign(label=False)], ignore_index=True)
-    keys = zip(frame["corpus"], frame["instruction"], strict=True)
-    digest = [hashlib.sha256(f"{c}\x00{i}".encode()).digest()[0] for c, i in keys]
-    frame["split"] = ["tune" if d % 2 == 0 else "heldout" for d in digest]
-    return frame
+    return frame[["instruction", "output", "source", "label"]]
 
 
-def scores(frame: pd.DataFrame, outputs: list[str] | None = None) -> list[float]:
-    outs = frame["output"].tolist() if outputs is None else outputs
-    return [cot.detect(i, n, o).score for i, n, o in zip(frame["instruction"], frame["input"], outs, strict=True)]
-
-
-def prf(labels: pd.Series, predicted: pd.Series) -> tuple[float, float, float, int, int]:
-    tp = int((labels & predicted).sum())
-    fp = int((~labels & predicted).sum())
-    fn = int((labels & ~predicted).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1, fp, fn
-
-
-def is_listy(text: str) -> bool:
-    return len(re.findall(r"(?m)^\s*(?:\d+[.)]|[-*•])\s", text)) >= 2
+def prf(frame: pd.DataFrame) -> tuple[float, float, float]:
+    tp = int((frame["label"] & frame["hit"]).sum())
+    fp = int((~frame["label"] & frame["hit"]).sum())
+    fn = int((frame["label"] & ~frame["hit"]).sum())
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def main() -> None:
     frame = load()
-    start = time.perf_counter()
-    frame["score"] = scores(frame)
-    elapsed = time.perf_counter() - start
-    print(f"detect throughput: {len(frame):,} rows in {elapsed:.2f} s = {len(frame) / elapsed:,.0f} rows/s (1 core)")
-    tune, held = frame[frame["split"] == "tune"], frame[frame["split"] == "heldout"]
-    best = max(GRID, key=lambda t: (prf(tune["label"], tune["score"] >= t)[2], -abs(t - cot.DEFAULT_THRESHOLD)))
-    print(f"threshold tuned on {len(tune):,} rows: {best} (default {cot.DEFAULT_THRESHOLD})")
-    for name, threshold in (("default", cot.DEFAULT_THRESHOLD), ("tuned", best)):
-        p, r, f1, fp, fn = prf(held["label"], held["score"] >= threshold)
-        print(
-            f"held-out ({len(held):,} rows: {int(held['label'].sum()):,} FLAN CoT + {int((~held['label']).sum()):,} "
-            f"Alpaca), threshold {threshold} ({name}): precision {p:.4f} recall {r:.4f} F1 {f1:.4f} (FP {fp}, FN {fn})"
-        )
-    threshold = best
-    alpaca = held[held["corpus"] == "alpaca_5000"]
-    listy = alpaca["output"].map(is_listy)
-    wordy = alpaca["output"].map(lambda o: len(cot.sentences(o)) >= 3)
+    start, cpu = time.perf_counter(), time.process_time()
+    frame["score"] = [cot.detect(i, "", o).score for i, o in zip(frame["instruction"], frame["output"], strict=True)]
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(
+        f"detect throughput: {len(frame):,} rows in {elapsed:.2f} s wall, {cpu:.2f} s CPU = "
+        f"{len(frame) / cpu:,.0f} rows per CPU-second (one process)"
+    )
+    frame["hit"] = frame["score"] >= cot.DEFAULT_THRESHOLD
+    t = cot.DEFAULT_THRESHOLD
+    for source, rows in frame.groupby("source"):
+        kind = "recall" if rows["label"].iloc[0] else "false-positive rate"
+        value = rows["hit"].mean()
+        print(f"{source}: {kind} {value:.4f} ({int(rows['hit'].sum())} of {len(rows):,} detected) at {t}")
+    src = frame["source"]
+    alpaca = src == "alpaca_5000"
+    flan = src.str.startswith("flan_bare/")
     for label, subset in (
-        ("all held-out Alpaca rows with outputs", alpaca),
-        ("held-out Alpaca rows with a list (>= 2 list lines)", alpaca[listy]),
-        ("held-out Alpaca rows with >= 3 sentences", alpaca[wordy]),
-        ("held-out Alpaca rows with a list or >= 3 sentences", alpaca[listy | wordy]),
-        ("held-out Alpaca instructions without output", held[held["corpus"] == "alpaca_noinput"]),
+        ("BBH bare + BBH with answers vs Alpaca", src.str.startswith("bbh_") | alpaca),
+        ("BBH bare vs Alpaca", (src == "bbh_bare") | alpaca),
+        ("FLAN rationales (no answer sentence, no options) vs Alpaca", flan | alpaca),
     ):
-        fps = int((subset["score"] >= threshold).sum())
-        print(f"FP rate at {threshold} on {label}: {fps / max(1, len(subset)):.4%} ({fps} of {len(subset):,})")
-    pos = held[held["label"]]
-    metas = pos["meta"].tolist()
-    for style, render in STYLES.items():
-        style_scores = pd.Series(scores(pos, [render(m["question"], m["rationale"], m["answer"]) for m in metas]))
-        print(
-            f"recall on held-out FLAN rows rewritten as {style}: {(style_scores >= cot.DEFAULT_THRESHOLD).mean():.4f}"
-            f" at {cot.DEFAULT_THRESHOLD}, {(style_scores >= threshold).mean():.4f} at {threshold} (of {len(pos):,})"
-        )
-    by_task = pos.assign(hit=pos["score"] >= threshold).groupby("task")["hit"].mean()
-    print("recall per FLAN task (importer style): " + ", ".join(f"{t} {v:.4f}" for t, v in by_task.items()))
+        p, r, f1 = prf(frame[subset])
+        print(f"{label}: precision {p:.4f} recall {r:.4f} F1 {f1:.4f} at {t}")
+    fixtures = src.str.startswith("fixture_")
+    p, r, f1 = prf(frame[fixtures])
+    print(f"hand-written fixtures (24 reasoning vs 38 code/recipe/role-play/other): precision {p:.4f} recall {r:.4f}")
+    hard = frame[src.isin(["fixture_code", "fixture_recipe", "fixture_roleplay"]) | src.str.startswith("bbh_") | flan]
+    p, _, _ = prf(hard)
+    print(f"precision with code, recipe and role-play outputs as the negatives (BBH + FLAN positives): {p:.4f}")
+    tasks = pd.DataFrame(_jsonl(DATA / "bbh_cot" / "bbh_cot_davinci002.jsonl"))["task"].to_numpy()
+    bbh = frame[src == "bbh_bare"].assign(task=tasks)
+    worst = bbh.groupby("task")["hit"].mean().sort_values().head(6)
+    print("lowest BBH bare recall per task: " + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()))
     tagging_throughput(frame)
 
 
 def tagging_throughput(frame: pd.DataFrame) -> None:
-    """The full tagging job over the ~70K rows in a store: read, detect, save scores, materialise tags."""
+    """The full tagging job (read, detect, save scores, materialise tags) over ~70K rows in a store."""
+    rows = pd.concat([frame] * 2, ignore_index=True)[["instruction", "output"]].assign(input="")
+    rows["source_row"] = range(len(rows))
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "bench.duckdb")
-        rows = frame[["instruction", "input", "output", "task", "task_cluster", "format", "source_row"]]
         examples.add_examples(store, rows, examples.SourceInfo(name="bench", format="bench"))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = cot_tagging.tag_rows(store, threshold=cot.DEFAULT_THRESHOLD)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         print(
-            f"tagging job throughput: {result['scored']:,} rows in {elapsed:.2f} s = "
-            f"{result['scored'] / elapsed:,.0f} rows/s ({result['auto_tagged']:,} tagged cot)"
+            f"tagging job throughput: {result['scored']:,} rows in {elapsed:.2f} s wall, {cpu:.2f} s CPU "
+            f"({result['auto_tagged']:,} tagged cot)"
         )
-        start = time.perf_counter()
-        cot_tagging.tag_rows(store, threshold=0.6)
-        print(f"re-run with nothing new + new threshold: {time.perf_counter() - start:.3f} s")
         store.close()
 
 

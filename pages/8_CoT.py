@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from curation.cot import detector as cot
+from curation.cot import formats as cot_formats
+from curation.cot import report as cot_report
 from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.store import cot as cot_store
@@ -192,9 +194,60 @@ def detail_section(ids: list[int]) -> None:
     st.code(row["output"], language=None, wrap_lines=True)
     signals = cot_store.signals_of(store, int(example_id))
     if signals:
-        st.dataframe(pd.DataFrame(signals), hide_index=True, width="stretch")
-    direct = cot.to_direct(row["output"])
-    st.text(f"Direct format (final answer only): {direct if direct is not None else '(no final answer found)'}")
+        table = pd.DataFrame(signals)
+        table["effect"] = ["lowers the score" if n in cot.PENALTIES else "raises the score" for n in table["name"]]
+        table["why"] = table["name"].map(cot.SIGNAL_HELP)
+        st.caption("Signals that fired (score = noisy-OR of the weights, times (1 - factor) per penalty):")
+        st.dataframe(table[["name", "weight", "effect", "evidence", "why"]], hide_index=True, width="stretch")
+    format_previews(row)
+
+
+def format_previews(row: dict) -> None:
+    """The row in each export target format, as a mixture would write it."""
+    found = cot_formats.reasoning_of(row["output"], row.get("meta"), row.get("messages"))
+    if found is None:
+        st.text("Export formats: no rationale separate from a final answer was found; exports keep the text.")
+        return
+    st.caption(f"Rationale found in: {found.found_in} ({len(found.rationale.split())} words)")
+    conflict = (
+        cot_formats.answer_conflict(found.rationale, found.answer)
+        if found.found_in in ("think", "reasoning_content", "fields")
+        else None
+    )
+    if conflict is not None:
+        st.warning(f"The rationale concludes {conflict!r} but the answer is {found.answer!r}.")
+    for tab, target in zip(st.tabs(list(cot_formats.TARGETS)), cot_formats.TARGETS, strict=True):
+        tab.code(cot_formats.render(found, target), language=None, wrap_lines=True)
+
+
+# -- reasoning report ----------------------------------------------------------------------------
+def reasoning_section(flt: ExampleFilter) -> None:
+    st.subheader("Rationales and answers")
+    st.caption(
+        "Rows whose rationale is stored apart from the answer (<think>, reasoning_content, FLAN fields) are "
+        "checked: does the rationale conclude the same answer? Also rationale lengths in words."
+    )
+    if st.button("Check rationales of the current filter", key="cot_check"):
+        with st.spinner("reading rationales"):
+            st.session_state.cot_report = cot_report.reasoning_report(store, flt)
+    report = st.session_state.get("cot_report")
+    if not report:
+        return
+    cols = st.columns(4)
+    cols[0].metric("Rows (filter)", f"{report['rows']:,}")
+    cols[1].metric("With a rationale", f"{report['with_rationale']:,}")
+    cols[2].metric("Median rationale words", f"{report['rationale_words'].get('median', 0):g}")
+    cols[3].metric("Answer conflicts", f"{report['conflict_count']:,}")
+    if report["rationale_words"]:
+        st.text("rationale words: " + ", ".join(f"{k} {v:g}" for k, v in report["rationale_words"].items()))
+        hist = pd.DataFrame(report["histogram"])
+        hist["words"] = hist["from_words"].astype(str) + "-" + (hist["to_words"] - 1).astype(str)
+        st.altair_chart(
+            alt.Chart(hist).mark_bar().encode(x=alt.X("words:N", sort=None), y="rows:Q").properties(height=160),
+            width="stretch",
+        )
+    if report["conflicts"]:
+        st.dataframe(pd.DataFrame(report["conflicts"]), hide_index=True, width="stretch", key="cot_conflicts")
 
 
 # -- bulk ----------------------------------------------------------------------------------------
@@ -228,15 +281,18 @@ def bulk_section(flt: ExampleFilter) -> None:
 
 st.title("Chain-of-thought tagging")
 st.caption(
-    "The detector scores every row and says which signals fired (trigger phrases, 'the answer is', "
-    "answer + explanation, steps, arithmetic, a short final answer after reasoning). Rows at or above the "
-    "threshold get the tag `cot` (filter by it on Browse). Manual decisions are undoable and always win."
+    "The detector scores every row and says which signals fired: answer markers, reasoning moves in any style "
+    "(references to the question, inference chains, equations, state tracking, a verdict after an explanation), "
+    "<think> and reasoning_content traces, any turn of a conversation; penalties for code, how-to steps, "
+    "dialogue and writing tasks. Rows at or above the threshold get the tag `cot` (filter by it on Browse). "
+    "Manual decisions are undoable and always win."
 )
 show_flash()
 current = filter_sidebar(store)
 chosen_threshold = detector_section(current)
 summary_section(current, chosen_threshold)
 rows_section(current, chosen_threshold)
+reasoning_section(current)
 bulk_section(current)
 st.subheader("Recent CoT decisions")
 recent_actions(store, key="cot_actions", kinds=["cot-manual"], limit=5)

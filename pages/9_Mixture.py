@@ -30,6 +30,11 @@ GROUP_LABELS = {
 }
 HELDOUT = {"none": "No held-out split", "clusters": "Whole task clusters", "fraction": "A random fraction"}
 HELDOUT_BY = {"instruction": "whole instructions (normalised text)", "task": "whole tasks"}
+FORMAT_LABELS = {
+    "cot": "rationale then answer (Flan CoT)",
+    "direct": "final answer only (direct)",
+    "think": "<think>rationale</think>answer (+ reasoning_content)",
+}
 TOP = 30
 FLASH = "mix_flash"
 
@@ -102,9 +107,9 @@ def heldout_settings(clusters: list[str]) -> dict:
         "Export even if an instruction is on both sides", key="mix_allow_overlap", help="Recorded in the manifest."
     )
     cot_format = cols[2].radio(
-        "CoT rows are exported",
-        ["cot", "direct"],
-        format_func={"cot": "with the rationale (CoT)", "direct": "final answer only (direct)"}.get,
+        "CoT rows are exported (default for every group)",
+        list(FORMAT_LABELS),
+        format_func=FORMAT_LABELS.get,
         key="mix_cot_format",
     )
     return {
@@ -114,6 +119,31 @@ def heldout_settings(clusters: list[str]) -> dict:
         "allow_overlap": bool(allow),
         "cot_format": cot_format,
     }
+
+
+def formats_editor(groups: list[str], group_by: str) -> dict[str, dict[str, float]]:
+    """Per-group CoT target formats as shares; a row with two shares puts the same CoT rows in both formats."""
+    st.caption(
+        "Shares of each group's CoT rows per format (e.g. cot 0.5 + direct 0.5, as in Flan: the same rows in "
+        "both formats when the group's take allows). Empty rows use the default format."
+    )
+    frame = pd.DataFrame(
+        {"group": groups} | {t: pd.Series([None] * len(groups), dtype="float64") for t in FORMAT_LABELS}
+    )
+    edited = st.data_editor(
+        frame,
+        key=f"mix_formats_{group_by}",
+        hide_index=True,
+        disabled=["group"],
+        column_config={t: st.column_config.NumberColumn(t, min_value=0.0) for t in FORMAT_LABELS},
+        width="stretch",
+    )
+    chosen = {}
+    for record in edited.to_dict("records"):
+        shares = {t: float(record[t]) for t in FORMAT_LABELS if pd.notna(record[t]) and record[t] > 0}
+        if shares:
+            chosen[str(record["group"])] = shares
+    return chosen
 
 
 def weights_editor(groups: list[str], group_by: str) -> dict[str, float]:
@@ -198,6 +228,10 @@ def preview_section(plan: mixture.MixturePlan) -> None:
         width="stretch",
         key="mix_table",
     )
+    takes = plan.format_takes()
+    if not takes.empty:
+        st.caption("CoT train rows per export format:")
+        st.dataframe(takes, hide_index=True, width="stretch", key="mix_format_takes")
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -281,7 +315,10 @@ try:
     counts = mixture.eligible_counts(store, base)
     with st.expander("Explicit weights per group", expanded=False):
         weights = weights_editor(sorted(counts["group"].unique().tolist()), base.group_by)
-    current = mixture.MixConfig.from_dict(settings | {"weights": weights})
+    with st.expander("CoT export format per group", expanded=False):
+        cot_groups = sorted(counts.loc[counts["cot"], "group"].unique().tolist())
+        formats = formats_editor(cot_groups, base.group_by)
+    current = mixture.MixConfig.from_dict(settings | {"weights": weights, "cot_formats": formats})
     current_plan = mixture.preview(store, current, counts)
 except ValueError as err:
     st.error(inert(f"These settings cannot be used: {err}"))

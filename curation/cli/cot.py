@@ -9,10 +9,12 @@ import typer
 from curation import config
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.cot import detector as cot
+from curation.cot import report as cot_report
 from curation.cot import tagging as cot_tagging
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobRunner
 from curation.store import cot as cot_store
+from curation.store import examples
 
 app = typer.Typer(help="Chain-of-thought tagging: detect, tag by hand, inspect.", no_args_is_help=True)
 
@@ -123,6 +125,47 @@ def show_cmd(
     echo_table([summary])
     typer.echo("")
     echo_table(records)
+
+
+@app.command("explain")
+def explain_cmd(
+    ctx: typer.Context,
+    example_id: Annotated[int, typer.Argument(help="Example id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score one row now and list every signal that fired, its weight and the text that fired it."""
+    store = open_store(ctx)
+    row = examples.get(store, example_id)
+    if row is None:
+        raise ValueError(f"no example with id {example_id}")
+    found = cot.detect_row(row["instruction"], row["input"], row["output"], row.get("messages"))
+    if as_json:
+        echo_json({"id": example_id, "score": found.score, "signals": found.detail()})
+        return
+    typer.echo(f"example {example_id}: score {found.score:.4f} (threshold {cot.DEFAULT_THRESHOLD})")
+    echo_table(found.detail() or [{"name": "(no signal fired)", "weight": "", "evidence": ""}])
+
+
+@app.command("check")
+def check_cmd(
+    ctx: typer.Context,
+    source: SourceOpt = None,
+    task: TaskOpt = None,
+    status: StatusOpt = None,
+    limit: Annotated[int, typer.Option(help="Conflicting rows to list.", min=0)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+) -> None:
+    """Rationale length statistics and rows whose rationale concludes a different answer than the answer field."""
+    report = cot_report.reasoning_report(open_store(ctx), _filter(source, task, status))
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"{report['with_rationale']:,} of {report['rows']:,} rows have a rationale separate from the answer")
+    if report["rationale_words"]:
+        typer.echo("rationale length (words): " + ", ".join(f"{k} {v:g}" for k, v in report["rationale_words"].items()))
+    typer.echo(f"{report['conflict_count']:,} rows: the rationale concludes a different answer than the answer field")
+    if report["conflicts"][:limit]:
+        echo_table(report["conflicts"][:limit])
 
 
 def register(root: typer.Typer) -> None:

@@ -44,6 +44,7 @@ def preview_cmd(
         "cot_share": round(plan.cot_share, 6),
         "groups": plan.manifest_groups(),
         "heldout_overlap": plan.overlap,
+        "cot_formats": plan.format_takes().to_dict("records"),
         "warnings": plan.warnings,
     }
     if as_json:
@@ -58,6 +59,9 @@ def preview_cmd(
         )
     rows = [g | {"share": f"{g['share']:.1%}", "epochs": f"{g['epochs']:.2f}"} for g in data["groups"]]
     echo_table(rows, ["group", "before", "heldout", "after", "share", "epochs", "warning"])
+    if data["cot_formats"]:
+        typer.echo("CoT rows per target format (cot: rationale + answer, direct: answer, think: <think> + answer):")
+        echo_table(data["cot_formats"], ["group", "format", "take"])
     for warning in plan.warnings:
         typer.echo(f"warning: {warning}")
 

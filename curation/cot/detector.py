@@ -1,19 +1,25 @@
-"""Chain-of-thought detection (a score plus the signals that fired) and CoT/direct conversion for export.
+"""Chain-of-thought detection: a score plus the signals that fired, for a row, a turn or a conversation.
 
 The score combines independent signals as a noisy-OR: score = 1 - prod(1 - weight). Strong signals (a
 rationale ending in "the answer is X", an answer followed by "Explanation:", a CoT trigger phrase) pass the
 default threshold alone; weak ones (a conclusion sentence, arithmetic chains, step markers, connectives, a
 short final answer after prose) only together, so an essay or a plain list is not mistaken for CoT.
+Style-independent reasoning moves and the penalties (code, how-to steps, dialogue, letters, writing tasks:
+the score is multiplied by 1 - factor) live in `signals`; a <think> block or reasoning_content trace is
+strong evidence by itself, and a conversation scores as its best assistant turn.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from curation.cot.signals import PENALTIES, TASK_VERB, reasoning_signals
+from curation.cot.signals import penalties as penalties
+
 DEFAULT_THRESHOLD = 0.5
-OUTPUT_FORMATS = ("cot", "direct")
 # Signal weights; "<name>/<variant>" is a weaker or stronger form of the same signal.
 WEIGHTS: dict[str, float] = {
     "trigger_phrase": 0.6,
@@ -26,13 +32,45 @@ WEIGHTS: dict[str, float] = {
     "conclusion_sentence": 0.3,
     "arithmetic_chain": 0.35,
     "arithmetic_chain/single": 0.15,
+    "arithmetic_chain/worked": 0.5,  # two or more equations inside prose sentences
     "step_markers": 0.2,
     "reasoning_connectives": 0.15,
     "short_final_answer": 0.3,
     "short_final_answer/canonical": 0.5,  # yes/no/number/option after prose, for a question
     "answer_from_options": 0.35,
+    "reasoning_trace": 0.9,  # a non-empty <think> block or reasoning_content field
 }
 
+# What each signal means, for the CoT page and `cot explain` (penalties lower the score instead of raising it).
+SIGNAL_HELP: dict[str, str] = {
+    "trigger_phrase": "a chain-of-thought request or opener ('Let's think step by step', 'explain your reasoning')",
+    "answer_marker": "a rationale that ends in a final-answer marker ('So the answer is X', 'Final answer:', '####')",
+    "answer_then_explanation": "a short answer followed by its explanation ('Yes. Explanation: ...')",
+    "reasoning_opener": "the output opens like a derivation ('Let's solve', 'First, we', 'We know')",
+    "conclusion_sentence": "the last sentence draws a conclusion ('Therefore, ...', 'So ...')",
+    "arithmetic_chain": "worked arithmetic (equations with results), strongest inside prose sentences",
+    "step_markers": "sequencing words or numbered steps",
+    "reasoning_connectives": "several sentences joined by because / so / therefore / since",
+    "short_final_answer": "a short final answer (yes/no/number/option) after reasoning sentences",
+    "answer_from_options": "the final answer is one of the options listed in the prompt",
+    "reasoning_trace": "a non-empty <think> block or reasoning_content field",
+    "problem_reference": "talks about the question or its options ('this question', 'option (B)', 'rules out')",
+    "we_reasoning": "first-person-plural reasoning moves ('we know', 'let's evaluate', 'we get')",
+    "inference_chain": "two or more sentences that infer (so, therefore, because, must be, which means)",
+    "symbolic_equations": "two or more equations, symbolic or numeric ('Z = A and B', 'x = 10')",
+    "conditional_inference": "an if-then step or a supposition",
+    "back_reference": "refers back to earlier steps ('from (1)', 'combining (2) and (3)')",
+    "enumerated_derivation": "three or more enumerated lines '(1) ...' or '1: ...' (a derivation or state log)",
+    "state_tracking": "tracks a changing state ('at the start', 'after the swap, Bob has')",
+    "verdict_after_reasoning": "an explanation that ends in a verdict (plausible, valid, true, the correct choice)",
+    "explains_closed_question": "a yes/no or which-of question answered by an explanation, not a bare yes/no",
+    "restates_question": "the last sentence restates the question with its answer, after supporting facts",
+    "code": "penalty: source code (fences or code lines)",
+    "how_to_steps": "penalty: imperative how-to or recipe steps",
+    "dialogue": "penalty: a dialogue or script with speaker labels",
+    "letter": "penalty: a letter or e-mail",
+    "writing_task": "penalty: the prompt asks for prose writing (essay, story, poem, email ...)",
+}
 _TRIGGER = re.compile(
     r"let'?s think|let me think|think (?:it through )?step[- ]by[- ]step|think carefully (?:first|and then|before)|"
     r"step[- ]by[- ]step (?:reasoning|solution|thinking|thought)|"
@@ -82,6 +120,8 @@ _CONNECTIVE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _OPTIONS = re.compile(r"(?im)^\s*(?:-\s*)?(?:\((?P<letter>[A-Ha-h])\)\s*)?(?P<text>[^\n]{1,120}?)\s*$")
 _CANONICAL = re.compile(r"^(?:yes|no|true|false|\(?[A-H]\)?|-?\$?\d[\d,./]*%?|sentence [AB]|option \(?[A-H]\)?)$", re.I)
+_THINK = re.compile(r"^\s*<think>(?P<trace>.*?)</think>(?P<answer>.*)$", re.S | re.I)
+_NON_WORD = re.compile(r"[^a-z0-9/:.()]+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][.)])\s")
 
 
@@ -164,6 +204,9 @@ def _option_texts(prompt: str) -> set[str]:
         return set()
     tail = re.split(r"(?i)options?\s*:", prompt, maxsplit=1)[-1]
     found = set()
+    inline = tail.strip()
+    if "\n" not in inline and "," in inline and not re.search(r"\([A-H]\)", inline):  # "Options: a, b or c"
+        return {o.strip(" .?\"'").lower() for o in re.split(r",\s*|\s+or\s+", inline) if o.strip(" .?\"'")}
     for m in _OPTIONS.finditer(tail):
         text = m.group("text").strip().strip('"').lower()
         if m.group("letter"):
@@ -193,7 +236,9 @@ def _answer_signal(rationale: str, answer: str) -> Signal:
     return Signal("answer_marker", weight, _clip(f"… answer is {answer}"))
 
 
-def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] | None) -> list[Signal]:
+def _output_signals(
+    output: str, parts: list[str], split: tuple[str, str, str] | None, question: bool = False
+) -> list[Signal]:
     signals: list[Signal] = []
     if split and split[2] == "answer_marker":
         signals.append(_answer_signal(split[0], split[1]))
@@ -210,7 +255,10 @@ def _output_signals(output: str, parts: list[str], split: tuple[str, str, str] |
         signals.append(Signal(name, WEIGHTS[name], _clip(opener.group(0))))
     equations = _EQUATION.findall(output) if "=" in output else []
     if equations:
-        weight = WEIGHTS["arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"]
+        worked = [p for p in parts if _EQUATION.search(p) and len(re.findall(r"[A-Za-z]{2,}", p)) >= 4]
+        variant = "arithmetic_chain" if len(equations) >= 2 or len(parts) >= 2 else "arithmetic_chain/single"
+        solved = len(worked) >= 2 or (question and len(equations) >= 2)  # a worked solution to a question
+        weight = WEIGHTS["arithmetic_chain/worked" if solved else variant]
         signals.append(Signal("arithmetic_chain", weight, _clip("; ".join(equations[:3]))))
     steps = _STEP.findall(output)
     if len(steps) >= 2:
@@ -230,8 +278,11 @@ def _final_answer_signals(
         answer = split[1].strip().lower()
         hit = answer in options or answer.split(".")[0].strip() in options
         return [Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(split[1]))] if hit else []
-    if len(parts) < 2 or _list_items(_lines(output)) >= 2:
+    if len(parts) < 2:
         return []
+    picked = _picked_option(parts[-1], options)
+    if _list_items(_lines(output)) >= 2 or (_words(parts[-1].rstrip(".")) > 5 and picked):
+        return [Signal("answer_from_options", WEIGHTS["answer_from_options"], _clip(parts[-1]))] if picked else []
     if max(_words(p) for p in parts[:-1]) < 4 and not any(_EQUATION.search(p) for p in parts[:-1]):
         return []
     last = parts[-1].rstrip(".").strip()
@@ -249,38 +300,97 @@ def _final_answer_signals(
     return signals
 
 
-def detect(instruction: str, input: str = "", output: str = "") -> Detection:
-    """Score one row (0..1) and say which CoT signals fired."""
+def _tokens(text: str) -> str:
+    """Lowercase words, numbers, dates and times separated by single spaces (no trailing punctuation)."""
+    return " ".join(t.strip(".:") for t in _NON_WORD.split(text.lower()) if t.strip(".:"))
+
+
+def _picked_option(sentence: str, options: set[str]) -> str | None:
+    """The listed option a concluding sentence names ("... is Aug 4, 2002, that is 08/04/2002"), if exactly one."""
+    text = f" {_tokens(sentence)} "
+    hits = {o for o in options if len(o) >= 3 and f" {_tokens(o)} " in text}
+    longest = {o for o in hits if not any(o != h and o in h for h in hits)}
+    return next(iter(longest)) if len(longest) == 1 else None
+
+
+def _combine(signals: list[Signal]) -> float:
+    miss, damp = 1.0, 1.0
+    for s in signals:
+        if s.name in PENALTIES:
+            damp *= 1.0 - s.weight
+        else:
+            miss *= 1.0 - s.weight
+    return round((1.0 - miss) * damp, 4)
+
+
+def _text_signals(prompt: str, output: str, *, prompt_trigger: bool) -> list[Signal]:
+    parts, split = sentences(output), split_answer(output)
+    question = "?" in prompt or bool(TASK_VERB.match(prompt))
+    signals = [
+        s
+        for s in _output_signals(output, parts, split, question)
+        if not (prompt_trigger and s.name == "trigger_phrase")
+    ]
+    signals += _final_answer_signals(prompt, output, parts, split)
+    have = {s.name for s in signals}
+    if "arithmetic_chain" in have:
+        have.add("symbolic_equations")  # the same equations, counted once
+    signals += [Signal(n, w, e) for n, w, e in reasoning_signals(prompt, output, parts) if n not in have]
+    signals += [Signal(n, w, e) for n, w, e in penalties(prompt, output, _lines(output))]
+    return signals
+
+
+def detect(instruction: str, input: str = "", output: str = "", reasoning: str = "") -> Detection:
+    """Score one turn (0..1) and say which CoT signals fired.
+
+    `reasoning` is a separate trace (a `reasoning_content` field); a `<think>` block in the output counts the
+    same. A non-empty trace is itself strong evidence; its text and the visible answer are both scanned.
+    """
     prompt = f"{instruction or ''}\n{input or ''}"
-    output = output or ""
+    trace, answer = split_think(output or "")
+    trace = "\n".join(t for t in ((reasoning or "").strip(), trace) if t)
     signals: list[Signal] = []
     trigger = _find_trigger(prompt)
     if trigger:
         signals.append(Signal("trigger_phrase", WEIGHTS["trigger_phrase"], _clip(trigger.group(0))))
-    if output.strip():
-        parts, split = sentences(output), split_answer(output)
-        signals += [s for s in _output_signals(output, parts, split) if not (trigger and s.name == "trigger_phrase")]
-        signals += _final_answer_signals(prompt, output, parts, split)
-    miss = 1.0
-    for s in signals:
-        miss *= 1.0 - s.weight
-    return Detection(round(1.0 - miss, 4), tuple(signals))
+    if _words(trace) >= 5:
+        signals.append(Signal("reasoning_trace", WEIGHTS["reasoning_trace"], _clip(trace)))
+    for text in (trace, answer):
+        if text.strip():
+            have = {s.name for s in signals}
+            signals += [s for s in _text_signals(prompt, text, prompt_trigger=bool(trigger)) if s.name not in have]
+    return Detection(_combine(signals), tuple(signals))
 
 
-def to_direct(output: str) -> str | None:
-    """Only the final answer of a CoT output (Flan's direct format), or None if it cannot be located."""
-    split = split_answer(output)
-    return split[1] if split else None
+def detect_conversation(messages: list[dict[str, Any]]) -> Detection:
+    """The best-scoring assistant turn of a conversation, each scored against the user turn before it."""
+    best, prompt = Detection(0.0), ""
+    for turn in messages:
+        if turn.get("role") == "user":
+            prompt = str(turn.get("content") or "")
+        elif turn.get("role") == "assistant":
+            reasoning = turn.get("reasoning_content") or turn.get("reasoning") or ""
+            found = detect(prompt, "", str(turn.get("content") or ""), str(reasoning))
+            best = found if found.score > best.score else best
+    return best
 
 
-def convert_output(output: str, output_format: str) -> tuple[str, bool]:
-    """Output for export in 'cot' (rationale kept) or 'direct' (final answer only) format; (text, converted)."""
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"CoT export format must be one of {OUTPUT_FORMATS}; got {output_format!r}")
-    if output_format == "cot":
-        return output, False
-    direct = to_direct(output)
-    return (direct, True) if direct else (output, False)
+def detect_row(instruction: str, input: str, output: str, messages: Any = None, reasoning: str = "") -> Detection:
+    """Score a stored row: its instruction/output pair, or its best conversation turn when it has messages."""
+    found = detect(instruction, input, output, reasoning)
+    turns = json.loads(messages) if isinstance(messages, str) and messages else messages
+    if isinstance(turns, list) and (
+        len(turns) > 2 or any(isinstance(t, dict) and t.get("reasoning_content") for t in turns)
+    ):
+        other = detect_conversation(turns)
+        found = other if other.score > found.score else found
+    return found
+
+
+def split_think(output: str) -> tuple[str, str]:
+    """(trace inside <think>...</think>, the text after it); ("", output) when there is no think block."""
+    m = _THINK.match(output)
+    return (m.group("trace").strip(), m.group("answer").strip()) if m else ("", output)
 
 
 def check_threshold(threshold: float) -> float:

@@ -25,8 +25,10 @@ CHUNK = 5000
 
 
 def score_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Detector output for rows (id, instruction, input, output, version) as cot_scores rows."""
-    found = [cot.detect(i, n, o) for i, n, o in zip(rows["instruction"], rows["input"], rows["output"], strict=True)]
+    """Detector output for rows (id, instruction, input, output, version; messages optional) as cot_scores rows."""
+    turns = rows["messages"] if "messages" in rows else [None] * len(rows)
+    columns = (rows["instruction"], rows["input"], rows["output"], turns)
+    found = [cot.detect_row(i, n, o, m) for i, n, o, m in zip(*columns, strict=True)]
     return pd.DataFrame(
         {
             "example_id": rows["id"].astype("int64"),

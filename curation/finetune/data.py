@@ -44,7 +44,13 @@ def _messages(value: Any) -> list[dict[str, str]] | None:
         return None
     if isinstance(value, str):
         value = json.loads(value)
-    return [{"role": str(m["role"]), "content": str(m["content"])} for m in value] or None
+    return [{"role": str(m["role"]), "content": _with_reasoning(m)} for m in value] or None
+
+
+def _with_reasoning(turn: dict[str, Any]) -> str:
+    """A turn's content, with its `reasoning_content` (if any) in front as a <think> block so it is trained on."""
+    reasoning = turn.get("reasoning_content")
+    return f"<think>\n{reasoning}\n</think>\n\n{turn['content']}" if reasoning else str(turn["content"])
 
 
 def conversation(row: dict[str, Any]) -> list[dict[str, str]]:

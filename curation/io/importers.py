@@ -1,7 +1,8 @@
 """Parse instruction files into rows, validating everything before the store is touched.
 
 Formats: alpaca (JSON array), selfinstruct-seed (JSONL with instances), jsonl (generic, one object per line),
-messages (OpenAI `messages` or ShareGPT `conversations` JSONL), csv and parquet (with a column mapping),
+messages (OpenAI `messages` or ShareGPT `conversations` JSONL; `reasoning_content` and `<think>` kept as
+`meta.rationale` / `meta.answer`), csv and parquet (with a column mapping),
 flan-cot-tsv (question, answer, rationale; literal `\\n` in fields). Every error names file, line and rule.
 """
 
@@ -21,6 +22,7 @@ from curation.io import tables
 from curation.io.errors import MAX_ERRORS as MAX_ERRORS
 from curation.io.errors import InvalidInputError, Problems, decode_utf8
 from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
+from curation.io.reasoning import reasoning_fields, turn_reasoning
 from curation.store import Store
 from curation.store import examples as example_rows
 
@@ -258,7 +260,11 @@ def _conversation(line: At, record: dict, builder: _RowBuilder) -> list[dict[str
         if len(content.encode("utf-8", "surrogatepass")) > builder.max_bytes:
             builder.problems.add(line, f"messages[{index}] content exceeds {builder.max_bytes:,} bytes")
             return None
-        out.append({"role": role, "content": content})
+        reasoning, error = turn_reasoning(turn)
+        if error:
+            builder.problems.add(line, f"messages[{index}] {error}")
+            return None
+        out.append({"role": role, "content": content} | ({"reasoning_content": reasoning} if reasoning else {}))
     return out
 
 
@@ -274,11 +280,13 @@ def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
         if first_user is None:
             builder.problems.add(line, "conversation has no user turn")
             continue
-        answer = next((t["content"] for t in turns[first_user + 1 :] if t["role"] == "assistant"), "")
+        reply = next((t for t in turns[first_user + 1 :] if t["role"] == "assistant"), {})
+        answer = reply.get("content", "")
         system = [t["content"] for t in turns if t["role"] == "system"]
         meta = _extra(record, ("messages", "conversations", "task", "task_cluster", "tags")) | (
             {"system": system[0]} if system else {}
         )
+        meta |= reasoning_fields(answer, reply.get("reasoning_content"))
         labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
         tags = _tags(line, record, builder)
         if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):

@@ -10,10 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curation.cot import detector as cot
+from curation.cot import formats as cot_formats
 from curation.jobs import JobContext
 from curation.mixture import snapshot
-from curation.mixture.plan import MixConfig, MixturePlan, allocate, overlap_blocks, overlap_warnings
+from curation.mixture.plan import (
+    MixConfig,
+    MixturePlan,
+    allocate,
+    largest_remainder,
+    overlap_blocks,
+    overlap_warnings,
+)
 from curation.store import Store
 from curation.store import mixture as mixture_store
 
@@ -46,32 +53,48 @@ def _draw(ids: np.ndarray, take: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample(members: pd.DataFrame, plan: MixturePlan) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, heldout) frames of (id, group, cot): held-out rows (members' `held` flag) once each, train rows
-    repeated by epochs."""
+    """(train, heldout) frames of (id, group, cot, target): held-out rows (members' `held` flag) once each, train
+    rows repeated by epochs.
+
+    A CoT part's take is split over its group's target formats; each format draws from the same shuffled
+    order (same generator), so the rows of a smaller format are also in a larger one. `target` is the CoT
+    format a row is written in ("" for non-CoT rows and held-out rows, which keep the default format).
+    """
     seed = plan.config.seed
     ids, held_flags = members["id"].to_numpy(dtype="int64"), members["held"].to_numpy(dtype=bool)
     positions = members.groupby(["group", "cot"], sort=True).indices
-    train: list[tuple[np.ndarray, str, bool]] = []
-    held: list[tuple[np.ndarray, str, bool]] = []
+    train: list[tuple[np.ndarray, str, bool, str]] = []
+    held: list[tuple[np.ndarray, str, bool, str]] = []
     for part in plan.parts.itertuples(index=False):
         pos = positions.get((part.group, part.cot), np.empty(0, dtype="int64"))
         order = pos[np.argsort(ids[pos], kind="stable")]
         pool, kept_out = ids[order[~held_flags[order]]], ids[order[held_flags[order]]]
-        train.append((_draw(pool, int(part.take), _rng(seed, "train", part.group, part.cot)), part.group, part.cot))
-        held.append((kept_out, part.group, part.cot))
+        for target, take in _targets(plan, part):
+            train.append((_draw(pool, take, _rng(seed, "train", part.group, part.cot)), part.group, part.cot, target))
+        default = next(iter(plan.config.format_shares(part.group))) if part.cot else ""
+        held.append((kept_out, part.group, part.cot, default))
     train_frame = _frame(train)
     order = _rng(seed, "order").permutation(len(train_frame))
     return train_frame.iloc[order].reset_index(drop=True), _frame(held).sort_values(["group", "id"], ignore_index=True)
 
 
-def _frame(pieces: list[tuple[np.ndarray, str, bool]]) -> pd.DataFrame:
-    """One (id, group, cot) frame from per-part id arrays."""
+def _targets(plan: MixturePlan, part: Any) -> list[tuple[str, int]]:
+    """(target format, take) for one (group, cot) part; non-CoT parts have one unnamed target."""
+    if not part.cot:
+        return [("", int(part.take))]
+    shares = plan.config.format_shares(part.group)
+    return list(zip(shares, largest_remainder(list(shares.values()), int(part.take)), strict=True))
+
+
+def _frame(pieces: list[tuple[np.ndarray, str, bool, str]]) -> pd.DataFrame:
+    """One (id, group, cot, target) frame from per-part id arrays."""
     sizes = [len(p[0]) for p in pieces]
     return pd.DataFrame(
         {
             "id": np.concatenate([p[0] for p in pieces]) if pieces else np.empty(0, dtype="int64"),
             "group": np.repeat(np.array([p[1] for p in pieces], dtype=object), sizes),
             "cot": np.repeat(np.array([p[2] for p in pieces], dtype=bool), sizes),
+            "target": np.repeat(np.array([p[3] for p in pieces], dtype=object), sizes),
         }
     )
 
@@ -85,19 +108,37 @@ def heldout_overlap(members: pd.DataFrame, train_ids: pd.Series, held_ids: pd.Se
     return {"instructions": len(shared), "tasks": len(tasks), "examples": shared[:5]}
 
 
-def _with_rows(picked: pd.DataFrame, rows: pd.DataFrame, cot_format: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Join row fields onto sampled ids (keeping order and repeats) and convert CoT outputs if asked."""
+def _with_rows(picked: pd.DataFrame, rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Join row fields onto sampled ids (keeping order and repeats); write CoT rows in their target format.
+
+    Returns the frame and, per target format, how many rows were converted and how many kept their text
+    because no rationale could be separated from the answer.
+    """
     frame = picked.astype({"id": "int64"}).merge(rows, on="id", how="left", validate="many_to_one")
-    converted = unchanged = 0
-    if cot_format == "direct" and not frame.empty:
-        outputs = []
-        for out, is_cot in zip(frame["output"], frame["cot"], strict=True):
-            text, done = cot.convert_output(out, "direct") if is_cot else (out, False)
-            converted += done
-            unchanged += bool(is_cot) and not done
-            outputs.append(text)
-        frame["output"] = outputs
-    return frame, {"converted": converted, "unchanged": unchanged}
+    report: dict[str, dict[str, int]] = {}
+    if frame.empty:
+        return frame.drop(columns=["target", "meta"], errors="ignore"), report
+    outputs, messages = frame["output"].tolist(), frame["messages"].tolist()
+    for i, (target, row) in enumerate(zip(frame["target"], frame.to_dict("records"), strict=True)):
+        if not target:
+            continue
+        text, turns, done = cot_formats.convert_row(row, target)
+        counts = report.setdefault(target, {"converted": 0, "unchanged": 0})
+        counts["converted" if done else "unchanged"] += 1
+        if done:
+            outputs[i], messages[i] = text, turns
+    frame["output"], frame["messages"] = outputs, messages
+    return frame.drop(columns=["target", "meta"], errors="ignore"), report
+
+
+def _merge_reports(*reports: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {}
+    for report in reports:
+        for target, counts in report.items():
+            into = merged.setdefault(target, {"converted": 0, "unchanged": 0})
+            for key, value in counts.items():
+                into[key] += value
+    return dict(sorted(merged.items()))
 
 
 def build(
@@ -115,8 +156,8 @@ def build(
         raise ValueError("; ".join(overlap_warnings(config, overlap)))
     report(0.35, "fetching row text")
     rows = mixture_store.export_rows(store, [*train_ids["id"].tolist(), *held_ids["id"].tolist()])
-    train, train_conv = _with_rows(train_ids, rows, config.cot_format)
-    heldout, held_conv = _with_rows(held_ids, rows, config.cot_format)
+    train, train_conv = _with_rows(train_ids, rows)
+    heldout, held_conv = _with_rows(held_ids, rows)
     manifest = {
         "name": config.name,
         "rule": config.rule(),
@@ -126,7 +167,9 @@ def build(
         "groups": plan.manifest_groups(),
         "cot_share": round(plan.cot_share, 6),
         "cot_format": config.cot_format,
-        "cot_conversion": {k: train_conv[k] + held_conv[k] for k in train_conv},
+        "cot_formats": {g: config.format_shares(g) for g in sorted(set(plan.parts.loc[plan.parts["cot"], "group"]))},
+        "cot_format_takes": plan.format_takes().to_dict("records"),
+        "cot_conversion": _merge_reports(train_conv, held_conv),
         "distinct_rows": {"train": int(train_ids["id"].nunique()), "heldout": len(held_ids)},
         "heldout_overlap": {
             "by": config.heldout_by,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from curation.cot import detector as cot
+from curation.cot import formats as cot_formats
 from curation.filters import STATUSES, ExampleFilter
 from curation.mixture.snapshot import check_name
 from curation.store import Store
@@ -50,6 +50,7 @@ class MixConfig:
     heldout_by: str = "instruction"  # a fraction holds out whole (normalised) instructions, or whole tasks
     allow_overlap: bool = False  # export even if an instruction / task is in both train and held-out
     cot_format: str = "cot"
+    cot_formats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -71,7 +72,8 @@ class MixConfig:
             not (self.heldout_clusters and self.heldout_fraction),
             "hold out either whole task clusters (heldout_clusters) or a fraction per group, not both",
         )
-        _check(self.cot_format in cot.OUTPUT_FORMATS, f"cot_format must be one of {cot.OUTPUT_FORMATS}")
+        _check(self.cot_format in cot_formats.TARGETS, f"cot_format must be one of {cot_formats.TARGETS}")
+        self.cot_formats = {str(g): _format_shares(g, v) for g, v in self.cot_formats.items()}
         _check(self.heldout_by in HELDOUT_BYS, f"heldout_by must be one of {HELDOUT_BYS}; got {self.heldout_by!r}")
         _check(isinstance(self.allow_overlap, bool), f"allow_overlap must be true or false; got {self.allow_overlap!r}")
         ExampleFilter(**{k: v for k, v in self.filter.items() if k != "statuses"})  # validates the filter keys
@@ -119,6 +121,10 @@ class MixConfig:
         """The rows that may enter: the extra filter plus the status set."""
         return ExampleFilter(**{**self.filter, "statuses": list(self.statuses)})
 
+    def format_shares(self, group: str) -> dict[str, float]:
+        """How a group's CoT rows are written: {target format: share}, shares summing to 1."""
+        return self.cot_formats.get(group) or {self.cot_format: 1.0}
+
     def rule(self) -> str:
         """Human-readable summary of the combined mixing rule (recorded in manifests)."""
         parts = [f"examples-proportional(cap={self.cap})" if self.cap else "examples-proportional"]
@@ -143,6 +149,21 @@ _NUMBERS = {
     "min_fraction": float,
     "heldout_fraction": float,
 }
+
+
+def _format_shares(group: Any, value: Any) -> dict[str, float]:
+    """A group's CoT formats as normalised shares: "direct" or {"cot": 0.5, "direct": 0.5}."""
+    shares = {value: 1.0} if isinstance(value, str) else value
+    where = f"cot_formats[{group!r}]"
+    _check(isinstance(shares, dict) and bool(shares), f"{where} must be a format or a mapping of format to share")
+    bad = sorted(set(shares) - set(cot_formats.TARGETS))
+    _check(not bad, f"{where}: unknown format(s) {bad}; use {cot_formats.TARGETS}")
+    numbers = {k: _number(f"{where}[{k!r}]", v, float) for k, v in shares.items()}
+    _check(
+        all(v >= 0 for v in numbers.values()) and sum(numbers.values()) > 0, f"{where}: shares must be >= 0, not all 0"
+    )
+    total = sum(numbers.values())
+    return {k: numbers[k] / total for k in cot_formats.TARGETS if numbers.get(k)}
 
 
 def _number(name: str, value: Any, kind: type) -> int | float:
@@ -181,6 +202,19 @@ class MixturePlan:
     @property
     def cot_share(self) -> float:
         return float(self.parts.loc[self.parts["cot"], "take"].sum() / self.total) if self.total else 0.0
+
+    def format_takes(self) -> pd.DataFrame:
+        """Train rows per (group, CoT target format): each CoT part's take split by the group's format shares.
+
+        Every format draws from the same shuffled order, so a smaller format's rows are also in a larger one:
+        a group with {cot: 0.5, direct: 0.5} and enough rows repeats the same rows in both formats (Flan).
+        """
+        rows = []
+        for part in self.parts[self.parts["cot"]].itertuples(index=False):
+            shares = self.config.format_shares(part.group)
+            takes = largest_remainder(list(shares.values()), int(part.take))
+            rows += [(part.group, target, take) for target, take in zip(shares, takes, strict=True)]
+        return pd.DataFrame(rows, columns=["group", "format", "take"]).astype({"take": "int64"})
 
     def manifest_groups(self) -> list[dict[str, Any]]:
         """Per-group counts as plain data (for manifests and JSON output)."""

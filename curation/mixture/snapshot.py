@@ -52,7 +52,7 @@ _encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TEXT = ("instruction", "input", "output")
 _OPTIONAL_TEXT = ("source", "origin", "task", "task_cluster", "format")
-_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("reasoning_content", pa.string())])
 SCHEMA = pa.schema(
     [
         ("id", pa.int64()),
@@ -83,7 +83,11 @@ def _messages(value: Any) -> list[dict[str, str]] | None:
         return None
     if isinstance(value, str):
         value = json.loads(value)
-    return [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in value]
+    return [
+        {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+        | ({"reasoning_content": str(m["reasoning_content"])} if m.get("reasoning_content") else {})
+        for m in value
+    ]
 
 
 def _optional(value: Any) -> str | None:

@@ -47,10 +47,11 @@ def count_to_score(store: Store, flt: ExampleFilter | None = None, *, rescore: b
 def rows_to_score(
     store: Store, flt: ExampleFilter | None = None, *, rescore: bool = False, after_id: int = 0, limit: int = 5000
 ) -> pd.DataFrame:
-    """The next chunk (by id, after `after_id`) of rows to score: id, instruction, input, output, version."""
+    """The next chunk (by id, after `after_id`) of rows to score: id, instruction, input, output, messages, version."""
     where, params = examples.where_clause(flt or ExampleFilter())
     sql = (
-        "SELECT e.id, e.instruction, e.input, e.output, e.version FROM examples e "
+        "SELECT e.id, e.instruction, e.input, e.output, CAST(e.messages AS VARCHAR) AS messages, e.version "
+        "FROM examples e "
         f"LEFT JOIN cot_scores c ON c.example_id = e.id WHERE {where} AND e.id > ? AND {_PENDING} "
         "ORDER BY e.id LIMIT ?"
     )

@@ -146,12 +146,14 @@ def untagged_cot_format(store: Store, flt: ExampleFilter) -> int:
 
 
 def export_rows(store: Store, ids: list[int]) -> pd.DataFrame:
-    """Snapshot fields for the given distinct ids (ordered by id), with the latest revision id (0 if none)."""
+    """Snapshot fields (plus `meta`, for reasoning fields) for the given distinct ids (ordered by id), with the
+    latest revision id (0 if none)."""
     frame = pd.DataFrame({"id": pd.Series(sorted(set(ids)), dtype="int64")})
     with store.registered("_mix_ids", frame) as cur:
         return cur.execute(
             "SELECT e.id, coalesce(r.revision, 0) AS revision, e.instruction, e.input, e.output, "
-            "CAST(e.messages AS VARCHAR) AS messages, s.name AS source, e.origin, e.task, e.task_cluster, e.format "
+            "CAST(e.messages AS VARCHAR) AS messages, s.name AS source, e.origin, e.task, e.task_cluster, e.format, "
+            "CAST(e.meta AS VARCHAR) AS meta "
             "FROM _mix_ids i JOIN examples e ON e.id = i.id JOIN sources s ON s.id = e.source_id "
             "LEFT JOIN (SELECT example_id, max(id) AS revision FROM revisions "
             "WHERE example_id IN (SELECT id FROM _mix_ids) GROUP BY 1) r ON r.example_id = e.id ORDER BY e.id"

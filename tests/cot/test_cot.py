@@ -7,6 +7,7 @@ import json
 import pytest
 
 from curation.cot import detector as cot
+from curation.cot import formats
 from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobRunner
@@ -133,11 +134,22 @@ def test_detector_table(instruction: str, input_: str, output: str, is_cot: bool
     assert all(s["evidence"] for s in found.detail())
 
 
-def test_score_is_the_noisy_or_of_fired_signals() -> None:
+def test_score_is_the_noisy_or_of_fired_signals_damped_by_penalties() -> None:
     found = cot.detect(CREAK, "", "He had a set format that did not involve tea.\nno")
     weights = [s.weight for s in found.signals]
-    assert weights == [cot.WEIGHTS["short_final_answer/canonical"], cot.WEIGHTS["answer_from_options"]]
-    assert found.score == pytest.approx(1 - (1 - weights[0]) * (1 - weights[1]), abs=1e-4)
+    assert weights[:2] == [cot.WEIGHTS["short_final_answer/canonical"], cot.WEIGHTS["answer_from_options"]]
+    expected = 1.0
+    for w in weights:
+        expected *= 1 - w
+    assert found.score == pytest.approx(1 - expected, abs=1e-4)
+    code = "def f(x):\n    return x * 2\n\nprint(f(3))"
+    penalised = cot.detect("What does this print? Let's think step by step.", "", code)
+    assert "code" in penalised.names() and "trigger_phrase" in penalised.names()
+    miss = 1.0
+    for s in penalised.signals:
+        miss *= 1 - s.weight if s.name != "code" else 1.0
+    assert penalised.score == pytest.approx((1 - miss) * (1 - 0.85), abs=1e-4)
+    assert penalised.score < cot.DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize(
@@ -153,23 +165,21 @@ def test_score_is_the_noisy_or_of_fired_signals() -> None:
     ],
 )
 def test_direct_format_keeps_only_the_final_answer(output: str, direct: str) -> None:
-    assert cot.to_direct(output) == direct
-    assert cot.convert_output(output, "direct") == (direct, True)
-    assert cot.convert_output(output, "cot") == (output, False)
+    converted = formats.convert_row({"instruction": "Q?", "output": output}, "direct")
+    assert converted == (direct, None, True)
 
 
 def test_direct_format_leaves_rows_without_a_findable_answer_unchanged() -> None:
     essay = "Recycling matters a great deal for the planet and for all of us who live on it today."
-    assert cot.to_direct(essay) is None
-    assert cot.convert_output(essay, "direct") == (essay, False)
+    assert formats.convert_row({"output": essay}, "direct") == (essay, None, False)
     with pytest.raises(ValueError, match="cot', 'direct"):
-        cot.convert_output(essay, "both")
+        formats.convert_row({"output": essay}, "both")
 
 
 ROWS = [
     {"instruction": GSM, "output": f"{GSM_RATIONALE} So the answer is 72."},  # 1: CoT
     {"instruction": "List two colours.", "output": "1. Red\n2. Blue"},  # 2: not CoT
-    {"instruction": CREAK, "output": "He had a set format that did not involve tea.\nno"},  # 3: CoT (0.675)
+    {"instruction": CREAK, "output": "He had a set format that did not involve tea.\nno"},  # 3: CoT (0.90)
     {"instruction": "What is 2 + 2?", "output": "The answer is 4."},  # 4: weak (0.15)
 ]
 
@@ -194,7 +204,7 @@ def test_auto_tagging_stores_score_and_signals_and_browse_filters_by_it(make_sto
     assert score >= 0.7 and "answer_marker" in {s["name"] for s in json.loads(detail)}
     assert examples.page(store, ExampleFilter(tags=["cot"]))["id"].tolist() == [1, 3]
     # a higher threshold re-materialises tags from the stored scores without re-detecting
-    assert cot_store.apply_threshold(store, 0.7)["auto_tagged"] == 1
+    assert cot_store.apply_threshold(store, 0.92)["auto_tagged"] == 1
     assert _tags(store) == {1: "auto"}
     assert cot_tagging.tag_rows(store, threshold=0.6)["scored"] == 0  # nothing new or edited
 

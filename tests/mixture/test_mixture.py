@@ -216,7 +216,8 @@ def test_export_snapshot_is_reproducible_and_leaks_no_heldout_cluster(make_store
     assert len(train) == 40 and set(heldout["task_cluster"]) == {"qa"} and "qa" not in set(train["task_cluster"])
     assert set(train["id"]) <= set(range(1, 28)) and not ({28, 29, 30} & set(heldout["id"]))  # statuses
     assert set(train.loc[train["cot"], "output"]) == {"10"}  # direct format: final answer only
-    assert manifest["cot_conversion"]["converted"] == int(train["cot"].sum())
+    converted = manifest["cot_conversion"]["direct"]["converted"]
+    assert converted == int(train["cot"].sum()) + int(heldout["cot"].sum())
     assert train.loc[train["id"] == 2, "revision"].max() > 0 and train.loc[train["id"] == 1, "revision"].max() == 0
     assert manifest["rule"] == "examples-proportional + total(40)" and manifest["seed"] == 9
     assert {g["group"] for g in manifest["groups"]} == {"math-0", "math-1", "nli-0", "nli-1", "qa-0", "qa-1"}

@@ -71,7 +71,7 @@ def test_write_creates_every_file_and_the_hash_covers_both_jsonl(tmp_path: Path)
     assert "é" in (folder / "train.jsonl").read_text(encoding="utf-8")  # ensure_ascii=False
     table = pq.read_table(folder / "train.parquet")
     assert table.column_names == list(snapshot.ROW_FIELDS)
-    assert table.column("messages").to_pylist()[1] == [{"role": "user", "content": "hi"}]
+    assert table.column("messages").to_pylist()[1] == [{"role": "user", "content": "hi", "reasoning_content": None}]
 
 
 def test_jsonl_lines_are_canonical_json_for_awkward_text(tmp_path: Path) -> None:

@@ -1,0 +1,216 @@
+"""Table-driven reasoning styles: positives and negatives per style with the signals each must fire.
+
+Covers bare rationales (no answer marker), <think> traces, reasoning_content fields and multi-turn
+conversations, plus the hand-written fixtures of realistic non-reasoning outputs (code, recipes, role-play).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curation.cot import detector as cot
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# (style, instruction, output, reasoning_content, is CoT, signals that must fire)
+STYLES = [
+    (
+        "worked arithmetic, no marker",
+        "A bakery sells 20 muffins in the morning and twice as many in the afternoon. How many in total?",
+        "First, the afternoon sales are 2 times 20, which is 40 muffins. Then we add the morning sales: "
+        "20 + 40 = 60. Therefore it sells 60 muffins.",
+        "",
+        True,
+        {"conclusion_sentence"},
+    ),
+    (
+        "algebra",
+        "John's father is three times as old as John. In 10 years he will be twice as old. How old is John?",
+        "Let John's age be x, so his father is 3x. In 10 years, John will be x + 10 and his father 3x + 10. "
+        "We need 3x + 10 = 2(x + 10). Expanding gives 3x + 10 = 2x + 20, so x = 10. John is 10 years old.",
+        "",
+        True,
+        {"arithmetic_chain", "inference_chain"},
+    ),
+    (
+        "multiple-choice elimination",
+        "Which of these is a mammal? (A) shark (B) dolphin (C) trout (D) octopus",
+        "A shark and a trout are fish, so (A) and (C) are out. An octopus is a mollusc, which rules out (D). "
+        "Dolphins breathe air and feed their young milk, which makes them mammals. The correct choice is (B).",
+        "",
+        True,
+        {"problem_reference", "inference_chain"},
+    ),
+    (
+        "state tracking",
+        "Alice has a red ball and Bob a blue one. They swap, then Bob gives his ball to Carol. What does Carol have?",
+        "At the start, Alice has red and Bob has blue. After the swap, Alice has blue and Bob has red. Then Bob "
+        "gives his ball to Carol, so Carol now holds the red ball.",
+        "",
+        True,
+        {"state_tracking"},
+    ),
+    (
+        "enumerated logic (BBH style, bare)",
+        "Rashida lies. Fletcher says Rashida lies. Antwan says Fletcher lies. Does Antwan tell the truth?",
+        "(1) Rashida lies. So, we know that Rashida lies.\n(2) Fletcher says Rashida lies. Since we know from (1) "
+        "that Rashida lies, Fletcher tells the truth.\n(3) Antwan says Fletcher lies. Since we know from (2) that "
+        "Fletcher tells the truth, Antwan lies.",
+        "",
+        True,
+        {"enumerated_derivation", "back_reference", "we_reasoning"},
+    ),
+    (
+        "explanation before a verdict",
+        "Is the following sentence plausible? 'The goalkeeper scored a touchdown in the penalty box.'",
+        "A goalkeeper and a penalty box belong to soccer, but a touchdown is scored in American football. Since "
+        "the sentence mixes terms from two different sports, it is not plausible.",
+        "",
+        True,
+        {"verdict_after_reasoning", "explains_closed_question"},
+    ),
+    (
+        "<think> trace",
+        "How many r's are in the word strawberry?",
+        "<think>\nLet me spell it out: s-t-r-a-w-b-e-r-r-y. The r's are at positions 3, 8 and 9.\n</think>\n\n"
+        "There are 3 r's.",
+        "",
+        True,
+        {"reasoning_trace"},
+    ),
+    (
+        "reasoning_content field",
+        "What is 17 * 3?",
+        "51",
+        "17 * 3 is 10 * 3 + 7 * 3 = 30 + 21 = 51.",
+        True,
+        {"reasoning_trace", "arithmetic_chain"},
+    ),
+    (
+        "bare rationale for a yes/no question (FLAN style, no answer sentence)",
+        "Could a goldfish survive in the Dead Sea?",
+        "The Dead Sea is about ten times saltier than the ocean. Goldfish are freshwater fish and cannot tolerate "
+        "high salinity.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "premises chained to a conclusion",
+        "What do bees need to make honey?",
+        "Bees make honey from nectar. Nectar is a sugary liquid produced by flowers. Bees need flowers to make honey.",
+        "",
+        True,
+        {"restates_question"},
+    ),
+    (
+        "which-one question answered by an explanation",
+        "Which sentence goes against common sense? Sentence A: 'He put the milk in the fridge.' Sentence B: 'He put "
+        "the elephant in the fridge.'",
+        "An elephant is far too large to fit inside a fridge.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "algebra steps for a solve task",
+        "Solve 2x + 7 = 19.",
+        "Subtract 7 from both sides: 2x = 12. Divide both sides by 2: x = 6.",
+        "",
+        True,
+        {"symbolic_equations"},
+    ),
+    (
+        "inline options, elimination, bare answer",
+        "Where would you most likely find a stapler? Options: office, forest, ocean, desert",
+        "A stapler is a tool for fastening paper. Forests, oceans and deserts have no paperwork to fasten. Offices "
+        "are full of documents, so that is where a stapler is kept. Office.",
+        "",
+        True,
+        {"answer_from_options", "short_final_answer"},
+    ),
+    ("empty <think> block (non-thinking mode)", "Say hi.", "<think>\n\n</think>\n\nHi there!", "", False, set()),
+    (
+        "code",
+        "Write a Python function that returns the factorial of n.",
+        "```python\ndef factorial(n):\n    if n < 2:\n        return 1\n    return n * factorial(n - 1)\n```",
+        "",
+        False,
+        {"code"},
+    ),
+    (
+        "recipe steps",
+        "How do I make a simple tomato sauce?",
+        "1. Heat the olive oil in a saucepan.\n2. Add the chopped onion and cook until soft.\n3. Stir in the "
+        "garlic.\n4. Pour in the tomatoes and simmer for 20 minutes.",
+        "",
+        False,
+        {"how_to_steps"},
+    ),
+    (
+        "dialogue",
+        "Write a dialogue between a barista and a customer.",
+        "Barista: Good morning! What can I get you?\nCustomer: Coffee. Big.\nBarista: Rough night?\n"
+        "Customer: So it seems, since the dog barked until 3 a.m.\nBarista: Then a double espresso.",
+        "",
+        False,
+        {"dialogue"},
+    ),
+    (
+        "persuasive essay",
+        "Write a persuasive paragraph about recycling.",
+        "Recycling saves resources because materials are reused. It reduces landfill waste since less is thrown "
+        "away. Therefore, every household should make recycling a daily habit.",
+        "",
+        False,
+        {"writing_task"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("style", "instruction", "output", "reasoning", "is_cot", "signals"), STYLES)
+def test_reasoning_styles(
+    style: str, instruction: str, output: str, reasoning: str, is_cot: bool, signals: set
+) -> None:
+    found = cot.detect(instruction, "", output, reasoning)
+    assert (found.score >= cot.DEFAULT_THRESHOLD) is is_cot, (style, found)
+    assert signals <= set(found.names()), (style, found)
+
+
+def test_multi_turn_conversation_is_scored_on_its_best_assistant_turn() -> None:
+    turns = [
+        {"role": "user", "content": "Hi! Can you help me with maths?"},
+        {"role": "assistant", "content": "Of course, what is the problem?"},
+        {"role": "user", "content": "Sam buys 3 notebooks at $4 each and pays with $20. What is his change?"},
+        {
+            "role": "assistant",
+            "content": "The notebooks cost 3 × 4 = 12 dollars. He pays 20 dollars, so his "
+            "change is 20 − 12 = 8 dollars. The answer is 8.",
+        },
+    ]
+    first_turn_only = cot.detect_row(turns[0]["content"], "", turns[1]["content"])
+    assert first_turn_only.score < cot.DEFAULT_THRESHOLD
+    found = cot.detect_row(turns[0]["content"], "", turns[1]["content"], messages=json.dumps(turns))
+    assert found.score >= cot.DEFAULT_THRESHOLD and "answer_marker" in found.names()
+    with_trace = [turns[0], {"role": "assistant", "content": "8", "reasoning_content": turns[3]["content"]}]
+    assert "reasoning_trace" in cot.detect_conversation(with_trace).names()
+
+
+def _jsonl(name: str) -> list[dict]:
+    return [json.loads(line) for line in (FIXTURES / name).read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+@pytest.mark.parametrize("row", _jsonl("non_reasoning.jsonl"), ids=lambda r: r["kind"] + ":" + r["instruction"][:30])
+def test_realistic_non_reasoning_outputs_are_not_cot(row: dict) -> None:
+    found = cot.detect(row["instruction"], "", row["output"])
+    assert found.score < cot.DEFAULT_THRESHOLD, found
+
+
+def test_hand_written_reasoning_fixture_recall() -> None:
+    rows = _jsonl("reasoning.jsonl")
+    hits = [cot.detect(r["instruction"], "", r["output"]).score >= cot.DEFAULT_THRESHOLD for r in rows]
+    # Measured 23 of 24 (the old detector: 7); the bench prints the figure. A drop below 21 is a regression.
+    assert sum(hits) >= 21, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
