@@ -78,8 +78,11 @@ class SelfInstructRun:
                 self.checkpoint()
                 ctx.progress(self.kept, self.cfg.n_instructions, self.message())
         except JobCancelled:
+            # The unfinished round is redone on resume from its recorded answers; the last checkpoint stays.
             cancelled = True
-        self.checkpoint(finished=not cancelled)
+            self.pending_rows, self.pending_drops = [], []
+        else:
+            self.checkpoint(finished=True)
         return self.result(cancelled)
 
     def send(self, requests: list[CompletionRequest]) -> list[Completion]:

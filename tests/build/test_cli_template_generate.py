@@ -178,3 +178,26 @@ def test_generate_errors(db: Path, tmp_path: Path) -> None:
         str(_seed_file(tmp_path)),
     )
     assert out.exit_code == 1 and "error: cannot get a completion" in out.stderr
+
+
+def test_generate_concurrent_openai_cost_and_resume(db: Path, tmp_path: Path) -> None:
+    from curation.build.fake_server import FakeOpenAIServer
+    from curation.store import Store, jobs_table
+
+    with FakeOpenAIServer(seed=1) as server:
+        base = ["generate", "--backend", "openai", "--base-url", server.url, "--model", "fake", "--api-key-env", ""]
+        out = _cli(
+            db, *base, "--n", "4", "--seeds", str(_seed_file(tmp_path)), "--concurrency", "4", "--cost-per-1k", "2"
+        )
+        assert out.exit_code == 0, out.output
+        assert "kept 4 instructions" in out.stdout and f"requests {server.requests}," in out.stdout
+        assert ", cost " in out.stdout and 1 <= server.peak_in_flight <= 4
+        done = _cli(db, *base, "--resume", "1")
+        assert done.exit_code == 1 and "run #1 already finished (4 kept)" in done.stderr
+        assert _cli(db, *base, "--resume", "99").exit_code == 1
+        with Store(db) as store:  # a run cut short before its first checkpoint (e.g. the app stopped)
+            job_id = jobs_table.create(store, "selfinstruct", jobs_table.get(store, 1)["params"])
+            jobs_table.finish(store, job_id, "failed", error="interrupted: the app stopped while it ran")
+        resumed = _cli(db, *base, "--resume", "2", "--concurrency", "2")
+        assert resumed.exit_code == 0, resumed.output
+        assert "kept 4 instructions" in resumed.stdout and "source selfinstruct-job-2" in resumed.stdout
