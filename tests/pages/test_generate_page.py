@@ -110,3 +110,35 @@ def test_dropped_candidates_are_listed_with_reasons() -> None:
     reason = table["reason"].iloc[0]
     at.selectbox(key="gen_drop_reason").select(reason).run()
     assert set(at.dataframe[-1].value["reason"]) == {reason}
+
+
+def test_first_view_shows_only_this_runs_rows_and_a_cancelled_run_resumes() -> None:
+    _import_seeds()
+    store = _store()
+    other = [{"instruction": "A generated row from elsewhere.", "origin": "generated", "status": "pending"}]
+    importers.import_bytes(store, json.dumps(other).encode(), "other.json", "alpaca")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert not any("generated tasks" in m.value for m in at.markdown)  # no run yet: no foreign rows, no "0.000"
+    at.radio(key="gen_backend").set_value("fake").run()
+    at.number_input(key="gen_n").set_value(3).run()
+    at.number_input(key="gen_concurrency").set_value(4).run()
+    at.number_input(key="gen_prompt_batch").set_value(2).run()
+    at.button(key="gen_start").click().run()
+    job_id = int(at.session_state["gen_job"])
+    job = _wait_for_job(job_id)
+    assert job["params"]["concurrency"] == 4 and job["params"]["config"]["prompt_batch"] == 2
+    at.run()
+    assert any("3 generated tasks" in m.value for m in at.markdown)
+    assert all(m.value != "not recorded" for m in at.metric if m.label == "Max ROUGE-L against the pool")
+    assert not any(b.key == "gen_resume" for b in at.button)  # a finished run offers no resume
+    # an interrupted run (the app stopped before its first round ended) can be resumed from the page
+    stopped = jobs_table.create(store, "selfinstruct", job["params"])
+    jobs_table.finish(store, stopped, "failed", error="interrupted: the app stopped while it ran")
+    at.run()
+    at.selectbox(key="gen_job").select(stopped).run()
+    at.button(key="gen_resume").click().run()
+    assert not at.exception, at.exception
+    resumed = _wait_for_job(int(at.session_state["gen_job"]))
+    assert resumed["status"] == "succeeded" and resumed["params"]["resume_of"] == stopped
+    assert resumed["result"]["source"] == f"selfinstruct-job-{stopped}" and resumed["result"]["kept"] == 3
