@@ -202,8 +202,15 @@ class FakeLLM:
             text = " Positive\nSentence: I loved every minute of it.\nClass label: Negative\nSentence: Never again."
         elif tail.startswith("Example 1"):
             text = f"\nInput: {rng.choice(_THINGS)}\nOutput: Here is my answer number {rng.randint(1, 999)}."
-        else:
+        elif "Reason:" in prompt and "Score:" in prompt:  # a judge rubric
+            text = f"Score: {rng.randint(1, 5)}\nReason: the fake judge drew this score from the text."
+        elif "#Rewritten Prompt#:" in prompt:  # an Evol-Instruct rewrite
+            given = prompt.split("#Given Prompt#:", 1)[-1].split("#Rewritten Prompt#:", 1)[0].strip()
+            text = f"{given.rstrip('.?!')} {rng.choice(_MODIFIERS[:-1])}, explaining each step."
+        elif prompt.rstrip().endswith(tuple(str(n) + "." for n in range(1, 100))):  # a numbered task list
             text = self._task_list(prompt, rng)
+        else:
+            text = f"Here is an answer ({rng.randint(1, 999)}) to: {prompt.strip()[:80]}"
         text, hit = cut_at_stop(text, stop)
         return Completion(text, "stop" if hit or len(text.split()) < max_tokens else "length")
 
