@@ -201,3 +201,32 @@ def test_generate_concurrent_openai_cost_and_resume(db: Path, tmp_path: Path) ->
         resumed = _cli(db, *base, "--resume", "2", "--concurrency", "2")
         assert resumed.exit_code == 0, resumed.output
         assert "kept 4 instructions" in resumed.stdout and "source selfinstruct-job-2" in resumed.stdout
+
+
+def test_rate_show_reject_below_and_evolve(db: Path, tmp_path: Path) -> None:
+    rows = [
+        {"instruction": f"Explain idea {i} simply.", "input": "", "output": f"Idea {i} means {i}."} for i in range(8)
+    ]
+    data = tmp_path / "rows.json"
+    data.write_text(json.dumps(rows))
+    assert _cli(db, "import", str(data), "--format", "alpaca").exit_code == 0
+    out = _cli(db, "rate", "run", "--backend", "fake", "--concurrency", "3")
+    assert out.exit_code == 0, out.output
+    assert "rated 8 rows under 'accuracy'; 0 answers had no usable score" in out.stdout
+    shown = _cli(db, "rate", "show")
+    assert shown.exit_code == 0 and "mean " in shown.stdout and "fake judge" in shown.stdout
+    bad = tmp_path / "rubric.txt"
+    bad.write_text("Rate {instruction}")
+    refused = _cli(db, "rate", "run", "--rubric", "strict", "--prompt-file", str(bad))
+    assert refused.exit_code == 1 and "must contain {output}" in refused.stderr
+    with Store(db) as store:
+        from curation.store import ratings as ratings_table
+
+        below = int((ratings_table.ratings(store, "accuracy")["score"] < 3).sum())
+    rejected = _cli(db, "rate", "reject-below", "3")
+    assert below > 0 and rejected.exit_code == 0 and f"rejected {below} rows" in rejected.stdout
+    assert len(_rows(db, ExampleFilter(statuses=["rejected"]))) == below
+    evolved = _cli(db, "evolve", "--mode", "deeper", "--id", "1", "--id", "2", "--backend", "fake")
+    assert evolved.exit_code == 0, evolved.output
+    assert "added 2 pending rows (source evol-job-" in evolved.stdout
+    assert _cli(db, "evolve").exit_code == 2
