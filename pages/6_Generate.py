@@ -19,7 +19,7 @@ from curation.filters import ExampleFilter
 from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
-from ui import feedback
+from ui import feedback, judge
 from ui.state import author, get_runner, get_store
 
 FLASH = "gen_flash"
@@ -199,6 +199,7 @@ def settings_section(can_start: bool) -> None:
     if running:
         st.caption("A generation job is running; wait for it or cancel it below.")
     st.session_state.gen_resume_args = (backend, options, cfg, concurrency, cost)
+    st.session_state.gen_backend_args = (backend, options, concurrency)
 
 
 # -- progress ------------------------------------------------------------------------------------
@@ -360,9 +361,15 @@ if job is None:
     st.caption("No generation runs yet.")
 else:
     progress_section(job)
-review_tab, drops_tab = st.tabs(["Review generated tasks", "Dropped candidates"])
+review_tab, drops_tab, ratings_tab, evol_tab = st.tabs(
+    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct"]
+)
 with review_tab:
     review_section(job)
 with drops_tab:
     if job is not None:
         drops_section(run_of(jobs_table.get(store, job) or {"id": job}))
+with ratings_tab:
+    judge.ratings_section(store, runner, flash, author())
+with evol_tab:
+    judge.evol_section(store, runner, flash)

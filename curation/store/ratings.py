@@ -63,3 +63,8 @@ def ids_below(store: Store, rubric: str, threshold: float, flt: ExampleFilter | 
         [*params, rubric, float(threshold)],
     )
     return [int(r[0]) for r in rows]
+
+
+def rated_rubrics(store: Store) -> list[str]:
+    """Rubrics that have at least one rating (the choices of a rating filter)."""
+    return [r[0] for r in store.query_rows("SELECT DISTINCT rubric FROM example_ratings ORDER BY rubric")]
