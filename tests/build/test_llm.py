@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from finetune_support import tiny_model_dir  # noqa: F401
 
 from curation.build.llm import Completion, FakeLLM, LLMError, LocalLM, cut_at_stop, make_llm
 from curation.build.openai_backend import OpenAIBackend, RateLimiter, retry_after_seconds
@@ -277,3 +278,12 @@ def test_local_smollm2_generates() -> None:
     assert out.finish_reason in ("stop", "length")
     assert out.text.strip() and "\n\n" not in out.text
     assert llm.name == "smollm2-135m-instruct"
+
+
+def test_local_batched_generation_with_left_padding_matches_one_by_one(tiny_model_dir) -> None:  # noqa: F811
+    llm = LocalLM(str(tiny_model_dir))
+    prompts = ["Name a fruit.", "Write one long sentence about the history of the river and its bridges.", "Hi"]
+    batched = llm.complete_many(prompts, max_tokens=6, temperature=0.0, top_p=1.0)
+    single = [llm.complete(p, max_tokens=6, temperature=0.0, top_p=1.0) for p in prompts]
+    assert [c.text for c in batched] == [c.text for c in single]
+    assert all(c.completion_tokens <= 6 for c in batched) and llm.load()[1].padding_side == "left"
