@@ -81,6 +81,7 @@ class SelfInstructRun:
             # The unfinished round is redone on resume from its recorded answers; the last checkpoint stays.
             cancelled = True
             self.pending_rows, self.pending_drops = [], []
+            self.rewind()
         else:
             self.checkpoint(finished=True)
         return self.result(cancelled)
@@ -288,6 +289,16 @@ class SelfInstructRun:
         )
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
+
+    def rewind(self) -> None:
+        """Counts back to the last checkpoint (what the store holds); usage keeps every request really sent."""
+        usage, state = dict(self.usage), generation_runs.load_checkpoint(self.store, self.run_id)
+        if state:
+            self.restore(state)
+        else:
+            self.kept = self.prompts = self.rows_written = self.rounds = 0
+            self.dropped.clear()
+        self.usage = usage
 
     def message(self) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in self.dropped.most_common())

@@ -87,6 +87,9 @@ def test_resume_after_cancel_continues_without_resending(tmp_path, baseline) -> 
         first = runner.run("selfinstruct", job, params, runner_ctx_hook)
         assert first["cancelled"] and first["kept"] < 8
         run_id = first["run_id"]
+        # the result counts only what the store holds (the unfinished round is redone on resume)
+        assert first["rows"] == examples.count(store, ExampleFilter(origins=["generated"]))
+        assert first["kept"] == len(examples.fetch(store, ExampleFilter(origins=["generated"]))["instruction"].unique())
         assert jobs_table.get(store, run_id)["status"] == "cancelled"
         recorded = generation_runs.response_count(store, run_id)
         sent_before = server.requests

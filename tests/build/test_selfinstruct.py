@@ -340,3 +340,14 @@ def test_config_is_validated() -> None:
         si.GenerationConfig(rouge_threshold=1.5)
     with pytest.raises(ValueError, match="item_limit must exceed the 8 tasks"):
         si.GenerationConfig(item_limit=8)
+
+
+def test_status_says_loading_model_while_the_model_loads(seeded) -> None:
+    seen: list[str] = []
+
+    class LoadingLLM(FakeLLM):
+        def load(self) -> None:
+            seen.append(jobs_table.get(seeded, int(seeded.query_value("SELECT max(id) FROM jobs")))["message"])
+
+    result, _ = _run(seeded, LoadingLLM(seed=1), n_instructions=2)
+    assert seen == ["loading model"] and result["kept"] == 2
