@@ -111,3 +111,14 @@ def test_complete_all_rejects_bad_concurrency_and_skips_answered() -> None:
     assert [c.text for c in out] == ["cached", "b"] and fake.prompts == ["b"]
     with pytest.raises(ValueError, match="concurrency must be >= 1"):
         complete_all(fake, [], concurrency=0)
+
+
+def test_mixture_config_filters_by_rating(make_store) -> None:
+    from curation.mixture.plan import MixConfig, preview
+
+    store = make_store([r | {"status": "approved"} for r in ROWS])
+    _rate(store, 2)
+    scores = ratings_table.ratings(store, "accuracy")
+    config = MixConfig(filter={"rating_rubric": "accuracy", "min_rating": 4})
+    assert preview(store, config).total == int((scores["score"] >= 4).sum()) > 0
+    assert preview(store, MixConfig()).total == len(ROWS)
