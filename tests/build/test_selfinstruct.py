@@ -313,20 +313,18 @@ def test_fake_job_fills_pool_and_pool_honours_review(seeded) -> None:
 
 
 def test_cancel_keeps_accepted_rows(seeded) -> None:
-    class CancellingLLM(FakeLLM):
-        def complete(self, prompt, **kw):
-            out = super().complete(prompt, **kw)
-            job_id = int(seeded.query_value("SELECT max(id) FROM jobs"))
-            if examples.count(seeded, ExampleFilter(origins=["generated"])) and not jobs_table.cancel_requested(
-                seeded, job_id
-            ):
-                jobs_table.request_cancel(seeded, job_id)
-                time.sleep(0.3)  # the job re-reads the cancel flag at most every 0.25 s
-            return out
+    def cancel_once_rows_exist(fraction: float, message: str | None) -> None:
+        job_id = int(seeded.query_value("SELECT max(id) FROM jobs"))
+        if examples.count(seeded, ExampleFilter(origins=["generated"])) and not jobs_table.cancel_requested(
+            seeded, job_id
+        ):
+            jobs_table.request_cancel(seeded, job_id)
+            time.sleep(0.3)  # the job re-reads the cancel flag at most every 0.25 s
 
-    result, job_id = _run(seeded, CancellingLLM(seed=1), n_instructions=50, prompt_batch=2)
-    job = jobs_table.get(seeded, job_id)
-    assert result["cancelled"] and job["status"] == "cancelled" and 0 < result["kept"] < 50
+    job = generation_job(FakeLLM(seed=1), si.GenerationConfig(n_instructions=50, prompt_batch=2), backend="fake")
+    result = JobRunner(seeded).run("selfinstruct", job, None, cancel_once_rows_exist)
+    job_row = jobs_table.get(seeded, result["run_id"])
+    assert result["cancelled"] and job_row["status"] == "cancelled" and 0 < result["kept"] < 50
     assert examples.count(seeded, ExampleFilter(origins=["generated"])) == result["rows"] > 0
 
 
