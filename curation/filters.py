@@ -29,8 +29,13 @@ class ExampleFilter:
     length_field: str = "total"
     min_length: int | None = None
     max_length: int | None = None
+    rating_rubric: str = ""
+    min_rating: float | None = None
+    max_rating: float | None = None
 
     def __post_init__(self) -> None:
+        if (self.min_rating is not None or self.max_rating is not None) and not self.rating_rubric:
+            raise ValueError("a rating range needs rating_rubric: the judge rubric whose scores it filters")
         if self.length_field not in LENGTH_FIELDS:
             raise ValueError(f"length_field must be one of {LENGTH_FIELDS}; got {self.length_field!r}")
         for name, allowed in (("origins", ORIGINS), ("statuses", STATUSES)):

@@ -12,13 +12,14 @@ import pandas as pd
 import streamlit as st
 
 from curation.build import selfinstruct as si
+from curation.build.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.build.llm import BACKENDS, make_llm
-from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params
+from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.filters import ExampleFilter
 from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
-from ui import feedback
+from ui import feedback, judge
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -83,7 +84,9 @@ def backend_settings(backend: str) -> dict[str, Any]:
         cols[1].caption("Key variable is set." if os.environ.get(key_env) else "Key variable is not set.")
         chat = cols[0].checkbox("Use /chat/completions", key="gen_chat")
         timeout = cols[1].number_input("Timeout (s)", 1.0, 600.0, 60.0, key="gen_timeout")
-        retries = cols[1].number_input("Retries", 0, 10, 3, key="gen_retries")
+        retries = cols[1].number_input("Retries (backoff + jitter, honours Retry-After)", 0, 10, 3, key="gen_retries")
+        rpm = cols[0].number_input("Requests per minute (0: no limit)", 0, 1_000_000, 0, key="gen_rpm")
+        tpm = cols[1].number_input("Tokens per minute (0: no limit)", 0, 100_000_000, 0, key="gen_tpm")
         return {
             "base_url": base_url.strip(),
             "model": model.strip(),
@@ -91,6 +94,8 @@ def backend_settings(backend: str) -> dict[str, Any]:
             "chat": chat,
             "timeout": float(timeout),
             "max_retries": int(retries),
+            "requests_per_min": int(rpm) or None,
+            "tokens_per_min": int(tpm) or None,
         }
     return {}
 
@@ -109,6 +114,13 @@ def generation_settings() -> si.GenerationConfig:
     cols = st.columns(4)
     seed = cols[0].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
     budget = cols[1].number_input("Give up after prompts (0: 4n+10)", 0, 1_000_000, 0, key="gen_max_prompts")
+    batch = cols[2].number_input("Prompts per round", 1, 1024, 16, key="gen_prompt_batch")
+    sampling = cols[3].selectbox("Which 5 instances", ("random", "first"), key="gen_instance_sampling")
+    cols = st.columns(4)
+    presence = cols[0].number_input("Presence penalty (tasks)", -2.0, 2.0, 2.0, 0.1, key="gen_presence")
+    inst_presence = cols[1].number_input("Presence penalty (instances)", -2.0, 2.0, 1.5, 0.1, key="gen_inst_presence")
+    capitalize = cols[2].checkbox("Capitalize as the original", value=True, key="gen_capitalize")
+    keep_prefix = cols[3].checkbox("Keep items before a length cut", value=False, key="gen_keep_prefix")
     st.caption("Blacklist: " + ", ".join(si.BLACKLISTS[variant]))
     words = si.BLACKLISTS[variant] + tuple(w.strip() for w in extra.split(",") if w.strip())
     return si.GenerationConfig(
@@ -121,21 +133,48 @@ def generation_settings() -> si.GenerationConfig:
         blacklist=words,
         seed=int(seed),
         max_prompts=int(budget) or None,
+        prompt_batch=int(batch),
+        instance_sampling=sampling,
+        presence_penalty=float(presence),
+        instance_presence_penalty=float(inst_presence),
+        capitalize=capitalize,
+        keep_truncated_prefix=keep_prefix,
     )
 
 
-def start(backend: str, options: dict[str, Any], cfg: si.GenerationConfig) -> None:
+def throughput_settings() -> tuple[int, float | None]:
+    cols = st.columns(2)
+    concurrency = cols[0].number_input(
+        "Requests in flight", 1, 1024, DEFAULT_CONCURRENCY, key="gen_concurrency", help="Never changes decisions."
+    )
+    cost = cols[1].number_input("Cost per 1K tokens (0: not shown)", 0.0, 1000.0, 0.0, format="%.4f", key="gen_cost")
+    return int(concurrency), float(cost) or None
+
+
+def start(
+    backend: str,
+    options: dict[str, Any],
+    cfg: si.GenerationConfig,
+    concurrency: int,
+    cost: float | None,
+    resume_of: int | None = None,
+) -> None:
     try:
+        if resume_of is not None:
+            _first, cfg = resumable_run(store, resume_of)
         llm = make_llm(backend, **options, seed=cfg.seed)
-        si.load_pool(store)
+        if resume_of is None:
+            si.load_pool(store)
     except ValueError as err:
         flash("error", "The run did not start.", str(err))
         return
-    job_id = runner.submit(
-        JOB_KIND, generation_job(llm, cfg, backend=backend, author=author()), job_params(cfg, backend, llm.name)
+    job = generation_job(
+        llm, cfg, backend=backend, author=author(), concurrency=concurrency, cost_per_1k=cost, resume_of=resume_of
     )
+    params = job_params(cfg, backend, llm.name, options, concurrency=concurrency, resume_of=resume_of)
+    job_id = runner.submit(JOB_KIND, job, params)
     st.session_state.gen_job = job_id
-    flash("info", f"Started generation job #{job_id}.")
+    flash("info", f"Started generation job #{job_id}" + (f" (resuming run #{resume_of})." if resume_of else "."))
 
 
 def settings_section(can_start: bool) -> None:
@@ -148,6 +187,7 @@ def settings_section(can_start: bool) -> None:
         st.error("These settings cannot be used.")
         st.code(str(err), language=None)
         return
+    concurrency, cost = throughput_settings()
     running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [JOB_KIND], 5)["status"])
     st.button(
         "Start generation",
@@ -155,10 +195,12 @@ def settings_section(can_start: bool) -> None:
         type="primary",
         disabled=not can_start or running,
         on_click=start,
-        args=(backend, options, cfg),
+        args=(backend, options, cfg, concurrency, cost),
     )
     if running:
         st.caption("A generation job is running; wait for it or cancel it below.")
+    st.session_state.gen_resume_args = (backend, options, cfg, concurrency, cost)
+    st.session_state.gen_backend_args = (backend, options, concurrency)
 
 
 # -- progress ------------------------------------------------------------------------------------
@@ -170,6 +212,26 @@ def chosen_job() -> int | None:
     if st.session_state.get("gen_job") not in ids:
         st.session_state.gen_job = ids[0]
     return st.selectbox("Generation run", ids, key="gen_job", format_func=lambda i: f"job #{i}")
+
+
+def run_of(job: dict[str, Any]) -> int:
+    """The run a job belongs to: itself, or the run it resumed."""
+    return int((job.get("params") or {}).get("resume_of") or job["id"])
+
+
+def resume_button(job: dict[str, Any]) -> None:
+    if job["status"] in ("queued", "running") or (
+        job["status"] == "succeeded" and not (job["result"] or {}).get("cancelled")
+    ):
+        return
+    args = st.session_state.get("gen_resume_args")
+    st.button(
+        f"Resume run #{run_of(job)} (with the backend settings above)",
+        key="gen_resume",
+        disabled=args is None,
+        on_click=start,
+        args=(*(args or ()), run_of(job)),
+    )
 
 
 def drop_chart(job_id: int) -> None:
@@ -202,7 +264,15 @@ def progress_section(job_id: int) -> None:
     elif job["error"]:
         st.error("The run failed.")
         st.code(job["error"], language=None, wrap_lines=True)
-    drop_chart(job_id)
+    result = job["result"] or {}
+    if usage := result.get("usage"):
+        cost = f" · cost {result['cost']:.4f}" if result.get("cost") is not None else ""
+        st.caption(
+            f"{usage['requests']:,} requests · {usage['prompt_tokens']:,} prompt + "
+            f"{usage['completion_tokens']:,} completion tokens{cost}"
+        )
+    resume_button(job)
+    drop_chart(run_of(job))
     seen = st.session_state.setdefault("gen_seen_status", {})
     if seen.get(job_id) not in (None, job["status"]) and job["status"] not in ("queued", "running"):
         seen[job_id] = job["status"]
@@ -227,7 +297,8 @@ def review_group(rows: pd.DataFrame) -> None:
         st.code(first["instruction"], language=None, wrap_lines=True)
         st.dataframe(rows[["id", "input", "output"]], hide_index=True, width="stretch")
         left, right = st.columns(2)
-        left.metric("Max ROUGE-L against the pool", f"{prov.get('max_rouge_l', 0):.3f}")
+        score = prov.get("max_rouge_l")
+        left.metric("Max ROUGE-L against the pool", f"{score:.3f}" if score is not None else "not recorded")
         left.caption("The 10 most similar existing instructions:")
         left.dataframe(
             pd.DataFrame(prov.get("similar", []), columns=["instruction", "score"]),
@@ -248,8 +319,13 @@ def review_group(rows: pd.DataFrame) -> None:
 
 
 def review_section(job_id: int | None) -> None:
-    only_job = st.checkbox("Only this run", value=job_id is not None, key="gen_only_job", disabled=job_id is None)
-    sources = [f"selfinstruct-job-{job_id}"] if only_job and job_id is not None else []
+    if job_id is None:
+        st.caption("No generation run yet; rows generated elsewhere are reviewed on the Review page.")
+        return
+    job = jobs_table.get(store, job_id)
+    run_id = run_of(job) if job else job_id
+    only_job = st.checkbox("Only this run", value=True, key="gen_only_job")
+    sources = [f"selfinstruct-job-{run_id}"] if only_job else []
     flt = ExampleFilter(origins=["generated"], statuses=["pending"], sources=sources)
     rows = examples.fetch(store, flt, ("id", "instruction", "input", "output", "provenance"))
     if rows.empty:
@@ -288,9 +364,15 @@ if job is None:
     st.caption("No generation runs yet.")
 else:
     progress_section(job)
-review_tab, drops_tab = st.tabs(["Review generated tasks", "Dropped candidates"])
+review_tab, drops_tab, ratings_tab, evol_tab = st.tabs(
+    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct"]
+)
 with review_tab:
     review_section(job)
 with drops_tab:
     if job is not None:
-        drops_section(job)
+        drops_section(run_of(jobs_table.get(store, job) or {"id": job}))
+with ratings_tab:
+    judge.ratings_section(store, runner, flash, author())
+with evol_tab:
+    judge.evol_section(store, runner, flash)

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from curation.filters import FORMATS, LENGTH_FIELDS, ORIGINS, STATUSES, ExampleFilter
-from curation.store import Store, examples
+from curation.store import Store, examples, ratings
 
 STATE_KEY = "filter_current"  # plain dict of the last filter drawn, readable by pages without the sidebar
 _PREFIX = "filter_w_"
@@ -61,6 +61,7 @@ def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
             key = _seed(attr, [])
             chosen[attr] = st.multiselect(label, _options(store, attr, values), key=key, placeholder="any")
         chosen |= _length_widgets()
+        chosen |= _rating_widgets(store)
         st.button("Clear filters", key=_key("clear"), on_click=clear_filter, width="stretch")
     flt = ExampleFilter(**chosen)
     st.session_state[STATE_KEY] = flt.to_dict()
@@ -82,6 +83,22 @@ def _length_widgets() -> dict[str, Any]:
         "min_length": None if min_length is None else int(min_length),
         "max_length": None if max_length is None else int(max_length),
     }
+
+
+def _rating_widgets(store: Store) -> dict[str, Any]:
+    with st.expander("Judge rating", expanded=False):
+        chosen = st.session_state.get(_key("rating_rubric")) or ""
+        rated = ratings.rated_rubrics(store)
+        rubrics = ["", *rated] + ([chosen] if chosen and chosen not in rated else [])
+        rubric = st.selectbox(
+            "Rubric", rubrics, key=_seed("rating_rubric", ""), format_func=lambda r: r or "any (no rating filter)"
+        )
+        low, high = st.columns(2)
+        min_rating = low.number_input("Min score", value=None, step=0.5, key=_seed("min_rating", None))
+        max_rating = high.number_input("Max score", value=None, step=0.5, key=_seed("max_rating", None))
+    if not rubric:
+        return {}
+    return {"rating_rubric": rubric, "min_rating": min_rating, "max_rating": max_rating}
 
 
 def current_filter() -> ExampleFilter:

@@ -1,5 +1,7 @@
 """Building instructions: the FLAN-style task registry and templates (`templates`, `template_formats`),
-Self-Instruct bootstrapping (`selfinstruct` stages, `selfinstruct_job`) and the LLM backends it uses (`llm`).
+Self-Instruct bootstrapping (`selfinstruct` stages, `selfinstruct_job`), the LLM backends (`llm`,
+`openai_backend`, `fake_server`) with N requests in flight (`concurrent_requests`), LLM-judge `ratings` and
+Evol-Instruct rewrites (`evol`).
 
 May import: `curation.store`, `curation.io` (reading labelled files), `curation.dedup` (ROUGE-L for the
 Self-Instruct pool filter), `curation.jobs`, `curation.config`, `curation.filters`, `curation.models`.

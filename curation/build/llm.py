@@ -7,21 +7,15 @@ are never stored.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from curation import models
 
 BACKENDS = ("local", "openai", "fake")
-RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
 class LLMError(RuntimeError):
@@ -34,6 +28,8 @@ class Completion:
 
     text: str
     finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     @property
     def truncated(self) -> bool:
@@ -46,7 +42,14 @@ class LLM(Protocol):
     name: str
 
     def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop: Sequence[str] = (),
+        presence_penalty: float = 0.0,
     ) -> Completion: ...
 
 
@@ -70,10 +73,12 @@ class LocalLM:
         self._calls = 0
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._loaded is None:
-            self._loaded = models.load_causal_lm(self.model_ref, self.device)
-        return self._loaded
+    def load(self) -> tuple[Any, Any]:
+        """Load the model and tokenizer once (GPU when present); later calls return them."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = models.load_causal_lm(self.model_ref, self.device)
+            return self._loaded
 
     def _encode(self, tokenizer: Any, prompt: str) -> str:
         if self.chat and getattr(tokenizer, "chat_template", None):
@@ -82,13 +87,37 @@ class LocalLM:
         return prompt
 
     def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop: Sequence[str] = (),
+        presence_penalty: float = 0.0,
     ) -> Completion:
+        return self.complete_many([prompt], max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop)[0]
+
+    def complete_many(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop: Sequence[str] = (),
+        presence_penalty: float = 0.0,
+    ) -> list[Completion]:
+        """Several prompts in one forward pass per step (left padding); presence_penalty has no local equivalent."""
         import torch
 
+        lm, tokenizer = self.load()
         with self._lock:
-            lm, tokenizer = self._load()
-            batch = tokenizer(self._encode(tokenizer, prompt), return_tensors="pt").to(lm.device)
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            texts = [self._encode(tokenizer, p) for p in prompts]
+            batch = tokenizer(texts, return_tensors="pt", padding=True).to(lm.device)
             torch.manual_seed(self.seed + self._calls)
             self._calls += 1
             sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
@@ -98,86 +127,20 @@ class LocalLM:
                     max_new_tokens=max_tokens,
                     stop_strings=list(stop) or None,
                     tokenizer=tokenizer,
-                    pad_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id,
                     **({"do_sample": False} | sampling),
                 )
-        new = out[0, batch["input_ids"].shape[1] :]
-        text, hit = cut_at_stop(tokenizer.decode(new, skip_special_tokens=True), stop)
-        ended = hit or int(new[-1]) == tokenizer.eos_token_id or len(new) < max_tokens
-        return Completion(text, "stop" if ended else "length")
+        return [self._decode(tokenizer, row[batch["input_ids"].shape[1] :], max_tokens, stop) for row in out]
 
-
-# -- OpenAI-compatible HTTP ----------------------------------------------------------------------
-@dataclass
-class OpenAIBackend:
-    """Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, hosted): /completions or /chat/completions."""
-
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    chat: bool = False
-    timeout: float = 60.0
-    max_retries: int = 3
-    backoff: float = 1.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base URL must start with http:// or https://; got {self.base_url!r}")
-        if not self.model.strip():
-            raise ValueError("model name is empty; give the name the server knows the model by")
-        self.base_url = self.base_url.rstrip("/")
-        self.name = self.model
-
-    def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str] = ()
-    ) -> Completion:
-        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature}
-        body |= {"top_p": top_p, **({"stop": list(stop)[:4]} if stop else {})}
-        if self.chat:
-            body["messages"] = [{"role": "user", "content": prompt}]
-        else:
-            body["prompt"] = prompt
-        data = self._post("/chat/completions" if self.chat else "/completions", body)
-        try:
-            choice = data["choices"][0]
-            text = choice["message"]["content"] if self.chat else choice["text"]
-        except (KeyError, IndexError, TypeError) as err:
-            raise LLMError(f"{self.base_url} sent an answer without choices[0] text: {str(data)[:200]}") from err
-        text, hit = cut_at_stop(text or "", stop)
-        reason = "stop" if hit else (choice.get("finish_reason") or "stop")
-        return Completion(text, "length" if reason == "length" else "stop")
-
-    def _request(self, url: str, body: dict[str, Any]) -> urllib.request.Request:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return urllib.request.Request(url, json.dumps(body).encode("utf-8"), headers, method="POST")
-
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = self.base_url + path
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                with urllib.request.urlopen(self._request(url, body), timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as err:
-                detail = err.read().decode("utf-8", "replace")[:200]
-                problem = f"HTTP {err.code}: {detail}"
-                if err.code not in RETRY_STATUS:
-                    raise LLMError(f"{url} refused the request ({problem}); check the model name and API key") from err
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                reason = getattr(err, "reason", err)
-                problem = f"timed out after {self.timeout:g} s" if "timed out" in str(reason) else str(reason)
-            except json.JSONDecodeError as err:
-                raise LLMError(f"{url} did not answer with JSON ({err.msg})") from err
-        raise LLMError(
-            f"cannot get a completion from {url} after {self.max_retries + 1} attempts ({problem}); "
-            "check that the server is running and the base URL is right"
-        )
+    @staticmethod
+    def _decode(tokenizer: Any, new: Any, max_tokens: int, stop: Sequence[str]) -> Completion:
+        ids = [int(t) for t in new]
+        ended_early = tokenizer.eos_token_id in ids or tokenizer.pad_token_id in ids
+        while ids and ids[-1] in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+            ids.pop()
+        text, hit = cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)
+        ended = hit or ended_early or len(new) < max_tokens
+        return Completion(text, "stop" if ended else "length", completion_tokens=len(ids))
 
 
 # -- deterministic fake --------------------------------------------------------------------------
@@ -215,7 +178,14 @@ class FakeLLM:
     prompts: list[str] = field(default_factory=list)
 
     def complete(
-        self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0, stop=()
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+        presence_penalty: float = 0.0,
     ) -> Completion:
         self.prompts.append(prompt)
         if self.responses is not None:
@@ -223,7 +193,7 @@ class FakeLLM:
                 raise LLMError("the fake model ran out of scripted responses")
             item = self.responses.pop(0)
             return item if isinstance(item, Completion) else Completion(item)
-        rng = random.Random(f"{self.seed}:{len(self.prompts)}:{prompt}")
+        rng = random.Random(f"{self.seed}:{prompt}")  # the prompt alone: same answers in any request order
         tail = prompt.rstrip().rsplit("\n", 1)[-1]
         if tail.startswith("Is it classification?"):
             task = prompt.rstrip().rsplit("\n", 2)[-2]
@@ -232,8 +202,15 @@ class FakeLLM:
             text = " Positive\nSentence: I loved every minute of it.\nClass label: Negative\nSentence: Never again."
         elif tail.startswith("Example 1"):
             text = f"\nInput: {rng.choice(_THINGS)}\nOutput: Here is my answer number {rng.randint(1, 999)}."
-        else:
+        elif "Reason:" in prompt and "Score:" in prompt:  # a judge rubric
+            text = f"Score: {rng.randint(1, 5)}\nReason: the fake judge drew this score from the text."
+        elif "#Rewritten Prompt#:" in prompt:  # an Evol-Instruct rewrite
+            given = prompt.split("#Given Prompt#:", 1)[-1].split("#Rewritten Prompt#:", 1)[0].strip()
+            text = f"{given.rstrip('.?!')} {rng.choice(_MODIFIERS[:-1])}, explaining each step."
+        elif prompt.rstrip().endswith(tuple(str(n) + "." for n in range(1, 100))):  # a numbered task list
             text = self._task_list(prompt, rng)
+        else:
+            text = f"Here is an answer ({rng.randint(1, 999)}) to: {prompt.strip()[:80]}"
         text, hit = cut_at_stop(text, stop)
         return Completion(text, "stop" if hit or len(text.split()) < max_tokens else "length")
 
@@ -256,7 +233,10 @@ def make_llm(backend: str, **options: Any) -> LLM:
     if backend == "local":
         return LocalLM(options.get("model") or None, device=options.get("device"), seed=int(options.get("seed", 0)))
     if backend == "openai":
+        from curation.build.openai_backend import OpenAIBackend
+
         keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
+        keys += ("requests_per_min", "tokens_per_min")
         return OpenAIBackend(**{k: v for k, v in options.items() if k in keys and v is not None})
     if backend == "fake":
         return FakeLLM(seed=int(options.get("seed", 0)))

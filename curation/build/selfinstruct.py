@@ -65,7 +65,12 @@ class GenerationConfig:
     instance_temperature: float = 0.0
     instance_top_p: float = 1.0
     instance_max_tokens: int = 300
-    flush_every: int = 10
+    presence_penalty: float = 2.0
+    instance_presence_penalty: float = 1.5
+    capitalize: bool = True
+    keep_truncated_prefix: bool = False
+    instance_sampling: str = "random"
+    prompt_batch: int = 16
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +80,10 @@ class GenerationConfig:
             raise ValueError(f"rouge_threshold must be in (0, 1]; got {self.rouge_threshold}")
         if self.item_limit <= self.prompt_seeds + self.prompt_machine:
             raise ValueError(f"item_limit must exceed the {self.prompt_seeds + self.prompt_machine} tasks shown")
+        if self.instance_sampling not in ("random", "first"):
+            raise ValueError(f"instance_sampling must be random or first; got {self.instance_sampling!r}")
+        if self.prompt_batch < 1:
+            raise ValueError(f"prompt_batch must be >= 1; got {self.prompt_batch}")
         if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:
             raise ValueError(f"temperature must be in [0, 2] and top_p in (0, 1]; got {self.temperature}, {self.top_p}")
 
@@ -146,23 +155,21 @@ def list_stops(cfg: GenerationConfig) -> list[str]:
     return ["\n\n", f"\n{cfg.item_limit + 1}.", f"\n{cfg.item_limit + 1} ."]
 
 
-_ITEM = re.compile(r"^\s*(\d+)\s*\.\s?(.*)$")
+_ITEM_SPLIT = re.compile(r"\n\d+\s*\.")
 
 
 def parse_task_list(continuation: str, first_number: int, item_limit: int) -> list[str]:
-    """New items from the model's continuation of the list; stops at the first blank line or the limit."""
+    """New items from the model's continuation of the list, split on every "\\n<number>." as the original does
+    (whatever the numbers), up to the first blank line and `item_limit` items in the whole list."""
     text = re.split(r"\n[ \t]*\n", continuation, maxsplit=1)[0]
-    text = re.sub(rf"^\s*{first_number}\s*\.\s*", "", text)  # chat models often repeat the number they were given
-    items: list[list[str]] = []
-    for number, line in enumerate((f"{first_number}. {text.lstrip()}").split("\n")):
-        match = _ITEM.match(line)
-        if match and (number == 0 or int(match.group(1)) == first_number + len(items)):
-            if int(match.group(1)) > item_limit:
-                break
-            items.append([match.group(2)])
-        elif items:
-            items[-1].append(line)
-    return [t for t in (_one_line(" ".join(parts)) for parts in items) if t]
+    text = re.sub(rf"^\s*{first_number}\s*\.", "", text)  # chat models often repeat the number they were given
+    items = [_one_line(part) for part in _ITEM_SPLIT.split(text)]
+    return [t for t in items if t][: max(0, item_limit - first_number + 1)]
+
+
+def normalise_instruction(text: str, cfg: GenerationConfig) -> str:
+    """The original's `str.capitalize()` (which also lowercases the rest) unless `cfg.capitalize` is off."""
+    return text.capitalize() if cfg.capitalize else text
 
 
 def _has_word(word: str, text: str) -> bool:
@@ -178,7 +185,7 @@ def instruction_drop_reason(text: str, cfg: GenerationConfig) -> tuple[str, str]
         return "too_long", f"{words} words (at most {cfg.max_words})"
     if hit := next((w for w in cfg.blacklist if _has_word(w, text)), None):
         return "blacklist", hit
-    if text.startswith("Write a program"):
+    if text.capitalize().startswith("Write a program"):
         return "write_a_program", "starts with 'Write a program'"
     if text[0] in string.punctuation:
         return "starts_with_punctuation", text[0]
@@ -292,35 +299,41 @@ def parse_output_first(continuation: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _invalid_reason(inp: str, out: str) -> str | None:
+    if inp == out:
+        return "input_equals_output"
+    if not out:
+        return "empty_output"
+    if inp.endswith(":") or out.endswith(":"):
+        return "ends_with_colon"
+    return None
+
+
 def filter_instances(
-    pairs: Sequence[tuple[str, str]], max_instances: int
+    pairs: Sequence[tuple[str, str]], max_instances: int, rng: random.Random | None = None
 ) -> tuple[list[tuple[str, str]], list[tuple[tuple[str, str], str]]]:
-    """(kept pairs, [(pair, reason)]) after the instance filters, in order."""
-    inputs_out: dict[str, set[str]] = {}
-    for inp, out in pairs:
-        if inp.strip():
-            inputs_out.setdefault(inp.strip(), set()).add(out.strip())
-    kept: list[tuple[str, str]] = []
+    """(kept pairs, [(pair, reason)]) as the original: invalid pairs out first; then any two valid pairs with the
+    same non-empty input and different outputs drop every pair; duplicates out; then `max_instances` at random
+    (`rng`) or, without one, the first."""
     dropped: list[tuple[tuple[str, str], str]] = []
+    valid: list[tuple[str, str]] = []
     for pair in pairs:
-        inp, out = pair
-        reason = (
-            "empty_output"
-            if not out.strip()
-            else "input_equals_output"
-            if inp.strip() == out.strip()
-            else "ends_with_colon"
-            if inp.rstrip().endswith(":") or out.rstrip().endswith(":")
-            else "conflicting_outputs"
-            if len(inputs_out.get(inp.strip(), ())) > 1
-            else "duplicate_instance"
-            if pair in kept
-            else "too_many_instances"
-            if len(kept) >= max_instances
-            else None
-        )
-        if reason:
+        if reason := _invalid_reason(pair[0].strip(), pair[1].strip()):
             dropped.append((pair, reason))
         else:
-            kept.append(pair)
+            valid.append(pair)
+    outputs: dict[str, set[str]] = {}
+    for inp, out in valid:
+        if inp.strip():
+            outputs.setdefault(inp.strip(), set()).add(out.strip())
+    if any(len(outs) > 1 for outs in outputs.values()):
+        return [], dropped + [(pair, "conflicting_outputs") for pair in valid]
+    unique: list[tuple[str, str]] = []
+    for pair in valid:
+        (dropped.append((pair, "duplicate_instance")) if pair in unique else unique.append(pair))
+    chosen = set(rng.sample(range(len(unique)), max_instances)) if rng and len(unique) > max_instances else None
+    kept = []
+    for position, pair in enumerate(unique):
+        wanted = position in chosen if chosen is not None else len(kept) < max_instances
+        (kept.append(pair) if wanted else dropped.append((pair, "too_many_instances")))
     return kept, dropped

@@ -9,8 +9,9 @@ import typer
 
 from curation import config
 from curation.build import selfinstruct as si
+from curation.build.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.build.llm import BACKENDS, LLMError, make_llm
-from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params
+from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.io import importers
 from curation.jobs import JobRunner
@@ -45,6 +46,27 @@ def generate_cmd(
     extra_blacklist: Annotated[str | None, typer.Option(help="More blacklisted words, comma-separated.")] = None,
     max_prompts: Annotated[int | None, typer.Option(help="Give up after this many prompts (default 4n+10).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for prompt sampling (and the local/fake model).")] = 0,
+    concurrency: Annotated[
+        int, typer.Option(help="Requests in flight (local model: prompts per batch); never changes decisions.")
+    ] = DEFAULT_CONCURRENCY,
+    prompt_batch: Annotated[int, typer.Option(help="Prompts per round, drawn from the pool as it stood.")] = 16,
+    presence_penalty: Annotated[float, typer.Option(help="openai: for instruction prompts (original: 2).")] = 2.0,
+    instance_presence_penalty: Annotated[
+        float, typer.Option(help="openai: for instance prompts (original: 1.5).")
+    ] = 1.5,
+    capitalize: Annotated[bool, typer.Option(help="str.capitalize() each instruction, as the original.")] = True,
+    instance_sampling: Annotated[str, typer.Option(help="random (original) or first: which 5 instances.")] = "random",
+    keep_truncated_prefix: Annotated[
+        bool, typer.Option(help="On a length-cut answer keep all but the last item (original: drop all).")
+    ] = False,
+    requests_per_min: Annotated[int | None, typer.Option(help="openai: rate limit, requests per minute.")] = None,
+    tokens_per_min: Annotated[
+        int | None, typer.Option(help="openai: rate limit, tokens per minute (from usage).")
+    ] = None,
+    cost_per_1k: Annotated[float | None, typer.Option(help="Price per 1K tokens, to report the run's cost.")] = None,
+    resume: Annotated[
+        int | None, typer.Option(help="Continue this interrupted run (its settings; backend options given here).")
+    ] = None,
 ) -> None:
     """Generate instructions Self-Instruct style; accepted tasks land as pending rows for review."""
     if backend not in BACKENDS:
@@ -54,6 +76,8 @@ def generate_cmd(
     if backend == "openai" and not (base_url and model):
         raise typer.BadParameter("the openai backend needs --base-url and --model", param_hint="--base-url")
     words = si.BLACKLISTS[blacklist] + tuple(w.strip() for w in (extra_blacklist or "").split(",") if w.strip())
+    if concurrency < 1:
+        raise typer.BadParameter(f"must be >= 1; got {concurrency}", param_hint="--concurrency")
     try:
         cfg = si.GenerationConfig(
             n_instructions=n,
@@ -65,20 +89,38 @@ def generate_cmd(
             blacklist=words,
             max_prompts=max_prompts,
             seed=seed,
+            prompt_batch=prompt_batch,
+            presence_penalty=presence_penalty,
+            instance_presence_penalty=instance_presence_penalty,
+            capitalize=capitalize,
+            instance_sampling=instance_sampling,
+            keep_truncated_prefix=keep_truncated_prefix,
         )
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--n") from None
     store = open_store(ctx)
+    if resume is not None:
+        try:
+            first, cfg = resumable_run(store, resume)
+        except ValueError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+        resume = int(first["id"])
     if seeds is not None:
         done = importers.import_file(store, seeds, "selfinstruct-seed", author=config.get("author"))
         typer.echo(f"imported {done.rows} seed rows from {seeds.name}")
     options = {"model": model, "base_url": base_url, "api_key_env": api_key_env, "chat": chat, "seed": seed}
-    llm = make_llm(backend, **options, timeout=timeout, max_retries=max_retries)
+    options |= {"timeout": timeout, "max_retries": max_retries}
+    options |= {"requests_per_min": requests_per_min, "tokens_per_min": tokens_per_min}
+    try:
+        llm = make_llm(backend, **options)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--backend") from None
+    job = generation_job(llm, cfg, backend=backend, concurrency=concurrency, cost_per_1k=cost_per_1k, resume_of=resume)
+    params = job_params(cfg, backend, llm.name, options, concurrency=concurrency, resume_of=resume)
     hook, close = progress_bar("generate")
     try:
-        result = JobRunner(store).run(
-            JOB_KIND, generation_job(llm, cfg, backend=backend), job_params(cfg, backend, llm.name), hook
-        )
+        result = JobRunner(store).run(JOB_KIND, job, params, hook)
     except LLMError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
@@ -90,6 +132,14 @@ def generate_cmd(
         f"from {result['prompts']} prompts; dropped {sum(result['dropped'].values())}"
         + (f": {dropped}" if dropped else "")
     )
+    usage = result["usage"]
+    cost = f", cost {result['cost']:.4f}" if result["cost"] is not None else ""
+    typer.echo(
+        f"requests {usage['requests']}, tokens {usage['prompt_tokens']} prompt + {usage['completion_tokens']} "
+        f"completion{cost}"
+    )
+    if result["cancelled"]:
+        typer.echo(f"cancelled; continue with: python -m curation generate --resume {result['run_id']} ...")
     if result["budget_spent"]:
         typer.echo(f"note: stopped after the prompt budget ({cfg.prompt_budget}); raise --max-prompts to go on")
 

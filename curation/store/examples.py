@@ -96,6 +96,13 @@ def where_clause(flt: ExampleFilter) -> tuple[str, list[Any]]:
     if flt.untagged:
         conds.append("e.id NOT IN (SELECT example_id FROM example_tags WHERE list_contains(?, tag))")
         params.append(list(flt.untagged))
+    if flt.rating_rubric:
+        low, high = flt.min_rating, flt.max_rating
+        conds.append(
+            "e.id IN (SELECT example_id FROM example_ratings WHERE rubric = ? AND score IS NOT NULL"
+            " AND score >= coalesce(?, score) AND score <= coalesce(?, score))"
+        )
+        params += [flt.rating_rubric, low, high]
     length = _LENGTH[flt.length_field]
     if flt.min_length is not None:
         conds.append(f"{length} >= ?")

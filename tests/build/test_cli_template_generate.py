@@ -185,3 +185,55 @@ def test_generate_errors(db: Path, tmp_path: Path) -> None:
         str(_seed_file(tmp_path)),
     )
     assert out.exit_code == 1 and "error: cannot get a completion" in out.stderr
+
+
+def test_generate_concurrent_openai_cost_and_resume(db: Path, tmp_path: Path) -> None:
+    from curation.build.fake_server import FakeOpenAIServer
+    from curation.store import Store, jobs_table
+
+    with FakeOpenAIServer(seed=1) as server:
+        base = ["generate", "--backend", "openai", "--base-url", server.url, "--model", "fake", "--api-key-env", ""]
+        out = _cli(
+            db, *base, "--n", "4", "--seeds", str(_seed_file(tmp_path)), "--concurrency", "4", "--cost-per-1k", "2"
+        )
+        assert out.exit_code == 0, out.output
+        assert "kept 4 instructions" in out.stdout and f"requests {server.requests}," in out.stdout
+        assert ", cost " in out.stdout and 1 <= server.peak_in_flight <= 4
+        done = _cli(db, *base, "--resume", "1")
+        assert done.exit_code == 1 and "run #1 already finished (4 kept)" in done.stderr
+        assert _cli(db, *base, "--resume", "99").exit_code == 1
+        with Store(db) as store:  # a run cut short before its first checkpoint (e.g. the app stopped)
+            job_id = jobs_table.create(store, "selfinstruct", jobs_table.get(store, 1)["params"])
+            jobs_table.finish(store, job_id, "failed", error="interrupted: the app stopped while it ran")
+        resumed = _cli(db, *base, "--resume", "2", "--concurrency", "2")
+        assert resumed.exit_code == 0, resumed.output
+        assert "kept 4 instructions" in resumed.stdout and "source selfinstruct-job-2" in resumed.stdout
+
+
+def test_rate_show_reject_below_and_evolve(db: Path, tmp_path: Path) -> None:
+    rows = [
+        {"instruction": f"Explain idea {i} simply.", "input": "", "output": f"Idea {i} means {i}."} for i in range(8)
+    ]
+    data = tmp_path / "rows.json"
+    data.write_text(json.dumps(rows))
+    assert _cli(db, "import", str(data), "--format", "alpaca").exit_code == 0
+    out = _cli(db, "rate", "run", "--backend", "fake", "--concurrency", "3")
+    assert out.exit_code == 0, out.output
+    assert "rated 8 rows under 'accuracy'; 0 answers had no usable score" in out.stdout
+    shown = _cli(db, "rate", "show")
+    assert shown.exit_code == 0 and "mean " in shown.stdout and "fake judge" in shown.stdout
+    bad = tmp_path / "rubric.txt"
+    bad.write_text("Rate {instruction}")
+    refused = _cli(db, "rate", "run", "--rubric", "strict", "--prompt-file", str(bad))
+    assert refused.exit_code == 1 and "must contain {output}" in refused.stderr
+    with Store(db) as store:
+        from curation.store import ratings as ratings_table
+
+        below = int((ratings_table.ratings(store, "accuracy")["score"] < 3).sum())
+    rejected = _cli(db, "rate", "reject-below", "3")
+    assert below > 0 and rejected.exit_code == 0 and f"rejected {below} rows" in rejected.stdout
+    assert len(_rows(db, ExampleFilter(statuses=["rejected"]))) == below
+    evolved = _cli(db, "evolve", "--mode", "deeper", "--id", "1", "--id", "2", "--backend", "fake")
+    assert evolved.exit_code == 0, evolved.output
+    assert "added 2 pending rows (source evol-job-" in evolved.stdout
+    assert _cli(db, "evolve").exit_code == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import importlib.util
 import json
+import random
 import socket
 import threading
 import time
@@ -11,8 +13,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from finetune_support import tiny_model_dir  # noqa: F401
 
-from curation.build.llm import Completion, FakeLLM, LLMError, LocalLM, OpenAIBackend, cut_at_stop, make_llm
+from curation.build.llm import Completion, FakeLLM, LLMError, LocalLM, cut_at_stop, make_llm
+from curation.build.openai_backend import OpenAIBackend, RateLimiter, retry_after_seconds
 
 
 class _Server:
@@ -25,14 +29,25 @@ class _Server:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                 action = server.script.pop(0) if server.script else ("ok", "default")
                 if action[0] == "sleep":
                     time.sleep(action[1])
                     action = ("ok", "late")
+                if action[0] == "redirect":
+                    self.send_response(action[1])
+                    self.send_header("Location", action[2])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if action[0] == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)  # a dropped connection: no status line at all
+                    return
                 if action[0] == "status":
                     self.send_response(action[1])
+                    for name, value in (action[2] if len(action) > 2 else {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(b'{"error": "boom"}')
                     return
@@ -41,12 +56,15 @@ class _Server:
                     choice = {"message": {"role": "assistant", "content": text}, "finish_reason": reason}
                 else:
                     choice = {"text": text, "finish_reason": reason}
-                payload = json.dumps({"choices": [choice]}).encode()
+                usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+                payload = json.dumps({"choices": [choice], "usage": usage}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            do_GET = do_POST  # a followed 302/303 arrives as a GET (with the original headers)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -67,7 +85,7 @@ def server() -> Iterator[_Server]:
 
 def _backend(url: str, **kw) -> tuple[OpenAIBackend, list[float]]:
     sleeps: list[float] = []
-    options = {"api_key_env": "TEST_LLM_KEY", "backoff": 0.5, "timeout": 5.0} | kw
+    options = {"api_key_env": "TEST_LLM_KEY", "backoff": 0.5, "timeout": 5.0, "jitter": 0.0} | kw
     return OpenAIBackend(url, "tiny-model", sleep=sleeps.append, **options), sleeps
 
 
@@ -76,7 +94,7 @@ def test_completions_request_and_key_from_environment(server: _Server, monkeypat
     server.script = [("ok", " Write a poem.\n10. List fruits.\n\n11. ignored")]
     llm, _ = _backend(server.url)
     out = llm.complete("1. a\n9.", max_tokens=50, temperature=0.7, top_p=0.5, stop=["\n\n", "\n16."])
-    assert out == Completion(" Write a poem.\n10. List fruits.", "stop")
+    assert out == Completion(" Write a poem.\n10. List fruits.", "stop", prompt_tokens=11, completion_tokens=7)
     req = server.requests[0]
     assert req["path"] == "/v1/completions" and req["auth"] == "Bearer sk-test-123"
     assert req["body"] == {
@@ -153,6 +171,80 @@ def test_bad_configuration_is_refused() -> None:
         make_llm("gpt")
 
 
+def test_backoff_has_jitter_and_honours_retry_after(server: _Server) -> None:
+    server.script = [("status", 429, {"Retry-After": "7"}), ("status", 503), ("ok", "fine")]
+    llm, sleeps = _backend(server.url, max_retries=3, jitter=0.25, rng=random.Random(0))
+    assert llm.complete("x", max_tokens=5, temperature=0, top_p=1).text == "fine"
+    assert sleeps[0] == 7.0  # the server's Retry-After, not the 0.5 s backoff
+    assert 1.0 <= sleeps[1] <= 1.25 and sleeps[1] != 1.0  # 2nd backoff step plus up to 25% jitter
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= retry_after_seconds(when) <= 30 and retry_after_seconds("junk") is None
+    assert retry_after_seconds("100000") == 300.0
+
+
+def test_dropped_connection_is_retried(server: _Server) -> None:
+    server.script = [("drop",), ("ok", "after the drop")]
+    llm, sleeps = _backend(server.url, max_retries=2)
+    assert llm.complete("x", max_tokens=5, temperature=0, top_p=1).text == "after the drop"
+    assert sleeps == [0.5] and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_api_key_never_follows_a_redirect_to_another_host(
+    server: _Server, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = _Server()
+    try:
+        monkeypatch.setenv("TEST_LLM_KEY", "sk-secret")
+        target = other.url.replace("127.0.0.1", "localhost") + "/completions"
+        server.script = [("redirect", code, target)]
+        llm, _ = _backend(server.url)
+        with pytest.raises(LLMError, match=r"redirected \(HTTP \d+\) to another host.*only sent to 127.0.0.1"):
+            llm.complete("x", max_tokens=5, temperature=0, top_p=1)
+        assert other.requests == [] and server.requests[0]["auth"] == "Bearer sk-secret"
+    finally:
+        other.httpd.shutdown()
+        other.httpd.server_close()
+
+
+def test_same_host_redirect_is_refused_with_the_address_to_use(server: _Server) -> None:
+    server.script = [("redirect", 302, server.url + "/v2/completions")]
+    llm, _ = _backend(server.url)
+    with pytest.raises(LLMError, match=r"redirected \(HTTP 302\) to .*/v2/completions; set the base URL"):
+        llm.complete("x", max_tokens=5, temperature=0, top_p=1)
+    assert len(server.requests) == 1
+
+
+def test_presence_penalty_is_sent_when_set(server: _Server) -> None:
+    llm, _ = _backend(server.url)
+    llm.complete("x", max_tokens=5, temperature=0, top_p=1, presence_penalty=1.5)
+    llm.complete("x", max_tokens=5, temperature=0, top_p=1)
+    assert (
+        server.requests[0]["body"]["presence_penalty"] == 1.5 and "presence_penalty" not in server.requests[1]["body"]
+    )
+
+
+def test_rate_limiter_waits_for_the_window() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(requests_per_min=2, tokens_per_min=100, clock=lambda: now[0], sleep=sleep)
+    limiter.acquire()
+    now[0] = 10.0
+    limiter.acquire()
+    limiter.acquire()  # third request in the minute waits until the first leaves the window
+    assert waits == [50.0]
+    limiter.record_tokens(150)
+    limiter.acquire()  # over the token budget: waits a full minute from when those tokens were used
+    assert waits == [50.0, 60.0]
+    with pytest.raises(ValueError, match="requests_per_min must be >= 1"):
+        RateLimiter(requests_per_min=0)
+
+
 def test_cut_at_stop() -> None:
     assert cut_at_stop("a\n16. b\n\nc", ["\n\n", "\n16."]) == ("a", True)
     assert cut_at_stop("abc", ["\n\n"]) == ("abc", False)
@@ -186,3 +278,12 @@ def test_local_smollm2_generates() -> None:
     assert out.finish_reason in ("stop", "length")
     assert out.text.strip() and "\n\n" not in out.text
     assert llm.name == "smollm2-135m-instruct"
+
+
+def test_local_batched_generation_with_left_padding_matches_one_by_one(tiny_model_dir) -> None:  # noqa: F811
+    llm = LocalLM(str(tiny_model_dir))
+    prompts = ["Name a fruit.", "Write one long sentence about the history of the river and its bridges.", "Hi"]
+    batched = llm.complete_many(prompts, max_tokens=6, temperature=0.0, top_p=1.0)
+    single = [llm.complete(p, max_tokens=6, temperature=0.0, top_p=1.0) for p in prompts]
+    assert [c.text for c in batched] == [c.text for c in single]
+    assert all(c.completion_tokens <= 6 for c in batched) and llm.load()[1].padding_side == "left"

@@ -136,11 +136,18 @@ def test_instruction_filters(text: str, reason: str | None, variant: str) -> Non
         ([("same", "same")], [], [(("same", "same"), "input_equals_output")]),
         ([("Sentence:", "ok")], [], [(("Sentence:", "ok"), "ends_with_colon")]),
         ([("in", "Output:")], [], [(("in", "Output:"), "ends_with_colon")]),
-        (
+        (  # as the original: one conflict drops every instance of the task
             [("q", "a"), ("q", "b"), ("r", "c")],
-            [("r", "c")],
-            [(("q", "a"), "conflicting_outputs"), (("q", "b"), "conflicting_outputs")],
+            [],
+            [
+                (("q", "a"), "conflicting_outputs"),
+                (("q", "b"), "conflicting_outputs"),
+                (("r", "c"), "conflicting_outputs"),
+            ],
         ),
+        # invalid pairs leave before the conflict check (failed on the old code: it kept nothing)
+        ([("x", ""), ("x", "y")], [("x", "y")], [(("x", ""), "empty_output")]),
+        ([("x", "x"), ("x", "y")], [("x", "y")], [(("x", "x"), "input_equals_output")]),
         ([("q", "a"), ("q", "a")], [("q", "a")], [(("q", "a"), "duplicate_instance")]),
         ([("", "a"), ("", "b")], [("", "a"), ("", "b")], []),
         (
@@ -152,6 +159,39 @@ def test_instruction_filters(text: str, reason: str | None, variant: str) -> Non
 )
 def test_instance_filters(pairs, kept, dropped) -> None:
     assert si.filter_instances(pairs, 5) == (kept, dropped)
+
+
+def test_instances_beyond_the_limit_are_a_random_five_as_the_original() -> None:
+    pairs = [(str(i), f"o{i}") for i in range(9)]
+    kept, dropped = si.filter_instances(pairs, 5, random.Random(3))
+    expected = sorted(random.Random(3).sample(range(9), 5))
+    assert kept == [pairs[i] for i in expected] and kept != pairs[:5]
+    assert [p for p, _ in dropped] == [pairs[i] for i in range(9) if i not in expected]
+
+
+@pytest.mark.parametrize(
+    ("continuation", "items"),
+    [
+        # a repeated number: the old parser merged "10. B" into A's text
+        (" A task here.\n10. B task here.\n10. C task here.", ["A task here.", "B task here.", "C task here."]),
+        # a skipped number: the old parser merged "12. C" into B
+        (" A task here.\n10. B task here.\n12. C task here.", ["A task here.", "B task here.", "C task here."]),
+        (" A task.\n10 . B task.", ["A task.", "B task."]),
+        (" Multi\nline task.\n10. B.", ["Multi line task.", "B."]),
+    ],
+)
+def test_parse_task_list_splits_on_any_number(continuation: str, items: list[str]) -> None:
+    assert si.parse_task_list(continuation, 9, 15) == items
+
+
+def test_capitalisation_as_the_original() -> None:
+    cfg = si.GenerationConfig()
+    text = si.normalise_instruction("write a program that sorts a list of numbers.", cfg)
+    assert text == "Write a program that sorts a list of numbers."
+    assert si.instruction_drop_reason(text, cfg)[0] == "write_a_program"
+    keep_case = si.GenerationConfig(capitalize=False)
+    assert si.normalise_instruction("name the NASA missions.", keep_case) == "name the NASA missions."
+    assert si.instruction_drop_reason("write a program that sorts numbers.", keep_case)[0] == "write_a_program"
 
 
 def test_parse_instances_both_orders() -> None:
@@ -186,15 +226,15 @@ def test_job_scripted_filters_rouge_truncation_and_output_first(seeded) -> None:
         responses=[
             Completion(listing, "length"),
             " Yes",
+            " No",
             " positive\nReview: Lovely food.\nClass label: negative\nReview: Cold soup.\nClass label: negative\n"
             "Review: Cold soup.",
-            " No",
             "\nOutput: Shorter days reduce chlorophyll, revealing yellow and red pigments.",
         ]
     )
-    result, job_id = _run(seeded, llm, n_instructions=5, max_prompts=1)
+    result, job_id = _run(seeded, llm, n_instructions=5, max_prompts=1, keep_truncated_prefix=True)
     assert result["kept"] == 2 and result["prompts"] == 1 and result["budget_spent"]
-    assert llm.prompts[2].endswith("Class label:") and llm.prompts[4].endswith("Example 1")
+    assert llm.prompts[3].endswith("Class label:") and llm.prompts[4].endswith("Example 1")
     assert result["dropped"] == {"truncated": 1, "rouge_similar": 1, "blacklist": 1, "instance:duplicate_instance": 1}
     rows = examples.fetch(seeded, ExampleFilter(origins=["generated"]))
     assert rows[["input", "output"]].values.tolist() == [
@@ -215,6 +255,33 @@ def test_job_scripted_filters_rouge_truncation_and_output_first(seeded) -> None:
     assert detail["max_rouge_l"] > 0.7 and detail["most_similar"][0][0] == SEEDS[0]
 
 
+def test_truncated_response_is_discarded_whole_by_default(seeded) -> None:
+    listing = " Name the capital city of France.\n10. Explain why leaves change colour in autumn.\n11. Tell me a"
+    llm = FakeLLM(responses=[Completion(listing, "length")])
+    result, job_id = _run(seeded, llm, n_instructions=1, max_prompts=1)
+    assert result["kept"] == 0 and len(llm.prompts) == 1 and result["dropped"] == {"truncated": 3}
+    assert sorted(drops_table.list_drops(seeded, job_id)["instruction"]) == [
+        "Explain why leaves change colour in autumn.",
+        "Name the capital city of france.",  # str.capitalize(), as the original
+        "Tell me a",
+    ]
+
+
+def test_pool_threshold_compares_the_exact_float(seeded) -> None:
+    # LCS 7 of 9 + 11 tokens: rouge-score gives 0.7000000000000001 (> 0.7: dropped, as the original);
+    # the old code rounded to 0.7 and kept it.
+    seed = "alpha beta gamma delta epsilon zeta eta theta iota"
+    cand = "Alpha beta gamma delta epsilon zeta eta one two three four"
+    from rouge_score import rouge_scorer
+
+    exact = rouge_scorer.RougeScorer(["rougeL"]).score(seed, cand)["rougeL"].fmeasure
+    assert exact > 0.7 and round(exact, 4) == 0.7
+    importers.import_bytes(seeded, _seed_file([seed]), "more_seeds.jsonl", "selfinstruct-seed")
+    llm = FakeLLM(responses=[" " + cand])
+    result, _ = _run(seeded, llm, n_instructions=1, max_prompts=1)
+    assert result["dropped"] == {"rouge_similar": 1}
+
+
 def test_no_valid_instances_drops_the_instruction_and_repeats_are_not_retried(seeded) -> None:
     listing = " Name the capital city of France.\n10. Name the capital city of France."
     llm = FakeLLM(responses=[listing, " No", "\nInput: France\nOutput: France"])
@@ -225,7 +292,7 @@ def test_no_valid_instances_drops_the_instruction_and_repeats_are_not_retried(se
 
 
 def test_fake_job_fills_pool_and_pool_honours_review(seeded) -> None:
-    result, job_id = _run(seeded, FakeLLM(seed=1), n_instructions=6, flush_every=2)
+    result, job_id = _run(seeded, FakeLLM(seed=1), n_instructions=6, prompt_batch=2)
     assert result["kept"] == 6 and not result["cancelled"]
     gen = examples.fetch(seeded, ExampleFilter(origins=["generated"]))
     assert gen["instruction"].nunique() == 6 and set(gen["origin"]) == {"generated"}
@@ -246,17 +313,18 @@ def test_fake_job_fills_pool_and_pool_honours_review(seeded) -> None:
 
 
 def test_cancel_keeps_accepted_rows(seeded) -> None:
-    class CancellingLLM(FakeLLM):
-        def complete(self, prompt, **kw):
-            out = super().complete(prompt, **kw)
-            if examples.count(seeded, ExampleFilter(origins=["generated"])) == 0 and len(self.prompts) == 6:
-                jobs_table.request_cancel(seeded, int(seeded.query_value("SELECT max(id) FROM jobs")))
-                time.sleep(0.3)  # the job re-reads the cancel flag at most every 0.25 s
-            return out
+    def cancel_once_rows_exist(fraction: float, message: str | None) -> None:
+        job_id = int(seeded.query_value("SELECT max(id) FROM jobs"))
+        if examples.count(seeded, ExampleFilter(origins=["generated"])) and not jobs_table.cancel_requested(
+            seeded, job_id
+        ):
+            jobs_table.request_cancel(seeded, job_id)
+            time.sleep(0.3)  # the job re-reads the cancel flag at most every 0.25 s
 
-    result, job_id = _run(seeded, CancellingLLM(seed=1), n_instructions=50)
-    job = jobs_table.get(seeded, job_id)
-    assert result["cancelled"] and job["status"] == "cancelled" and 0 < result["kept"] < 50
+    job = generation_job(FakeLLM(seed=1), si.GenerationConfig(n_instructions=50, prompt_batch=2), backend="fake")
+    result = JobRunner(seeded).run("selfinstruct", job, None, cancel_once_rows_exist)
+    job_row = jobs_table.get(seeded, result["run_id"])
+    assert result["cancelled"] and job_row["status"] == "cancelled" and 0 < result["kept"] < 50
     assert examples.count(seeded, ExampleFilter(origins=["generated"])) == result["rows"] > 0
 
 
@@ -270,3 +338,14 @@ def test_config_is_validated() -> None:
         si.GenerationConfig(rouge_threshold=1.5)
     with pytest.raises(ValueError, match="item_limit must exceed the 8 tasks"):
         si.GenerationConfig(item_limit=8)
+
+
+def test_status_says_loading_model_while_the_model_loads(seeded) -> None:
+    seen: list[str] = []
+
+    class LoadingLLM(FakeLLM):
+        def load(self) -> None:
+            seen.append(jobs_table.get(seeded, int(seeded.query_value("SELECT max(id) FROM jobs")))["message"])
+
+    result, _ = _run(seeded, LoadingLLM(seed=1), n_instructions=2)
+    assert seen == ["loading model"] and result["kept"] == 2

@@ -110,3 +110,104 @@ def test_dropped_candidates_are_listed_with_reasons() -> None:
     reason = table["reason"].iloc[0]
     at.selectbox(key="gen_drop_reason").select(reason).run()
     assert set(at.dataframe[-1].value["reason"]) == {reason}
+
+
+def test_first_view_shows_only_this_runs_rows_and_a_cancelled_run_resumes() -> None:
+    _import_seeds()
+    store = _store()
+    other = [{"instruction": "A generated row from elsewhere.", "origin": "generated", "status": "pending"}]
+    importers.import_bytes(store, json.dumps(other).encode(), "other.json", "alpaca")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert not any("generated tasks" in m.value for m in at.markdown)  # no run yet: no foreign rows, no "0.000"
+    at.radio(key="gen_backend").set_value("fake").run()
+    at.number_input(key="gen_n").set_value(3).run()
+    at.number_input(key="gen_concurrency").set_value(4).run()
+    at.number_input(key="gen_prompt_batch").set_value(2).run()
+    at.button(key="gen_start").click().run()
+    job_id = int(at.session_state["gen_job"])
+    job = _wait_for_job(job_id)
+    assert job["params"]["concurrency"] == 4 and job["params"]["config"]["prompt_batch"] == 2
+    at.run()
+    assert any("3 generated tasks" in m.value for m in at.markdown)
+    assert all(m.value != "not recorded" for m in at.metric if m.label == "Max ROUGE-L against the pool")
+    assert not any(b.key == "gen_resume" for b in at.button)  # a finished run offers no resume
+    # an interrupted run (the app stopped before its first round ended) can be resumed from the page
+    stopped = jobs_table.create(store, "selfinstruct", job["params"])
+    jobs_table.finish(store, stopped, "failed", error="interrupted: the app stopped while it ran")
+    at.run()
+    at.selectbox(key="gen_job").select(stopped).run()
+    at.button(key="gen_resume").click().run()
+    assert not at.exception, at.exception
+    resumed = _wait_for_job(int(at.session_state["gen_job"]))
+    assert resumed["status"] == "succeeded" and resumed["params"]["resume_of"] == stopped
+    assert resumed["result"]["source"] == f"selfinstruct-job-{stopped}" and resumed["result"]["kept"] == 3
+
+
+def _wait_kind(kind: str) -> dict:
+    store = _store()
+    job_id = int(jobs_table.list_jobs(store, [kind], 1)["id"].iloc[0])
+    return _wait_for_job(job_id)
+
+
+def test_quality_ratings_histogram_reject_below_and_evol_rewrites() -> None:
+    from curation.store import ratings as ratings_table
+    from curation.store import revisions
+
+    store = _store()
+    rows = [
+        {"instruction": f"Describe place {i} briefly.", "input": "", "output": f"Place {i} is calm."} for i in range(10)
+    ]
+    importers.import_bytes(store, json.dumps(rows).encode(), "rows.json", "alpaca")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    at.radio(key="gen_backend").set_value("fake").run()
+    assert "Rate 10 rows" in at.button(key="judge_rate").label
+    at.text_area(key="judge_prompt_accuracy").set_value("Rate {instruction} only").run()
+    assert any("must contain {output}" in e.value for e in at.error)
+    at.text_area(key="judge_prompt_accuracy").set_value(
+        "Instruction: {instruction}\nResponse: {output}\nScore: 1-5\nReason: one line"
+    ).run()
+    at.button(key="judge_rate").click().run()
+    assert _wait_kind("rating")["result"]["rated"] == 10
+    at.run()
+    assert not at.exception, at.exception
+    scores = ratings_table.ratings(store, "accuracy")
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(scores) == 10 and [s["encoding"]["x"]["title"] for s in specs] == ["judge score"]
+    below = int((scores["score"] < 3).sum())
+    at.number_input(key="judge_threshold").set_value(3.0).run()
+    assert at.button(key="judge_reject").label == f"Reject {below} rows below 3"
+    at.button(key="judge_reject").click().run()
+    assert examples.count(store, ExampleFilter(statuses=["rejected"])) == below > 0
+    action = revisions.list_actions(store, ["rating-reject"])
+    assert len(action) == 1
+    revisions.undo_action(store, int(action["id"].iloc[0]), author="t")
+    assert examples.count(store, ExampleFilter(statuses=["rejected"])) == 0
+    at.radio(key="judge_evol_mode").set_value("broader").run()
+    at.button(key="judge_evolve").click().run()
+    evolved = _wait_kind("evol")
+    assert evolved["result"]["rows"] == 10
+    new = examples.fetch(store, ExampleFilter(sources=[evolved["result"]["source"]]))
+    assert set(new["status"]) == {"pending"} and sorted(json.loads(p)["parent_id"] for p in new["provenance"]) == list(
+        range(1, 11)
+    )
+
+
+def test_browse_sidebar_filters_by_judge_rating() -> None:
+    from curation.store import ratings as ratings_table
+
+    browse = str(Path(PAGE).parent / "1_Browse.py")
+    store = _store()
+    rows = [{"instruction": f"Name a colour, take {i}.", "input": "", "output": "Blue."} for i in range(6)]
+    ids = examples.add_examples(
+        store, __import__("pandas").DataFrame(rows), examples.SourceInfo(name="rated", format="test")
+    )
+    ratings_table.save_ratings(store, "accuracy", [(i, float(n % 5 + 1), "r") for n, i in enumerate(ids)], "m", 0)
+    at = AppTest.from_file(browse, default_timeout=60).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="filter_w_rating_rubric").select("accuracy").run()
+    at.number_input(key="filter_w_min_rating").set_value(4.0).run()
+    expected = examples.count(store, ExampleFilter(rating_rubric="accuracy", min_rating=4))
+    assert expected == 2
+    assert next(m.value for m in at.markdown if "matching rows" in m.value).startswith(f"**{expected} matching rows**")
