@@ -29,13 +29,16 @@ RunDir = Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Run 
 def _plan_or_exit(cfg: TrainConfig) -> TrainPlan:
     """Validate; print every problem (field and fix) and exit 1, or print what the run will do."""
     plan = make_plan(cfg)
+    for choice in plan.long_row_choices:
+        typer.echo(f"rows longer than max_seq_len {cfg.max_seq_len} (long_rows: {cfg.long_rows}) - {choice}")
     if plan.errors:
         for error in plan.errors:
             typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
     typer.echo(
         f"{plan.train_examples} train / {plan.heldout_examples} held-out examples, {plan.train_tokens} tokens, "
-        f"{plan.truncated} truncated, {plan.steps} steps, about {gib(plan.memory_bytes)} of {gib(plan.available_bytes)}"
+        f"{plan.truncated} truncated, {plan.dropped} dropped, {plan.eval_examples} for eval loss, {plan.steps} steps, "
+        f"about {gib(plan.memory_bytes)} of {gib(plan.available_bytes)}"
     )
     return plan
 

@@ -135,9 +135,10 @@ def slice_losses(run_dir: Path, max_examples: int = 500, progress: Progress | No
     """Held-out loss per slice for the base and the tuned model; saved to slice_loss.json."""
     rows = heldout_rows(run_dir).head(max_examples)
     model, tok, cfg = load_tuned(run_dir)
-    encoded, problems = data.encode_frame(rows, tok, cfg.prompt_format, cfg.max_seq_len, True)
-    if problems:
-        raise ValueError(f"held-out rows cannot be encoded: {problems[0]}")
+    encoded, problems = data.encode_frame(rows, tok, cfg.prompt_format, cfg.max_seq_len, True, cfg.long_rows)
+    if not encoded:
+        raise ValueError(f"no held-out row can be scored under the run's settings; e.g. {problems[0]}")
+    rows = rows[rows["id"].isin([e.example_id for e in encoded])]  # the rows the run's long_rows rule keeps
     if progress:
         progress(0.1, None, "base model")
     with model.disable_adapter():
