@@ -24,6 +24,8 @@ class TrainConfig:
     """Everything one LoRA run needs; written as config.yaml into its run folder."""
 
     snapshot: str = ""
+    eval_snapshot: str = ""
+    experiment: str = ""
     base_model: str = DEFAULT_MODEL
     prompt_format: str = "chat"
     response_only_loss: bool = True
@@ -37,6 +39,7 @@ class TrainConfig:
     learning_rate: float = 2e-4
     epochs: int = 1
     max_steps: int = 0
+    token_budget: int = 0
     batch_size: int = 4
     grad_accum: int = 1
     warmup_steps: int = 0
@@ -54,6 +57,8 @@ class TrainConfig:
 
 FIELD_HELP: dict[str, str] = {
     "snapshot": "Snapshot folder to train on (its train split; held-out split for eval loss).",
+    "eval_snapshot": "Snapshot whose held-out split is the eval set (empty: this run's own); an experiment shares one.",
+    "experiment": "Name of the experiment this run belongs to (runs over several snapshots with identical settings).",
     "base_model": f"'{DEFAULT_MODEL}' (packaged SmolLM2-135M-Instruct) or a local transformers model folder.",
     "prompt_format": "chat: the model's chat template; alpaca: the Alpaca '### Instruction/### Response' template.",
     "response_only_loss": "Mask prompt tokens (label -100) so only the response is learned.",
@@ -67,6 +72,7 @@ FIELD_HELP: dict[str, str] = {
     "learning_rate": "AdamW learning rate.",
     "epochs": "Passes over the train split (ignored when max_steps > 0).",
     "max_steps": "Optimizer steps to run; 0 = use epochs.",
+    "token_budget": "Train on exactly this many tokens, then stop (0: use max_steps / epochs); overrides both.",
     "batch_size": "Sequences per micro-batch.",
     "grad_accum": "Micro-batches per optimizer step (effective batch = batch_size x grad_accum).",
     "warmup_steps": "Linear warm-up steps before the linear decay.",
@@ -150,6 +156,7 @@ def check_fields(cfg: TrainConfig) -> list[str]:
         (0 < cfg.learning_rate <= 1, "learning_rate", "must be in (0, 1]; 1e-4 to 5e-4 is usual for LoRA"),
         (cfg.epochs >= 1 or cfg.max_steps > 0, "epochs", "must be at least 1 (or set max_steps > 0)"),
         (cfg.max_steps >= 0, "max_steps", "must be 0 (use epochs) or positive"),
+        (cfg.token_budget >= 0, "token_budget", "must be 0 (use max_steps / epochs) or positive"),
         (cfg.batch_size >= 1, "batch_size", "must be at least 1"),
         (cfg.grad_accum >= 1, "grad_accum", "must be at least 1"),
         (cfg.warmup_steps >= 0, "warmup_steps", "must be 0 or positive"),

@@ -75,6 +75,12 @@ def _load_snapshot(cfg: TrainConfig, plan: TrainPlan) -> tuple[Any, Any] | None:
     except (OSError, ValueError) as err:
         plan.errors.append(f"snapshot: {err}")
         return None
+    if cfg.eval_snapshot:
+        try:
+            heldout = load_snapshot(Path(cfg.eval_snapshot))[1]
+        except (OSError, ValueError) as err:
+            plan.errors.append(f"eval_snapshot: {err}")
+            return None
     plan.train_examples, plan.heldout_examples = len(train), len(heldout)
     if not len(train):
         plan.errors.append(f"snapshot: the train split of {cfg.snapshot} is empty; pick another snapshot")
@@ -180,6 +186,9 @@ def _measure(cfg: TrainConfig, plan: TrainPlan, splits: tuple[Any, Any], info: f
     plan.long_row_choices = long_row_choices(plan, cfg)
     plan.sequences_per_epoch = data.sequences_per_epoch(lengths, cfg.packing, cfg.max_seq_len)
     plan.steps = total_steps(cfg, plan.sequences_per_epoch)
+    if cfg.token_budget and plan.train_tokens:  # about: the exact count depends on the shuffled order
+        micro_batches = math.ceil(plan.sequences_per_epoch / cfg.batch_size)
+        plan.steps = math.ceil(cfg.token_budget / (plan.train_tokens / micro_batches) / cfg.grad_accum)
 
 
 def make_plan(cfg: TrainConfig, *, memory_bytes: int | None = None) -> TrainPlan:

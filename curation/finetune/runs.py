@@ -155,6 +155,8 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "status": status_of(run_dir),
         "snapshot": manifest.get("name", Path(cfg.snapshot).name),
         "snapshot_hash": str(manifest.get("content_hash", ""))[:12],
+        "experiment": cfg.experiment,
+        "eval_snapshot": Path(cfg.eval_snapshot).name if cfg.eval_snapshot else "",
         "base_model": Path(cfg.base_model).name,
         "step": steps[-1]["step"] if steps else 0,
         "total_steps": steps[-1]["total_steps"] if steps else None,
@@ -177,6 +179,25 @@ def loss_frame(records: list[dict[str, Any]]) -> Any:
     rows = [{"step": r["step"], "loss": r["loss"], "series": "train"} for r in records if r.get("type") == "step"]
     rows += [{"step": r["step"], "loss": r["eval_loss"], "series": "eval"} for r in records if r.get("type") == "eval"]
     return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def experiment_names(listed: list[dict[str, Any]]) -> list[str]:
+    """Experiment names among listed runs, newest first."""
+    return list(dict.fromkeys(r["experiment"] for r in listed if r.get("experiment")))
+
+
+def experiment_losses(run_dirs: list[Path]) -> Any:
+    """Eval losses of several runs in one long frame (step, loss, run, snapshot) for one chart."""
+    import pandas as pd
+
+    parts = []
+    for run_dir in run_dirs:
+        manifest = read_json(Path(run_dir) / MANIFEST) or {}
+        frame = loss_frame(read_progress(run_dir))
+        frame = frame[frame["series"] == "eval"].assign(run=Path(run_dir).name, snapshot=manifest.get("name", ""))
+        parts.append(frame)
+    columns = ["step", "loss", "series", "run", "snapshot"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def settings_text(cfg: dict[str, Any]) -> str:

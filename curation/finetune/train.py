@@ -109,7 +109,17 @@ class RunBatches:
         self.per_rank = max(1, per_epoch // processes)  # micro-batches per process per epoch (ranks stay aligned)
         self.per_epoch = self.per_rank * processes
         self.steps = cfg.max_steps or cfg.epochs * max(1, math.ceil(self.per_rank / cfg.grad_accum))
+        if cfg.token_budget:
+            self.steps = self.steps_for_budget(cfg.token_budget, processes)
         self.length = self.steps * cfg.grad_accum * processes
+
+    def steps_for_budget(self, budget: int, processes: int) -> int:
+        """Fewest optimizer steps whose micro-batches (all processes together) hold at least `budget` tokens."""
+        seen, index, per_step = 0, 0, self.cfg.grad_accum * processes
+        while seen < budget:
+            seen += self[index]["tokens"]
+            index += 1
+        return math.ceil(index / per_step)
 
     def _epoch(self, epoch: int) -> list[dict[str, Any]]:
         from curation.finetune.data import epoch_batches
@@ -324,6 +334,8 @@ class RunSession:
         cfg = self.cfg
         log.info("run %s: reading snapshot %s", self.run_dir.name, cfg.snapshot)
         train_df, heldout_df, _ = load_snapshot(cfg.snapshot)
+        if cfg.eval_snapshot:
+            heldout_df = load_snapshot(cfg.eval_snapshot)[1]
         self.model_dir = resolve_model_dir(cfg.base_model)
         self.tok = data.load_tokenizer(str(self.model_dir))
         args = (self.tok, cfg.prompt_format, cfg.max_seq_len)
