@@ -7,6 +7,7 @@ ended. Cancelling the job writes the run folder's `cancel` file; the trainer sto
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -204,8 +205,8 @@ def create_experiment(cfg: TrainConfig, snapshots: list[Path | str], name: str, 
     """
     if len(snapshots) < 2:
         raise ValueError("an experiment needs at least two snapshots")
-    if not name.strip():
-        raise ValueError("experiment: give the experiment a name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name.strip()):
+        raise ValueError(f"experiment: name {name!r} must be letters, digits, '_', '.' or '-' (up to 64)")
     shared = str(Path(cfg.eval_snapshot or snapshots[0]).resolve())
     base = TrainConfig(**{**cfg.to_dict(), "experiment": name.strip(), "eval_snapshot": shared})
     return [create_run(TrainConfig(**{**base.to_dict(), "snapshot": str(s)}), root) for s in snapshots]
@@ -227,7 +228,9 @@ def _experiment_fn(run_dirs: list[Path], poll_s: float) -> Any:
                 return False
 
             result = outcome(run_dir, follow(run_dir, start_process(run_dir), report, poll_s))
-            results.append({"run": run_dir.name, "status": result["status"], "eval_loss": result["final_eval_loss"]})
+            results.append(
+                {"run": run_dir.name, "status": result["status"]} | {"eval_loss": result.get("final_eval_loss")}
+            )
             if result["status"] != "succeeded":
                 raise JobCancelled(f"cancelled during run {run_dir.name}; later runs not started")
         return {"runs": results}
