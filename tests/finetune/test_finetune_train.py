@@ -1,5 +1,6 @@
-"""Real LoRA training: the tiny model fits a taught answer; cancel + resume equals an uninterrupted run;
-the packaged SmolLM2 trains end to end and compares base vs tuned."""
+"""Real LoRA training on transformers' Trainer: the tiny model fits a taught answer; cancel + resume and crash +
+resume equal an uninterrupted run; step loss is token-weighted across micro-batches; a SIGTERM to one torchrun rank
+stops both and the run resumes; the packaged SmolLM2 trains end to end and compares base vs tuned."""
 
 from __future__ import annotations
 
