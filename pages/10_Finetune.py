@@ -14,7 +14,15 @@ import streamlit as st
 
 from curation import config
 from curation.finetune import compare, export, runner, runs
-from curation.finetune.config import ALL_LINEAR, FIELD_HELP, PROMPT_FORMATS, TrainConfig, gib
+from curation.finetune.config import (
+    ALL_LINEAR,
+    FIELD_HELP,
+    LONG_ROWS,
+    MIXED_PRECISION,
+    PROMPT_FORMATS,
+    TrainConfig,
+    gib,
+)
 from curation.finetune.plan import make_plan
 from curation.mixture import export as mixture_export
 from curation.mixture import snapshot
@@ -24,9 +32,10 @@ from curation.store import jobs_table
 from ui.state import get_runner, get_store
 from ui.text import inert
 
-VIEWS = ("New run", "Monitor", "Runs", "Compare", "Export")
+VIEWS = ("New run", "Monitor", "Runs", "Compare", "Experiments", "Export")
 MODULES = [ALL_LINEAR, "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 COMPARE_KIND, SLICES_KIND, MERGE_KIND = "finetune-compare", "finetune-slices", "finetune-merge"
+EXP_SLICES_KIND, EXP_ANSWERS_KIND = "experiment-slices", "experiment-answers"
 DEFAULTS = TrainConfig()
 
 store, jobs = get_store(), get_runner()
@@ -65,6 +74,8 @@ def settings_form(snapshot_path: str) -> TrainConfig:
         response_only = st.checkbox("Loss on response tokens only", True, key="ft_response_only_loss")
         packing = st.checkbox("Pack short examples together", False, key="ft_packing", help=FIELD_HELP["packing"])
         checkpointing = st.checkbox("Gradient checkpointing", False, key="ft_gradient_checkpointing")
+        mixed = st.selectbox("Precision", MIXED_PRECISION, key="ft_mixed_precision", help=FIELD_HELP["mixed_precision"])
+        four_bit = st.checkbox("4-bit QLoRA (CUDA + bitsandbytes)", False, key="ft_load_in_4bit")
         st.subheader("LoRA")
         r = number("Rank r", "lora_r", min_value=1, step=1)
         alpha = number("Alpha", "lora_alpha", min_value=1, step=1)
@@ -85,6 +96,10 @@ def settings_form(snapshot_path: str) -> TrainConfig:
         batch = number("Batch size", "batch_size", min_value=1, step=1)
         accum = number("Gradient accumulation", "grad_accum", min_value=1, step=1)
         max_len = number("Max sequence length", "max_seq_len", min_value=1, step=32)
+        long_rows = st.radio(
+            "Rows longer than that", LONG_ROWS, key="ft_long_rows", horizontal=True, help=FIELD_HELP["long_rows"]
+        )
+        budget = number("Token budget (0 = use steps / epochs)", "token_budget", min_value=0, step=1000)
         warmup = number("Warm-up steps", "warmup_steps", min_value=0, step=1)
         seed = number("Seed", "seed", step=1)
         eval_every = number("Eval every (steps)", "eval_interval", min_value=0, step=10)
@@ -96,6 +111,10 @@ def settings_form(snapshot_path: str) -> TrainConfig:
         response_only_loss=response_only,
         packing=packing,
         max_seq_len=int(max_len),
+        long_rows=long_rows,
+        token_budget=int(budget),
+        mixed_precision=mixed,
+        load_in_4bit=four_bit,
         lora_r=int(r),
         lora_alpha=int(alpha),
         lora_dropout=float(dropout),
@@ -117,13 +136,17 @@ def show_plan(cfg: TrainConfig) -> bool:
     """Validate; show every problem (field + fix) or what the run will do. True when it may launch."""
     with st.spinner("Checking settings against the snapshot and the model…"):
         plan = make_plan(cfg)
+    if plan.long_row_choices:
+        choices = "\n".join(f"- {choice}" for choice in plan.long_row_choices)
+        st.warning(inert(f"Rows longer than max_seq_len {cfg.max_seq_len} (now: {cfg.long_rows}):\n{choices}"))
     for error in plan.errors:
         st.error(inert(error))
     if not plan.errors:
         st.success(
-            f"{plan.train_examples:,} train / {plan.heldout_examples:,} held-out examples, "
-            f"{plan.train_tokens:,} tokens ({plan.truncated} responses cut), {plan.steps:,} steps; "
-            f"about {gib(plan.memory_bytes)} of {gib(plan.available_bytes)} memory"
+            f"{plan.train_examples:,} train / {plan.heldout_examples:,} held-out examples "
+            f"({plan.eval_examples:,} for eval loss), {plan.train_tokens:,} tokens ({plan.truncated} cut, "
+            f"{plan.dropped} dropped), {plan.steps:,} steps; about {gib(plan.memory_bytes)} of "
+            f"{gib(plan.available_bytes)} memory"
         )
     return not plan.errors
 
@@ -144,6 +167,32 @@ def new_run_view() -> None:
         _, run_dir = runner.launch(jobs, cfg)
         st.session_state["ft_goto"] = run_dir.name  # applied before the widgets exist, on the rerun
         st.rerun()
+    experiment_form(cfg, chosen, found)
+
+
+def experiment_form(cfg: TrainConfig, chosen: dict, found: list[dict]) -> None:
+    """Launch the same settings over more snapshots, on one token budget and one shared eval set."""
+    with st.expander("Launch as an experiment (same settings over several snapshots)"):
+        others = [f for f in found if f["path"] != chosen["path"]]
+        more = st.multiselect("Also train on", others, format_func=snapshot_label, key="ft_exp_snapshots")
+        name = st.text_input("Experiment name", key="ft_exp_name")
+        shared = st.selectbox("Shared eval set: held-out split of", [chosen, *more], format_func=snapshot_label)
+        st.caption("Every run gets the token budget above (required) and is evaluated on the same held-out rows.")
+        if st.button("Launch experiment", key="ft_exp_launch", disabled=not more):
+            cfg = TrainConfig(**{**cfg.to_dict(), "eval_snapshot": shared["path"]})
+            if not cfg.token_budget:
+                st.error("token_budget: set a token budget so every run trains on the same number of tokens")
+                return
+            paths = [chosen["path"], *(m["path"] for m in more)]
+            checked = [show_plan(TrainConfig(**{**cfg.to_dict(), "snapshot": p})) for p in paths]
+            if all(checked):
+                try:
+                    runner.launch_experiment(jobs, cfg, paths, name)
+                except ValueError as err:
+                    st.error(inert(err))
+                    return
+                st.session_state["ft_goto_view"] = "Experiments"
+                st.rerun()
 
 
 def loss_chart(records: list[dict]) -> alt.Chart:
@@ -315,6 +364,91 @@ def compare_view(listed: list[dict]) -> None:
     compare_results(run_dir)
 
 
+def experiments_view(listed: list[dict]) -> None:
+    """Runs of one experiment side by side: eval loss curves, per-slice eval loss, base vs each tuned answer."""
+    names = runs.experiment_names(listed)
+    if not names:
+        st.caption("No experiment yet: launch one from New run (Launch as an experiment).")
+        return
+    name = st.selectbox("Experiment", names, key="ft_exp_pick")
+    members = [r for r in listed if r["experiment"] == name]
+    table = pd.DataFrame(members)[["run", "snapshot", "status", "step", "total_steps", "first_eval_loss"]]
+    st.dataframe(table.assign(final_eval_loss=[r["final_eval_loss"] for r in members]), hide_index=True)
+    run_dirs = [Path(r["path"]) for r in members]
+    experiment_results(name, run_dirs)
+
+
+def experiment_key(name: str) -> Path:
+    """Where an experiment's compare results live (beside its runs)."""
+    return runs.runs_root() / f".experiment-{name}"
+
+
+@st.fragment(run_every=2)
+def experiment_results(name: str, run_dirs: list[Path]) -> None:
+    frame = runs.experiment_losses(run_dirs)
+    if not frame.empty:
+        chart = (
+            alt.Chart(frame)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("step:Q"),
+                y=alt.Y("loss:Q", title="eval loss (shared held-out set)", scale=alt.Scale(zero=False)),
+                color=alt.Color("snapshot:N"),
+                detail="run:N",
+                tooltip=["snapshot:N", "run:N", "step:Q", alt.Tooltip("loss:Q", format=".4f")],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+    folder = experiment_key(name)
+    ready = all((d / runs.ADAPTER / "adapter_config.json").exists() for d in run_dirs)
+    left, right = st.columns(2)
+
+    def slices(ctx) -> dict:
+        folder.mkdir(parents=True, exist_ok=True)
+        table = compare.experiment_slices(run_dirs, progress=ctx.progress)
+        runs.write_json(folder / runs.SLICES, table.to_dict("records"))
+        return {"rows": len(table)}
+
+    def answers(ctx) -> dict:
+        folder.mkdir(parents=True, exist_ok=True)
+        frame = compare.experiment_answers(run_dirs, n=3)
+        runs.write_json(folder / runs.COMPARE, frame.to_dict("records"))
+        return {"rows": len(frame)}
+
+    if left.button("Eval loss per slice, every run", key="ft_exp_slices", disabled=not ready):
+        submit_for_run(EXP_SLICES_KIND, folder, slices)
+    if right.button("Base vs each tuned model's answers", key="ft_exp_answers", disabled=not ready):
+        submit_for_run(EXP_ANSWERS_KIND, folder, answers)
+    for kind in (EXP_SLICES_KIND, EXP_ANSWERS_KIND):
+        job = latest_job(folder, kind)
+        if job and job["status"] in ("queued", "running"):
+            st.progress(float(job["progress"]), text=f"{kind}: {job['message'] or 'starting'}")
+        elif job and job["status"] == "failed":
+            st.error(inert(f"{kind} failed: {job['error']}"))
+    saved = runs.read_json(folder / runs.SLICES)
+    if saved:
+        table = pd.DataFrame(saved)
+        table["group"] = table["slice"] + ": " + table["value"].astype(str)
+        chart = (
+            alt.Chart(table)
+            .mark_bar()
+            .encode(
+                y=alt.Y("group:N", title=None),
+                yOffset="snapshot:N",
+                x=alt.X("tuned_loss:Q", title="held-out loss after tuning"),
+                color=alt.Color("snapshot:N"),
+                tooltip=["group:N", "snapshot:N", alt.Tooltip("tuned_loss:Q", format=".4f"), "examples:Q"],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+        pivot = table.pivot_table(index=["slice", "value"], columns="snapshot", values="tuned_loss").reset_index()
+        base = table.drop_duplicates(["slice", "value"])[["slice", "value", "examples", "base_loss"]]
+        st.dataframe(base.merge(pivot, on=["slice", "value"]).round(4), hide_index=True, key="ft_exp_slice_table")
+    answers_saved = runs.read_json(folder / runs.COMPARE)
+    if answers_saved:
+        st.dataframe(pd.DataFrame(answers_saved), hide_index=True, key="ft_exp_answers_table")
+
+
 def export_view(listed: list[dict]) -> None:
     st.subheader("Adapter and merged model")
     run_dir = pick_run(listed, "ft_exp_run", only_with_adapter=True)
@@ -354,6 +488,8 @@ st.title("Fine-tune")
 listed = runs.list_runs()
 if "ft_goto" in st.session_state:
     st.session_state["ft_view"], st.session_state["ft_run"] = "Monitor", st.session_state.pop("ft_goto")
+if "ft_goto_view" in st.session_state:
+    st.session_state["ft_view"] = st.session_state.pop("ft_goto_view")
 st.session_state.setdefault("ft_view", "Monitor" if listed else "New run")
 view = st.segmented_control("View", VIEWS, key="ft_view", label_visibility="collapsed") or "Monitor"
 if view == "New run":
@@ -366,5 +502,7 @@ elif view == "Runs":
     runs_view(listed)
 elif view == "Compare":
     compare_view(listed)
+elif view == "Experiments":
+    experiments_view(listed)
 else:
     export_view(listed)

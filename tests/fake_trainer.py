@@ -49,7 +49,7 @@ def main(run_dir: Path) -> int:
             return 3
         loss = 3.0 / step
         write({"type": "step", "step": step, "total_steps": total, "loss": loss, "lr": 1e-4, "tokens": 100})
-        (run_dir / "checkpoints" / "last").mkdir(parents=True, exist_ok=True)
+        (run_dir / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True, exist_ok=True)
         log.write(f"step {step}/{total} loss {loss:.4f}\n")
         log.flush()
         if every and step % every == 0:

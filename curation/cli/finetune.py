@@ -29,13 +29,16 @@ RunDir = Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Run 
 def _plan_or_exit(cfg: TrainConfig) -> TrainPlan:
     """Validate; print every problem (field and fix) and exit 1, or print what the run will do."""
     plan = make_plan(cfg)
+    for choice in plan.long_row_choices:
+        typer.echo(f"rows longer than max_seq_len {cfg.max_seq_len} (long_rows: {cfg.long_rows}) - {choice}")
     if plan.errors:
         for error in plan.errors:
             typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
     typer.echo(
         f"{plan.train_examples} train / {plan.heldout_examples} held-out examples, {plan.train_tokens} tokens, "
-        f"{plan.truncated} truncated, {plan.steps} steps, about {gib(plan.memory_bytes)} of {gib(plan.available_bytes)}"
+        f"{plan.truncated} truncated, {plan.dropped} dropped, {plan.eval_examples} for eval loss, {plan.steps} steps, "
+        f"about {gib(plan.memory_bytes)} of {gib(plan.available_bytes)}"
     )
     return plan
 
@@ -157,7 +160,8 @@ def runs_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
     if as_json:
         echo_json(rows)
         return
-    cols = ["run", "status", "snapshot", "snapshot_hash", "step", "total_steps", "final_loss", "final_eval_loss"]
+    cols = ["run", "status", "experiment", "snapshot", "snapshot_hash", "step", "total_steps", "final_loss"]
+    cols.append("final_eval_loss")
     echo_table([r | {k: _short(r[k]) for k in ("final_loss", "final_eval_loss")} for r in rows], cols)
 
 
@@ -201,6 +205,62 @@ def compare_cmd(
         table = compare.slice_losses(run_dir).round(4)
         typer.echo("")
         echo_table(table.to_dict("records"))
+
+
+@app.command("experiment")
+def experiment_cmd(
+    ctx: typer.Context,
+    snapshots: Annotated[
+        list[Path], typer.Option("--snapshot", exists=True, file_okay=False, help="A snapshot to train on (2 or more).")
+    ],
+    name: Annotated[str, typer.Option(help="Experiment name (shown on the Fine-tune page).")],
+    config: Annotated[Path | None, typer.Option("--config", exists=True, dir_okay=False, help="TRAIN.yaml.")] = None,
+    eval_snapshot: Annotated[
+        Path | None, typer.Option(exists=True, file_okay=False, help="Shared eval set (default: first snapshot's).")
+    ] = None,
+    token_budget: Annotated[int | None, typer.Option(help="Tokens each run trains on (overrides the config).")] = None,
+) -> None:
+    """Train one run per snapshot with identical settings and token budget, evaluated on one shared held-out set."""
+    cfg = load_config(config) if config else TrainConfig()
+    shared = str(eval_snapshot or snapshots[0])
+    cfg = dataclasses.replace(cfg, eval_snapshot=shared)
+    if token_budget is not None:
+        cfg = dataclasses.replace(cfg, token_budget=token_budget)
+    if not cfg.token_budget:
+        raise ValueError("token_budget: an experiment needs the same budget for every run; pass --token-budget N")
+    for snap in snapshots:
+        typer.echo(f"{snap.name}:")
+        _plan_or_exit(dataclasses.replace(cfg, snapshot=str(snap)))
+    run_dirs = runner.create_experiment(cfg, snapshots, name)
+    store = _store_or_none(ctx)
+    if store is None:
+        raise ValueError("the database is locked by the app; launch the experiment from the Fine-tune page instead")
+    hook, close = progress_bar(f"experiment {name}")
+    try:
+        runner.run_experiment_foreground(JobRunner(store), run_dirs, hook)
+    finally:
+        close()
+    rows = [r for r in runs.list_runs() if r["path"] in {str(d) for d in run_dirs}]
+    echo_table(rows, ["run", "snapshot", "status", "step", "final_loss", "first_eval_loss", "final_eval_loss"])
+
+
+@app.command("compare-experiment")
+def compare_experiment_cmd(
+    name: Annotated[str, typer.Argument(help="Experiment name (see `train runs`).")],
+    n: Annotated[int, typer.Option("--n", help="Held-out instructions to generate for.")] = 3,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer.")] = 64,
+) -> None:
+    """Per-slice held-out loss of every run of an experiment, and base vs each tuned model's answers."""
+    run_dirs = [Path(r["path"]) for r in runs.list_runs() if r["experiment"] == name]
+    if not run_dirs:
+        raise ValueError(f"no runs in experiment {name!r}; see `train runs`")
+    table = compare.experiment_slices(run_dirs).round(4)
+    echo_table(table.to_dict("records"), ["snapshot", "slice", "value", "examples", "base_loss", "tuned_loss"])
+    answers = compare.experiment_answers(run_dirs, n=n, max_new_tokens=max_new_tokens)
+    for row in answers.to_dict("records"):
+        typer.echo(f"\n#{row['id']} {row['instruction']}\n  base: {row['base']}")
+        for key in [k for k in row if k.startswith("tuned: ")]:
+            typer.echo(f"  {key}: {row[key]}")
 
 
 @app.command("export-llamafactory")

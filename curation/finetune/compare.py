@@ -33,13 +33,14 @@ def load_tuned(run_dir: Path, device: str | None = None) -> tuple[Any, Any, Trai
 
 
 def heldout_rows(run_dir: Path) -> pd.DataFrame:
-    """The held-out split of the run's snapshot."""
+    """The held-out split the run evaluates on (its eval_snapshot's, else its own snapshot's)."""
     from curation.mixture.snapshot import load_snapshot
 
     cfg = load_config(Path(run_dir) / runs.CONFIG)
-    _, heldout, _ = load_snapshot(cfg.snapshot)
+    source = cfg.eval_snapshot or cfg.snapshot
+    _, heldout, _ = load_snapshot(source)
     if heldout.empty:
-        raise ValueError(f"snapshot {Path(cfg.snapshot).name} has no held-out rows; make one with a held-out share")
+        raise ValueError(f"snapshot {Path(source).name} has no held-out rows; make one with a held-out share")
     return heldout
 
 
@@ -135,9 +136,10 @@ def slice_losses(run_dir: Path, max_examples: int = 500, progress: Progress | No
     """Held-out loss per slice for the base and the tuned model; saved to slice_loss.json."""
     rows = heldout_rows(run_dir).head(max_examples)
     model, tok, cfg = load_tuned(run_dir)
-    encoded, problems = data.encode_frame(rows, tok, cfg.prompt_format, cfg.max_seq_len, True)
-    if problems:
-        raise ValueError(f"held-out rows cannot be encoded: {problems[0]}")
+    encoded, problems = data.encode_frame(rows, tok, cfg.prompt_format, cfg.max_seq_len, True, cfg.long_rows)
+    if not encoded:
+        raise ValueError(f"no held-out row can be scored under the run's settings; e.g. {problems[0]}")
+    rows = rows[rows["id"].isin([e.example_id for e in encoded])]  # the rows the run's long_rows rule keeps
     if progress:
         progress(0.1, None, "base model")
     with model.disable_adapter():
@@ -155,3 +157,33 @@ def saved_comparison(run_dir: Path) -> tuple[list[dict[str, Any]] | None, pd.Dat
     pairs = runs.read_json(Path(run_dir) / runs.COMPARE)
     slices = runs.read_json(Path(run_dir) / runs.SLICES)
     return pairs, pd.DataFrame(slices) if slices else None
+
+
+def experiment_slices(run_dirs: list[Path], max_examples: int = 500, progress: Progress | None = None) -> pd.DataFrame:
+    """Per-slice held-out loss of each run of an experiment (same eval set), base once, one row per slice value."""
+    tables = []
+    for i, run_dir in enumerate(run_dirs):
+        if progress:
+            progress(i / len(run_dirs), None, f"scoring {Path(run_dir).name}")
+        table = slice_losses(run_dir, max_examples)
+        tables.append(table.assign(run=Path(run_dir).name, snapshot=_snapshot_name(run_dir)))
+    return pd.concat(tables, ignore_index=True)
+
+
+def experiment_answers(
+    run_dirs: list[Path], ids: list[int] | None = None, n: int = 3, max_new_tokens: int = 64
+) -> pd.DataFrame:
+    """Base and each run's tuned answers on the same held-out prompts: one row per prompt, one column per model."""
+    merged: pd.DataFrame | None = None
+    names = [_snapshot_name(d) for d in run_dirs]
+    for run_dir, name in zip(run_dirs, names, strict=True):
+        label = f"tuned: {name}" if names.count(name) == 1 else f"tuned: {name} ({Path(run_dir).name})"
+        pairs = pd.DataFrame(side_by_side(run_dir, ids, n, max_new_tokens))
+        tuned = pairs[["id", "tuned"]].rename(columns={"tuned": label})
+        merged = pairs.drop(columns=["tuned"]) if merged is None else merged
+        merged = merged.merge(tuned, on="id")
+    return merged if merged is not None else pd.DataFrame()
+
+
+def _snapshot_name(run_dir: Path) -> str:
+    return (runs.read_json(Path(run_dir) / runs.MANIFEST) or {}).get("name", Path(run_dir).name)

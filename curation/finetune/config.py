@@ -14,6 +14,8 @@ import yaml
 from curation.models import DEFAULT_MODEL
 
 PROMPT_FORMATS = ("chat", "alpaca")
+LONG_ROWS = ("truncate", "drop")
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 ALL_LINEAR = "all-linear"
 
 
@@ -22,11 +24,14 @@ class TrainConfig:
     """Everything one LoRA run needs; written as config.yaml into its run folder."""
 
     snapshot: str = ""
+    eval_snapshot: str = ""
+    experiment: str = ""
     base_model: str = DEFAULT_MODEL
     prompt_format: str = "chat"
     response_only_loss: bool = True
     packing: bool = False
     max_seq_len: int = 512
+    long_rows: str = "truncate"
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -34,10 +39,13 @@ class TrainConfig:
     learning_rate: float = 2e-4
     epochs: int = 1
     max_steps: int = 0
+    token_budget: int = 0
     batch_size: int = 4
     grad_accum: int = 1
     warmup_steps: int = 0
     gradient_checkpointing: bool = False
+    mixed_precision: str = "auto"
+    load_in_4bit: bool = False
     seed: int = 42
     eval_interval: int = 50
     save_interval: int = 50
@@ -49,11 +57,14 @@ class TrainConfig:
 
 FIELD_HELP: dict[str, str] = {
     "snapshot": "Snapshot folder to train on (its train split; held-out split for eval loss).",
+    "eval_snapshot": "Snapshot whose held-out split is the eval set (empty: this run's own); an experiment shares one.",
+    "experiment": "Name of the experiment this run belongs to (runs over several snapshots with identical settings).",
     "base_model": f"'{DEFAULT_MODEL}' (packaged SmolLM2-135M-Instruct) or a local transformers model folder.",
     "prompt_format": "chat: the model's chat template; alpaca: the Alpaca '### Instruction/### Response' template.",
     "response_only_loss": "Mask prompt tokens (label -100) so only the response is learned.",
     "packing": "Pack several short examples into one sequence (attention stays inside each example).",
-    "max_seq_len": "Longest sequence in tokens; longer responses are cut, prompts must fit.",
+    "max_seq_len": "Longest sequence in tokens (train and held-out rows alike); see long_rows for longer rows.",
+    "long_rows": "Rows longer than max_seq_len, train and held-out alike: truncate (cut the end) or drop them.",
     "lora_r": "LoRA rank.",
     "lora_alpha": "LoRA scaling alpha (effective scale alpha/r).",
     "lora_dropout": "Dropout on the LoRA input, in [0, 1).",
@@ -61,12 +72,18 @@ FIELD_HELP: dict[str, str] = {
     "learning_rate": "AdamW learning rate.",
     "epochs": "Passes over the train split (ignored when max_steps > 0).",
     "max_steps": "Optimizer steps to run; 0 = use epochs.",
+    "token_budget": "Train on exactly this many tokens, then stop (0: use max_steps / epochs); overrides both.",
     "batch_size": "Sequences per micro-batch.",
     "grad_accum": "Micro-batches per optimizer step (effective batch = batch_size x grad_accum).",
     "warmup_steps": "Linear warm-up steps before the linear decay.",
     "gradient_checkpointing": "Recompute activations in backward: about half the memory, ~1.5x slower.",
+    "mixed_precision": "auto: bf16 on a CUDA GPU that has it, else fp16 there, fp32 on CPU; or no / bf16 / fp16.",
+    "load_in_4bit": "QLoRA: load the base model in 4-bit NF4 (needs a CUDA GPU and bitsandbytes).",
     "seed": "Seed for data order and LoRA init.",
-    "eval_interval": "Optimizer steps between eval-loss measurements on the held-out split (0 = only at the end).",
+    "eval_interval": (
+        "Optimizer steps between eval-loss measurements on the held-out split (0 = only at the end); "
+        "when > 0 or the snapshot has held-out rows, an empty eval set is refused."
+    ),
     "save_interval": "Optimizer steps between resumable checkpoints (0 = only at the end or on cancel).",
     "eval_max_examples": "Held-out examples used for eval loss (keeps eval quick).",
 }
@@ -130,6 +147,8 @@ def check_fields(cfg: TrainConfig) -> list[str]:
     rules = [
         (cfg.prompt_format in PROMPT_FORMATS, "prompt_format", f"must be one of {PROMPT_FORMATS}"),
         (cfg.max_seq_len >= 16, "max_seq_len", "must be at least 16"),
+        (cfg.long_rows in LONG_ROWS, "long_rows", f"must be one of {LONG_ROWS}"),
+        (cfg.mixed_precision in MIXED_PRECISION, "mixed_precision", f"must be one of {MIXED_PRECISION}"),
         (cfg.lora_r >= 1, "lora_r", "must be at least 1"),
         (cfg.lora_alpha > 0, "lora_alpha", "must be positive"),
         (0 <= cfg.lora_dropout < 1, "lora_dropout", "must be in [0, 1)"),
@@ -137,6 +156,7 @@ def check_fields(cfg: TrainConfig) -> list[str]:
         (0 < cfg.learning_rate <= 1, "learning_rate", "must be in (0, 1]; 1e-4 to 5e-4 is usual for LoRA"),
         (cfg.epochs >= 1 or cfg.max_steps > 0, "epochs", "must be at least 1 (or set max_steps > 0)"),
         (cfg.max_steps >= 0, "max_steps", "must be 0 (use epochs) or positive"),
+        (cfg.token_budget >= 0, "token_budget", "must be 0 (use max_steps / epochs) or positive"),
         (cfg.batch_size >= 1, "batch_size", "must be at least 1"),
         (cfg.grad_accum >= 1, "grad_accum", "must be at least 1"),
         (cfg.warmup_steps >= 0, "warmup_steps", "must be 0 or positive"),
@@ -145,7 +165,37 @@ def check_fields(cfg: TrainConfig) -> list[str]:
         (cfg.eval_max_examples >= 1, "eval_max_examples", "must be at least 1"),
     ]
     values = cfg.to_dict()
-    return [f"{name}: {rule}; got {values[name]!r}" for ok, name, rule in rules if not ok]
+    return [f"{name}: {rule}; got {values[name]!r}" for ok, name, rule in rules if not ok] + device_errors(cfg)
+
+
+def device_errors(cfg: TrainConfig) -> list[str]:
+    """Precision and 4-bit settings this machine cannot run, with the fix."""
+    import importlib.util
+
+    import torch
+
+    errors = []
+    cuda = torch.cuda.is_available()
+    if cfg.mixed_precision in ("bf16", "fp16") and not cuda:
+        errors.append(f"mixed_precision: {cfg.mixed_precision} needs a CUDA GPU; use auto (fp32 on CPU) or no")
+    elif cfg.mixed_precision == "bf16" and not torch.cuda.is_bf16_supported():
+        errors.append("mixed_precision: this GPU has no bf16; use fp16 or auto")
+    if cfg.load_in_4bit and not cuda:
+        errors.append("load_in_4bit: 4-bit QLoRA needs a CUDA GPU (none found); set load_in_4bit false")
+    elif cfg.load_in_4bit and importlib.util.find_spec("bitsandbytes") is None:
+        errors.append("load_in_4bit: needs the bitsandbytes package (pip install bitsandbytes), or set it false")
+    return errors
+
+
+def precision(cfg: TrainConfig) -> str:
+    """The mixed precision a run uses on this machine: 'bf16', 'fp16' or 'no' (fp32)."""
+    import torch
+
+    if cfg.mixed_precision != "auto":
+        return cfg.mixed_precision
+    if not torch.cuda.is_available():
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 @dataclass

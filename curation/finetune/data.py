@@ -1,5 +1,8 @@
 """Examples to training tensors: prompt formats, tokenisation with prompt masking, padding and packing.
 
+Every assistant turn of a conversation is a reply that trains; system and user turns (and the template's
+markup before each reply) get label -100 when response_only_loss is on.
+
 Packing puts several examples into one row with position_ids restarting at 0 for each; with no attention mask,
 transformers (5.x, any attention implementation) turns restarting positions into a block-diagonal causal mask,
 so no token attends across examples. The first token of each packed example gets label -100, as its
@@ -64,33 +67,66 @@ def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": row.get("output") or ""}]
 
 
-def _alpaca_fields(messages: list[dict[str, str]]) -> tuple[str, str]:
-    """(instruction, input) for the Alpaca template: last user turn, earlier turns as context."""
-    context = [f"{m['role']}: {m['content']}" for m in messages[:-2]]
-    return messages[-2]["content"], "\n".join(context)
+def _check_turns(row: dict[str, Any], messages: list[dict[str, str]]) -> None:
+    roles = [m["role"] for m in messages]
+    if roles[-1] != "assistant" or "user" not in roles[: roles.index("assistant")]:
+        raise ValueError(f"example {row.get('id')}: messages must have a user turn before each reply and end with one")
+
+
+def _chat_pieces(messages: list[dict[str, str]], tokenizer: Any) -> list[tuple[str, bool]]:
+    """Chat-template text cut at each assistant turn: each reply is the rendered text its turn adds."""
+    pieces, done = [], ""
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before = tokenizer.apply_chat_template(messages[:i], add_generation_prompt=True, tokenize=False)
+        after = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if not (before.startswith(done) and after.startswith(before)):
+            raise ValueError("the chat template does not render earlier turns as a prefix; use prompt_format alpaca")
+        pieces += [(before[len(done) :], False), (after[len(before) :], True)]
+        done = after
+    return pieces
+
+
+def _alpaca_pieces(row: dict[str, Any], messages: list[dict[str, str]], eos: str) -> list[tuple[str, bool]]:
+    """Alpaca template: the first user turn (system text as input), later turns as further Instruction/Response."""
+    if not _messages(row.get("messages")):
+        instruction, extra = row.get("instruction") or "", row.get("input") or ""
+        template = ALPACA_WITH_INPUT if extra else ALPACA_NO_INPUT
+        return [(template.format(instruction=instruction, input=extra), False), ((row.get("output") or "") + eos, True)]
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    pieces: list[tuple[str, bool]] = []
+    pending: list[str] = []
+    for message in messages:
+        if message["role"] == "user":
+            pending.append(message["content"])
+        elif message["role"] == "assistant":
+            user = "\n".join(pending)
+            if pieces:
+                text = f"\n\n### Instruction:\n{user}\n\n### Response:\n"
+            else:
+                text = (ALPACA_WITH_INPUT if system else ALPACA_NO_INPUT).format(instruction=user, input=system)
+            pieces += [(text, False), (message["content"] + eos, True)]
+            pending = []
+    return pieces
+
+
+def pieces(row: dict[str, Any], tokenizer: Any, prompt_format: str) -> list[tuple[str, bool]]:
+    """The example's text in order as (text, is_reply) pieces; every assistant turn is a reply that trains."""
+    messages = conversation(row)
+    _check_turns(row, messages)
+    if prompt_format == "alpaca":
+        return _alpaca_pieces(row, messages, tokenizer.eos_token)
+    try:
+        return _chat_pieces(messages, tokenizer)
+    except ValueError as err:
+        raise ValueError(f"example {row.get('id')}: {err}") from None
 
 
 def render(row: dict[str, Any], tokenizer: Any, prompt_format: str) -> tuple[str, str]:
-    """(prompt, response) texts; the loss covers the last assistant turn, everything before is prompt."""
-    messages = conversation(row)
-    if messages[-1]["role"] != "assistant" or len(messages) < 2:
-        raise ValueError(f"example {row.get('id')}: messages must end with a user turn then an assistant reply")
-    if prompt_format == "alpaca":
-        instruction, extra = (
-            _alpaca_fields(messages)
-            if _messages(row.get("messages"))
-            else (
-                row.get("instruction") or "",
-                row.get("input") or "",
-            )
-        )
-        template = ALPACA_WITH_INPUT if extra else ALPACA_NO_INPUT
-        return template.format(instruction=instruction, input=extra), messages[-1]["content"] + tokenizer.eos_token
-    prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if full.startswith(prompt):
-        return prompt, full[len(prompt) :]
-    return prompt, messages[-1]["content"] + tokenizer.eos_token
+    """(prompt, response) texts: the last assistant turn, and everything before it (what generation starts from)."""
+    parts = pieces(row, tokenizer, prompt_format)
+    return "".join(text for text, _ in parts[:-1]), parts[-1][0]
 
 
 def prompt_ids(row: dict[str, Any], tokenizer: Any, prompt_format: str) -> list[int]:
@@ -101,7 +137,7 @@ def prompt_ids(row: dict[str, Any], tokenizer: Any, prompt_format: str) -> list[
 
 @dataclass
 class Encoded:
-    """One tokenised example: ids, labels (-100 over the prompt when masked), and where it came from."""
+    """One tokenised example: ids, labels (-100 outside the replies when masked), and where it came from."""
 
     example_id: int
     input_ids: list[int]
@@ -113,27 +149,63 @@ class Encoded:
         return len(self.input_ids)
 
 
-def encode(row: dict[str, Any], tokenizer: Any, prompt_format: str, max_len: int, response_only: bool) -> Encoded:
-    """Tokenise prompt and response separately, so the mask boundary is exact; cut the response to max_len."""
-    prompt, response = render(row, tokenizer, prompt_format)
-    p_ids = tokenizer(prompt, add_special_tokens=prompt_format == "alpaca").input_ids
-    r_ids = tokenizer(response, add_special_tokens=False).input_ids
-    if len(p_ids) >= max_len:
-        raise ValueError(f"example {row.get('id')}: prompt has {len(p_ids)} tokens, max_seq_len is {max_len}")
-    room = max_len - len(p_ids)
-    ids = p_ids + r_ids[:room]
-    labels = ([IGNORE_INDEX] * len(p_ids) if response_only else list(p_ids)) + r_ids[:room]
-    return Encoded(int(row.get("id") or 0), ids, labels, len(p_ids), truncated=len(r_ids) > room)
+LONG_ROWS = ("truncate", "drop")
+
+
+class TooLong(ValueError):
+    """An example that does not fit max_seq_len under the chosen long-row rule."""
+
+
+def piece_ids(parts: list[tuple[str, bool]], tokenizer: Any, prompt_format: str) -> list[list[int]]:
+    """Token ids of each piece, tokenised separately so the mask boundaries are exact."""
+    first = tokenizer(parts[0][0], add_special_tokens=prompt_format == "alpaca").input_ids
+    return [first, *tokenizer([text for text, _ in parts[1:]], add_special_tokens=False).input_ids]
+
+
+def fit(
+    row_id: Any, parts: list[tuple[str, bool]], ids: list[list[int]], max_len: int, long_rows: str, response_only: bool
+) -> Encoded:
+    """Join the pieces into one example under the long-row rule (truncate the end, or drop the whole row)."""
+    tokens = [t for piece in ids for t in piece]
+    labels = [
+        t if (reply or not response_only) else IGNORE_INDEX
+        for (_, reply), piece in zip(parts, ids, strict=True)
+        for t in piece
+    ]
+    prompt_len = len(ids[0])
+    if prompt_len >= max_len:
+        raise TooLong(f"example {row_id}: prompt has {prompt_len} tokens, max_seq_len is {max_len}")
+    if len(tokens) > max_len and long_rows == "drop":
+        raise TooLong(f"example {row_id}: {len(tokens)} tokens, longer than max_seq_len {max_len} (long_rows: drop)")
+    return Encoded(int(row_id or 0), tokens[:max_len], labels[:max_len], prompt_len, truncated=len(tokens) > max_len)
+
+
+def encode(
+    row: dict[str, Any],
+    tokenizer: Any,
+    prompt_format: str,
+    max_len: int,
+    response_only: bool,
+    long_rows: str = "truncate",
+) -> Encoded:
+    """Tokenise an example with every assistant turn as a reply (labels -100 elsewhere when response_only)."""
+    parts = pieces(row, tokenizer, prompt_format)
+    return fit(row.get("id"), parts, piece_ids(parts, tokenizer, prompt_format), max_len, long_rows, response_only)
 
 
 def encode_frame(
-    frame: pd.DataFrame, tokenizer: Any, prompt_format: str, max_len: int, response_only: bool
+    frame: pd.DataFrame,
+    tokenizer: Any,
+    prompt_format: str,
+    max_len: int,
+    response_only: bool,
+    long_rows: str = "truncate",
 ) -> tuple[list[Encoded], list[str]]:
     """Encode every row; rows that cannot be trained on are returned as problems (never dropped silently)."""
     encoded, problems = [], []
     for row in frame.to_dict("records"):
         try:
-            encoded.append(encode(row, tokenizer, prompt_format, max_len, response_only))
+            encoded.append(encode(row, tokenizer, prompt_format, max_len, response_only, long_rows))
         except ValueError as err:
             problems.append(str(err))
     return encoded, problems

@@ -13,6 +13,27 @@ from curation.finetune.config import TrainConfig
 
 
 @dataclass
+class SplitLengths:
+    """Token lengths of one split's rows: the prompt before the first reply, and the whole example."""
+
+    ids: list[Any] = field(default_factory=list)
+    prompt: list[int] = field(default_factory=list)
+    total: list[int] = field(default_factory=list)
+
+    def too_long(self, max_len: int) -> int:
+        return sum(t > max_len for t in self.total)
+
+    def prompt_too_long(self, max_len: int) -> int:
+        return sum(p >= max_len for p in self.prompt)
+
+    def kept(self, cfg: TrainConfig) -> list[int]:
+        """Lengths of the rows a run trains or evaluates on, under the long-row rule."""
+        if cfg.long_rows == "drop":
+            return [t for t in self.total if t <= cfg.max_seq_len]
+        return [min(t, cfg.max_seq_len) for p, t in zip(self.prompt, self.total, strict=True) if p < cfg.max_seq_len]
+
+
+@dataclass
 class TrainPlan:
     """The facts the page shows before launch; `errors` non-empty means do not launch."""
 
@@ -23,6 +44,12 @@ class TrainPlan:
     longest_prompt: int = 0
     longest_example: int = 0
     truncated: int = 0
+    dropped: int = 0
+    eval_examples: int = 0
+    fit_len: int = 0
+    long_row_choices: list[str] = field(default_factory=list)
+    train_lengths: SplitLengths = field(default_factory=lambda: SplitLengths())
+    heldout_lengths: SplitLengths = field(default_factory=lambda: SplitLengths())
     sequences_per_epoch: int = 0
     steps: int = 0
     memory_bytes: int = 0
@@ -48,6 +75,12 @@ def _load_snapshot(cfg: TrainConfig, plan: TrainPlan) -> tuple[Any, Any] | None:
     except (OSError, ValueError) as err:
         plan.errors.append(f"snapshot: {err}")
         return None
+    if cfg.eval_snapshot:
+        try:
+            heldout = load_snapshot(Path(cfg.eval_snapshot))[1]
+        except (OSError, ValueError) as err:
+            plan.errors.append(f"eval_snapshot: {err}")
+            return None
     plan.train_examples, plan.heldout_examples = len(train), len(heldout)
     if not len(train):
         plan.errors.append(f"snapshot: the train split of {cfg.snapshot} is empty; pick another snapshot")
@@ -74,43 +107,88 @@ def _load_model(cfg: TrainConfig, plan: TrainPlan) -> fconfig.ModelInfo | None:
     return info
 
 
-def _render_all(cfg: TrainConfig, plan: TrainPlan, train: Any, tok: Any) -> tuple[list, list[str], list[str]]:
-    """(ids, prompts, responses) of every renderable row; the others become errors that name the example."""
-    ids, prompts, responses = [], [], []
-    for row in train.to_dict("records"):
+def split_lengths(frame: Any, tok: Any, prompt_format: str, errors: list[str], split: str) -> SplitLengths:
+    """Tokenise a split (batched, the same pieces the trainer encodes); unrenderable rows become errors."""
+    out, rows = SplitLengths(), []
+    for row in frame.to_dict("records"):
         try:
-            prompt, response = data.render(row, tok, cfg.prompt_format)
+            rows.append((row.get("id"), data.pieces(row, tok, prompt_format)))
         except ValueError as err:
-            plan.errors.append(f"snapshot: {err}")
-            continue
-        ids.append(row.get("id"))
-        prompts.append(prompt)
-        responses.append(response)
-    return ids, prompts, responses
+            errors.append(f"snapshot ({split}): {err}")
+    if not rows:
+        return out
+    firsts = tok([parts[0][0] for _, parts in rows], add_special_tokens=prompt_format == "alpaca").input_ids
+    rest = [text for _, parts in rows for text, _ in parts[1:]]
+    rest_lens = iter(len(x) for x in tok(rest, add_special_tokens=False).input_ids)
+    for (row_id, parts), first in zip(rows, firsts, strict=True):
+        out.ids.append(row_id)
+        out.prompt.append(len(first))
+        out.total.append(len(first) + sum(next(rest_lens) for _ in parts[1:]))
+    return out
 
 
-def _measure(cfg: TrainConfig, plan: TrainPlan, train: Any, info: fconfig.ModelInfo) -> None:
-    """Tokenise the train split (batched): prompt lengths vs max_seq_len, truncation, sequences, steps."""
+def long_row_choices(plan: TrainPlan, cfg: TrainConfig) -> list[str]:
+    """What each way of handling rows longer than max_seq_len would do to the train and held-out splits."""
+    tr, ho, n = plan.train_lengths, plan.heldout_lengths, cfg.max_seq_len
+    if not (tr.too_long(n) or ho.too_long(n)):
+        return []
+    cut_tr, cut_ho = tr.too_long(n) - tr.prompt_too_long(n), ho.too_long(n) - ho.prompt_too_long(n)
+    uncuttable = tr.prompt_too_long(n) + ho.prompt_too_long(n)
+    return [
+        f"truncate: cuts the end of {cut_tr} train / {cut_ho} held-out rows"
+        + (f"; {uncuttable} rows have prompts too long to cut" if uncuttable else ""),
+        f"drop: leaves out {tr.too_long(n)} train / {ho.too_long(n)} held-out rows",
+        f"raise max_seq_len to {plan.fit_len}: every row fits whole",
+    ]
+
+
+def _long_row_errors(cfg: TrainConfig, plan: TrainPlan) -> None:
+    """Prompts that cannot be truncated, and an empty eval set when eval was asked for."""
+    n, choice = cfg.max_seq_len, f"set long_rows: drop or raise max_seq_len to {plan.fit_len}"
+    for name, lengths in (("train", plan.train_lengths), ("held-out", plan.heldout_lengths)):
+        worst = [i for i, p in enumerate(lengths.prompt) if p >= n]
+        if worst and cfg.long_rows == "truncate":
+            first = worst[0]
+            plan.errors.append(
+                f"max_seq_len: {n} is shorter than the prompt of {len(worst)} {name} row(s) (e.g. example "
+                f"{lengths.ids[first]}: {lengths.prompt[first]} tokens), which cannot be truncated; {choice}"
+            )
+    if not plan.train_lengths.kept(cfg) and plan.train_examples:
+        plan.errors.append(f"long_rows: no train row fits max_seq_len {n}; raise max_seq_len to {plan.fit_len}")
+    asked = cfg.eval_interval > 0 or plan.heldout_examples > 0
+    if asked and plan.eval_examples == 0:
+        if not plan.heldout_examples:
+            why = "the snapshot has no held-out rows; make one with a held-out share, or set eval_interval 0"
+        elif cfg.long_rows == "drop":
+            why = f"long_rows: drop leaves out all {plan.heldout_examples} held-out rows; use truncate or raise "
+            why += f"max_seq_len to {plan.fit_len}"
+        else:
+            why = f"no held-out prompt fits max_seq_len {n}; raise it to {plan.fit_len}"
+        plan.errors.append(f"eval: the eval set is empty: {why}")
+
+
+def _measure(cfg: TrainConfig, plan: TrainPlan, splits: tuple[Any, Any], info: fconfig.ModelInfo) -> None:
+    """Tokenise both splits: lengths vs max_seq_len under the long-row rule, sequences, steps, eval set size."""
     tok = data.load_tokenizer(str(info.folder))
-    ids, prompts, responses = _render_all(cfg, plan, train, tok)
-    if not ids:
+    plan.train_lengths = split_lengths(splits[0], tok, cfg.prompt_format, plan.errors, "train")
+    plan.heldout_lengths = split_lengths(splits[1], tok, cfg.prompt_format, plan.errors, "held-out")
+    if not plan.train_lengths.ids:
         return
-    p_lens = [len(x) for x in tok(prompts, add_special_tokens=cfg.prompt_format == "alpaca").input_ids]
-    r_lens = [len(x) for x in tok(responses, add_special_tokens=False).input_ids]
-    totals = [p + r for p, r in zip(p_lens, r_lens, strict=True)]
-    worst = max(range(len(ids)), key=p_lens.__getitem__)
-    plan.longest_prompt, plan.longest_example = p_lens[worst], max(totals)
-    plan.truncated = sum(t > cfg.max_seq_len for t in totals)
-    lengths = [min(t, cfg.max_seq_len) for t in totals]
+    tr, n = plan.train_lengths, cfg.max_seq_len
+    plan.longest_prompt, plan.longest_example = max(tr.prompt), max(tr.total)
+    plan.fit_len = max(tr.total + plan.heldout_lengths.total)
+    plan.truncated = tr.too_long(n) - tr.prompt_too_long(n) if cfg.long_rows == "truncate" else 0
+    plan.dropped = tr.too_long(n) if cfg.long_rows == "drop" else 0
+    lengths = tr.kept(cfg)
     plan.train_tokens = sum(lengths)
-    if plan.longest_prompt >= cfg.max_seq_len:
-        plan.errors.append(
-            f"max_seq_len: {cfg.max_seq_len} is shorter than the longest prompt ({plan.longest_prompt} tokens, "
-            f"example {ids[worst]}); raise max_seq_len to at least {plan.longest_prompt + 32} or drop that example "
-            "from the snapshot"
-        )
+    plan.eval_examples = min(cfg.eval_max_examples, len(plan.heldout_lengths.kept(cfg)))
+    _long_row_errors(cfg, plan)
+    plan.long_row_choices = long_row_choices(plan, cfg)
     plan.sequences_per_epoch = data.sequences_per_epoch(lengths, cfg.packing, cfg.max_seq_len)
     plan.steps = total_steps(cfg, plan.sequences_per_epoch)
+    if cfg.token_budget and plan.train_tokens:  # about: the exact count depends on the shuffled order
+        micro_batches = math.ceil(plan.sequences_per_epoch / cfg.batch_size)
+        plan.steps = math.ceil(cfg.token_budget / (plan.train_tokens / micro_batches) / cfg.grad_accum)
 
 
 def make_plan(cfg: TrainConfig, *, memory_bytes: int | None = None) -> TrainPlan:
@@ -126,5 +204,5 @@ def make_plan(cfg: TrainConfig, *, memory_bytes: int | None = None) -> TrainPlan
     if message:
         plan.errors.append(message)
     if splits is not None and not any(e.startswith(("prompt_format", "max_seq_len")) for e in plan.errors):
-        _measure(cfg, plan, splits[0], info)
+        _measure(cfg, plan, splits, info)
     return plan

@@ -7,6 +7,7 @@ ended. Cancelling the job writes the run folder's `cancel` file; the trainer sto
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -192,6 +193,64 @@ def launch(runner: JobRunner, cfg: TrainConfig, root: Path | None = None, poll_s
     """Create a run folder and train in the background; returns (job id, run folder)."""
     run_dir = create_run(cfg, root)
     return start(runner, run_dir, poll_s), run_dir
+
+
+EXPERIMENT_KIND = "finetune-experiment"
+
+
+def create_experiment(cfg: TrainConfig, snapshots: list[Path | str], name: str, root: Path | None = None) -> list[Path]:
+    """One run folder per snapshot, with identical settings and token budget and one shared eval set.
+
+    The eval set is `cfg.eval_snapshot`'s held-out split, else the first snapshot's.
+    """
+    if len(snapshots) < 2:
+        raise ValueError("an experiment needs at least two snapshots")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name.strip()):
+        raise ValueError(f"experiment: name {name!r} must be letters, digits, '_', '.' or '-' (up to 64)")
+    shared = str(Path(cfg.eval_snapshot or snapshots[0]).resolve())
+    base = TrainConfig(**{**cfg.to_dict(), "experiment": name.strip(), "eval_snapshot": shared})
+    return [create_run(TrainConfig(**{**base.to_dict(), "snapshot": str(s)}), root) for s in snapshots]
+
+
+def _experiment_fn(run_dirs: list[Path], poll_s: float) -> Any:
+    """Train the runs one after another (they share the machine); a cancel stops the current run and the rest."""
+
+    def fn(ctx: JobContext) -> dict:
+        results = []
+        for i, run_dir in enumerate(run_dirs):
+            ctx.set_run_info(run_dir=str(run_dir))
+
+            def report(fraction: float, message: str, i: int = i) -> bool:
+                try:
+                    ctx.progress((i + fraction) / len(run_dirs), None, f"run {i + 1}/{len(run_dirs)}: {message}")
+                except JobCancelled:
+                    return True
+                return False
+
+            result = outcome(run_dir, follow(run_dir, start_process(run_dir), report, poll_s))
+            results.append(
+                {"run": run_dir.name, "status": result["status"]} | {"eval_loss": result.get("final_eval_loss")}
+            )
+            if result["status"] != "succeeded":
+                raise JobCancelled(f"cancelled during run {run_dir.name}; later runs not started")
+        return {"runs": results}
+
+    return fn
+
+
+def launch_experiment(
+    runner: JobRunner, cfg: TrainConfig, snapshots: list[Path | str], name: str, root: Path | None = None
+) -> tuple[int, list[Path]]:
+    """Create the experiment's run folders and train them one after another in one background job."""
+    run_dirs = create_experiment(cfg, snapshots, name, root)
+    params = {"experiment": name, "runs": [str(d) for d in run_dirs]}
+    return runner.submit(EXPERIMENT_KIND, _experiment_fn(run_dirs, POLL_S), params), run_dirs
+
+
+def run_experiment_foreground(runner: JobRunner, run_dirs: list[Path], on_progress: Any = None) -> dict | None:
+    """Train an experiment's runs in this thread (CLI), one job for all of them."""
+    params = {"runs": [str(d) for d in run_dirs]}
+    return runner.run(EXPERIMENT_KIND, _experiment_fn(run_dirs, POLL_S), params, on_progress)
 
 
 def check_resumable(run_dir: Path) -> None:

@@ -2,7 +2,8 @@
 
 A run folder holds config.yaml, manifest.json (copy of the snapshot's), progress.jsonl, train.log (the
 trainer's log), console.log (the process's stdout/stderr when launched by the runner), pid, result.json
-(written at the end: succeeded, cancelled or failed), checkpoints/last/ (resumable state) and adapter/.
+(written at the end: succeeded, cancelled or failed), checkpoints/checkpoint-N/ (the Trainer's resumable state)
+and adapter/.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ PID = "pid"
 RESULT = "result.json"
 CANCEL = "cancel"
 ADAPTER = "adapter"
-CHECKPOINT = "checkpoints/last"
+CHECKPOINTS = "checkpoints"
 COMPARE = "compare.json"
 SLICES = "slice_loss.json"
 
@@ -47,6 +48,34 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=float) + "\n"
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoints/checkpoint-N folder (the Trainer's layout), or None."""
+    found = []
+    for folder in (Path(run_dir) / CHECKPOINTS).glob("checkpoint-*"):
+        suffix = folder.name.removeprefix("checkpoint-")
+        if suffix.isdigit() and folder.is_dir():
+            found.append((int(suffix), folder))
+    return max(found)[1] if found else None
+
+
+def truncate_progress(run_dir: Path, step: int) -> int:
+    """Drop step and eval lines past `step` (a resume restarts there); returns how many were dropped."""
+    records = read_progress(run_dir)
+    kept = [r for r in records if r.get("type") not in ("step", "eval") or r.get("step", 0) <= step]
+    if step == 0:  # a fresh start: not even the step-0 eval survives
+        kept = [r for r in records if r.get("type") not in ("step", "eval")]
+    if len(kept) != len(records):
+        path = Path(run_dir) / PROGRESS
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json_line(r) for r in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return len(records) - len(kept)
 
 
 def read_progress(run_dir: Path) -> list[dict[str, Any]]:
@@ -126,6 +155,8 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "status": status_of(run_dir),
         "snapshot": manifest.get("name", Path(cfg.snapshot).name),
         "snapshot_hash": str(manifest.get("content_hash", ""))[:12],
+        "experiment": cfg.experiment,
+        "eval_snapshot": Path(cfg.eval_snapshot).name if cfg.eval_snapshot else "",
         "base_model": Path(cfg.base_model).name,
         "step": steps[-1]["step"] if steps else 0,
         "total_steps": steps[-1]["total_steps"] if steps else None,
@@ -137,7 +168,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime((run_dir / CONFIG).stat().st_mtime)),
         "path": str(run_dir),
         "has_adapter": (run_dir / ADAPTER / "adapter_config.json").exists(),
-        "has_checkpoint": (run_dir / CHECKPOINT).is_dir(),
+        "has_checkpoint": last_checkpoint(run_dir) is not None,
     }
 
 
@@ -148,6 +179,25 @@ def loss_frame(records: list[dict[str, Any]]) -> Any:
     rows = [{"step": r["step"], "loss": r["loss"], "series": "train"} for r in records if r.get("type") == "step"]
     rows += [{"step": r["step"], "loss": r["eval_loss"], "series": "eval"} for r in records if r.get("type") == "eval"]
     return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def experiment_names(listed: list[dict[str, Any]]) -> list[str]:
+    """Experiment names among listed runs, newest first."""
+    return list(dict.fromkeys(r["experiment"] for r in listed if r.get("experiment")))
+
+
+def experiment_losses(run_dirs: list[Path]) -> Any:
+    """Eval losses of several runs in one long frame (step, loss, run, snapshot) for one chart."""
+    import pandas as pd
+
+    parts = []
+    for run_dir in run_dirs:
+        manifest = read_json(Path(run_dir) / MANIFEST) or {}
+        frame = loss_frame(read_progress(run_dir))
+        frame = frame[frame["series"] == "eval"].assign(run=Path(run_dir).name, snapshot=manifest.get("name", ""))
+        parts.append(frame)
+    columns = ["step", "loss", "series", "run", "snapshot"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def settings_text(cfg: dict[str, Any]) -> str:

@@ -83,7 +83,7 @@ def test_bad_settings_are_listed_and_nothing_starts(cli, snap: Path, tiny_model_
     result = cli("train", "--config", cfg)
     assert result.exit_code == 1
     assert "error: lora_dropout: must be in [0, 1); got 2.0" in result.output
-    assert "error: max_seq_len: 20 is shorter than the longest prompt" in result.output
+    assert "error: max_seq_len: 20 is shorter than the prompt of 2 train row(s)" in result.output
     assert runs.list_runs() == [] and cli("train", "check", "--config", cfg).exit_code == 1
     (tmp_path / "bad.yaml").write_text("lr: 0.1\n")
     unknown = cli("train", "--config", tmp_path / "bad.yaml")

@@ -46,7 +46,7 @@ def tok():
 
 
 @pytest.mark.parametrize("fmt", ["chat", "alpaca"])
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: str(r["id"]))
+@pytest.mark.parametrize("row", ROWS[:3], ids=lambda r: str(r["id"]))
 def test_labels_are_masked_exactly_over_the_prompt(tok, fmt: str, row: dict) -> None:
     enc = data.encode(row, tok, fmt, 512, response_only=True)
     prompt, response = data.render(row, tok, fmt)
@@ -59,6 +59,27 @@ def test_labels_are_masked_exactly_over_the_prompt(tok, fmt: str, row: dict) -> 
     assert tok.decode(r_ids).startswith(last_answer) and last_answer not in tok.decode(p_ids)[-len(last_answer) :]
     full = data.encode(row, tok, fmt, 512, response_only=False)
     assert full.labels == full.input_ids
+
+
+def _trained_spans(enc: data.Encoded) -> list[list[int]]:
+    """Runs of consecutive trained label ids."""
+    spans: list[list[int]] = []
+    for previous, label in zip([-100, *enc.labels], enc.labels, strict=False):
+        if label != -100:
+            spans.append([label]) if previous == -100 else spans[-1].append(label)
+    return spans
+
+
+@pytest.mark.parametrize(
+    ("fmt", "replies"), [("chat", ["4<|im_end|>\n", "6<|im_end|>\n"]), ("alpaca", ["4<|im_end|>", "6<|im_end|>"])]
+)
+def test_every_assistant_turn_of_a_conversation_trains_and_nothing_else(tok, fmt: str, replies: list[str]) -> None:
+    enc = data.encode(ROWS[3], tok, fmt, 512, response_only=True)
+    assert [tok.decode(span) for span in _trained_spans(enc)] == replies
+    assert all(label in (-100, token) for label, token in zip(enc.labels, enc.input_ids, strict=True))
+    context = tok.decode([t for t, label in zip(enc.input_ids, enc.labels, strict=True) if label == -100])
+    assert "Be brief." in context and "2+2?" in context and "and 3+3?" in context
+    assert "4" not in context.replace("2+2", "").replace("3+3", "")
 
 
 def test_chat_prompt_holds_earlier_turns_and_ends_with_the_assistant_header(tok) -> None:
@@ -140,7 +161,11 @@ def test_valid_settings_pass(snap: Path, tiny_model_dir: Path) -> None:  # noqa:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"max_seq_len": 20}, "max_seq_len: 20 is shorter than the longest prompt (36 tokens, example 1); raise"),
+        (
+            {"max_seq_len": 20},
+            "max_seq_len: 20 is shorter than the prompt of 2 train row(s) (e.g. example 1: 36 tokens), which cannot "
+            "be truncated; set long_rows: drop or raise max_seq_len to 42",
+        ),
         ({"batch_size": 4096, "max_seq_len": 512}, "batch_size: 4096 x max_seq_len 512 needs about"),
         ({"target_modules": ["qkv"]}, "target_modules: ['qkv'] are not linear layers of this model; use some of"),
         ({"learning_rate": 5.0}, "learning_rate: must be in (0, 1]"),

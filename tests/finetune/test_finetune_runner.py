@@ -69,7 +69,7 @@ def test_restarted_app_reattaches_to_a_live_run_and_cancel_saves_the_adapter(sto
     assert job["status"] == "cancelled", job
     assert (run_dir / runs.CANCEL).exists() and runs.status_of(run_dir) == "cancelled"
     assert (run_dir / runs.ADAPTER / "adapter_model.safetensors").is_file()
-    assert 0 < job["result"]["step"] < 5000 and (run_dir / runs.CHECKPOINT / "state.pt").is_file()
+    assert 0 < job["result"]["step"] < 5000 and (runs.last_checkpoint(run_dir) / "optimizer.pt").is_file()
 
 
 def test_a_run_that_died_while_the_app_was_down_is_failed_with_its_log(store, long_run, tmp_path) -> None:

@@ -92,7 +92,7 @@ def test_launch_shows_live_progress_loss_chart_and_log(snap: Path, fake_trainer:
 @pytest.mark.parametrize(
     ("numbers", "expected"),
     [
-        ({"max_seq_len": 16}, "max_seq_len: 16 is shorter than the longest prompt"),
+        ({"max_seq_len": 16}, "max_seq_len: 16 is shorter than the prompt of 2 train row(s)"),
         ({"batch_size": 4096, "max_seq_len": 8192}, "batch_size: 4096 x max_seq_len 8192 needs about"),
     ],
 )
@@ -197,3 +197,47 @@ def test_compare_buttons_run_jobs_on_a_real_tiny_run(snap: Path, tiny_model_dir:
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "#10  What is the secret word?" in [t.value for t in at.text]
     assert at.dataframe[0].value["slice"].tolist() == ["all", "source", "task_cluster", "cot"]
+
+
+def test_long_heldout_rows_show_what_each_choice_would_do(snaps: Path) -> None:
+    long_answer = "the answer goes on and on " * 30
+    make_snapshot(snaps, snapshot_rows(TAUGHT), snapshot_rows([("Explain at length.", long_answer)], start=10))
+    at = _page()
+    at.number_input(key="ft_max_seq_len").set_value(64)
+    at = at.button(key="ft_check").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    warning = at.warning[0].value.replace("\\", "")
+    assert "Rows longer than max_seq_len 64 (now: truncate)" in warning
+    assert "truncate: cuts the end of 0 train / 1 held-out rows" in warning
+    assert "drop: leaves out 0 train / 1 held-out rows" in warning and "raise max_seq_len to" in warning
+    at.radio(key="ft_long_rows").set_value("drop")
+    at = at.button(key="ft_check").click().run()
+    assert any("eval: the eval set is empty" in e.value.replace("\\", "") for e in at.error)
+
+
+def test_experiment_launches_one_run_per_snapshot_and_shows_them_side_by_side(snaps: Path, fake_trainer: Path) -> None:  # noqa: F811
+    make_snapshot(snaps, snapshot_rows(TAUGHT), snapshot_rows(TAUGHT[:1], start=10), name="raw")
+    make_snapshot(snaps, snapshot_rows(TAUGHT[:1]), snapshot_rows(TAUGHT[1:], start=10), name="curated")
+    at = _page()
+    for name, value in {"max_steps": 4, "eval_interval": 2}.items():
+        at.number_input(key=f"ft_{name}").set_value(value)
+    other = at.multiselect(key="ft_exp_snapshots").options[0]
+    at.multiselect(key="ft_exp_snapshots").select(other)
+    at.text_input(key="ft_exp_name").input("raw-vs-curated")
+    at = at.run().button(key="ft_exp_launch").click().run()
+    (error,) = at.error
+    assert error.value.replace("\\", "").startswith("token_budget: set a token budget so every run trains on the same")
+    assert runs.list_runs() == []
+
+    at.number_input(key="ft_token_budget").set_value(400)
+    at = at.button(key="ft_exp_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_for(lambda: len(runs.list_runs()) == 2 and all(r["status"] == "succeeded" for r in runs.list_runs()))
+    at.run()
+    assert at.segmented_control(key="ft_view").value == "Experiments"
+    assert at.selectbox(key="ft_exp_pick").value == "raw-vs-curated"
+    table = at.dataframe[0].value
+    assert sorted(table["snapshot"]) == ["curated", "raw"] and set(table["status"]) == {"succeeded"}
+    chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert chart["encoding"]["color"]["field"] == "snapshot"
+    assert {r["eval_snapshot"] for r in runs.list_runs()} == {runs.list_runs()[0]["eval_snapshot"]}
