@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from curation import config
 from curation.finetune import runner as finetune_runner
@@ -30,7 +31,20 @@ def reattach_handlers(runner: JobRunner | None = None) -> dict:
     return {finetune_runner.JOB_KIND: functools.partial(finetune_runner.reattach, runner=runner)}
 
 
+def ensure_app_navigation() -> None:
+    """Make a deep link opened first after a server start run app.py's st.navigation, not pages/ auto-discovery.
+
+    Streamlit decides once per process, from the mere presence of pages/, to run a first request for /Browse as a
+    plain multipage app (no sections, file-name titles); st.navigation only switches that off when app.py runs.
+    Every page asks for the store first, so here we switch it off and rerun, which runs app.py for the same URL.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def _opened() -> tuple[Store, JobRunner]:
+    ensure_app_navigation()
     try:
         return _open(str(config.get_path("db")))
     except StoreLockedError as err:
