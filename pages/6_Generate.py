@@ -19,6 +19,7 @@ from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback
+from ui import jobs as ui_jobs
 from ui.state import author, get_runner, get_store
 
 FLASH = "gen_flash"
@@ -147,7 +148,7 @@ def settings_section(can_start: bool) -> None:
         st.error("These settings cannot be used.")
         st.code(str(err), language=None)
         return
-    running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [JOB_KIND], 5)["status"])
+    running = ui_jobs.any_active(store, [JOB_KIND])
     st.button(
         "Start generation",
         key="gen_start",
@@ -189,24 +190,20 @@ def drop_chart(job_id: int) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-@st.fragment(run_every=1)
+def _generation_summary(job: dict) -> str:
+    result = job["result"]
+    dropped = sum((result.get("dropped") or {}).values())
+    budget = "; the prompt budget ran out first" if result.get("budget_spent") else ""
+    return (
+        f"Job #{job['id']} kept {result['kept']:,} tasks ({result['rows']:,} rows written as source "
+        f"{result['source']}) from {result['prompts']:,} prompts; dropped {dropped:,} candidates{budget}."
+    )
+
+
 def progress_section(job_id: int) -> None:
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['status']}")
-    st.text(job["message"] or "")
-    if job["status"] in ("queued", "running"):
-        st.button("Cancel (keeps what was accepted)", key="gen_cancel", on_click=runner.cancel, args=(job_id,))
-    elif job["error"]:
-        st.error("The run failed.")
-        st.code(job["error"], language=None, wrap_lines=True)
-    drop_chart(job_id)
-    seen = st.session_state.setdefault("gen_seen_status", {})
-    if seen.get(job_id) not in (None, job["status"]) and job["status"] not in ("queued", "running"):
-        seen[job_id] = job["status"]
-        st.rerun(scope="app")
-    seen[job_id] = job["status"]
+    ui_jobs.job_panel(
+        store, runner, job_id, key="gen_job", summary=_generation_summary, details=lambda job: drop_chart(job_id)
+    )
 
 
 # -- review --------------------------------------------------------------------------------------

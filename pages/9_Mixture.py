@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 import altair as alt
@@ -15,8 +14,9 @@ from curation.filters import STATUSES
 from curation.mixture import export as mixture_export
 from curation.mixture import plan as mixture
 from curation.mixture import snapshot
-from curation.store import examples, jobs_table
+from curation.store import examples
 from ui import feedback
+from ui import jobs as ui_jobs
 from ui.state import get_runner, get_store
 from ui.text import inert
 
@@ -184,18 +184,11 @@ def start_export(config: mixture.MixConfig) -> None:
     flash("info", f"Started export job #{job_id}.")
 
 
-@st.fragment(run_every=1)
-def export_progress(job_id: int) -> None:
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"export job #{job_id} · {job['status']}")
-    st.text(job["message"] or "")
-    if job["status"] == "failed":
-        st.error(inert(job["error"] or "the export failed"))
-    elif job["status"] == "succeeded" and job.get("result"):
-        result = job["result"] if isinstance(job["result"], dict) else json.loads(job["result"])
-        st.success(inert(f"Snapshot written: {result['path']}"))
+def _export_summary(job: dict) -> str:
+    result = job["result"]
+    counts = result.get("counts") or {}
+    rows = f" ({counts.get('train', 0):,} train, {counts.get('heldout', 0):,} held-out rows)" if counts else ""
+    return f"Job #{job['id']} wrote snapshot {result['path']}{rows}."
 
 
 def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None:
@@ -211,8 +204,9 @@ def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None
         args=(config,),
     )
     right.download_button("Download MIX.yaml (for `mix export --config`)", text, "mix.yaml", key="mix_yaml")
-    if st.session_state.get("mix_job"):
-        export_progress(int(st.session_state.mix_job))
+    job_id = ui_jobs.current_job_id(store, [mixture_export.JOB_KIND], "mix_job")
+    if job_id is not None:
+        ui_jobs.job_panel(store, runner, job_id, key="mix_job", summary=_export_summary)
     with st.expander("Settings as YAML"):
         st.code(text, language="yaml")
 
