@@ -17,6 +17,7 @@ from ui.text import inert
 NONE = "(none)"
 PREVIEW_ROWS = 20
 FLASH = "import_flash"
+UPLOAD_KEY = "import_upload"
 HELP = {
     "alpaca": "JSON array of {instruction, input, output} objects.",
     "selfinstruct-seed": "JSONL, one task per line with a list of instances -> one row per instance.",
@@ -98,11 +99,12 @@ def do_import(upload, fmt: str, mapping, source: str, origin: str) -> None:
         "success",
         f"Imported {result.rows:,} rows from {inert(upload.name)} as source #{result.source_id}.",
     )
+    del st.session_state[UPLOAD_KEY]  # the next run shows an empty uploader, so the same file is not imported twice
 
 
 def show_upload(sources: pd.DataFrame) -> None:
     upload = st.file_uploader(
-        "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key="import_upload"
+        "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key=UPLOAD_KEY
     )
     if upload is None:
         st.caption("Formats: " + ", ".join(importers.FORMATS))
@@ -124,15 +126,18 @@ def show_upload(sources: pd.DataFrame) -> None:
         return
     preview(rows)
     same = sources[sources["sha256"] == hashlib.sha256(data).hexdigest()]
+    again = True
     if not same.empty:
         st.warning(
             f"A file with exactly this content was already imported as source #{int(same['id'].iloc[0])}; "
             "importing it again adds the rows a second time."
         )
+        again = st.checkbox("Import it again anyway", key="import_again")
     st.button(
         f"Import {len(rows):,} rows",
         key="import_go",
         type="primary",
+        disabled=not again,
         on_click=do_import,
         args=(upload, fmt, mapping, source.strip() or Path(upload.name).stem, origin),
     )

@@ -56,3 +56,19 @@ def test_bad_file_lists_every_problem_and_imports_nothing() -> None:
     ]
     assert not [b for b in at.button if b.key == "import_go"]
     assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 0
+
+
+def test_a_successful_import_clears_the_file_and_a_second_one_needs_a_tick() -> None:
+    data = json.dumps([{"instruction": "Say bye.", "output": "Bye."}]).encode()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="import_upload").upload("bye.json", data, "application/json").run()
+    at.button(key="import_go").click().run()
+    assert at.success[0].value.startswith("Imported 1 rows")
+    assert not [b for b in at.button if b.key == "import_go"]  # the file is gone: nothing to click twice
+    at.file_uploader(key="import_upload").upload("bye.json", data, "application/json").run()
+    assert at.button(key="import_go").disabled
+    at.checkbox(key="import_again").check().run()
+    assert not at.button(key="import_go").disabled
+    at.button(key="import_go").click().run()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    assert examples.fetch(store, columns=("instruction",))["instruction"].tolist() == ["Say bye.", "Say bye."]
