@@ -65,7 +65,7 @@ def test_a_successful_import_clears_the_file_and_a_second_one_needs_a_tick() -> 
     at.button(key="import_go").click().run()
     assert at.success[0].value.startswith("Imported 1 rows")
     assert not [b for b in at.button if b.key == "import_go"]  # the file is gone: nothing to click twice
-    at.file_uploader(key="import_upload").upload("bye.json", data, "application/json").run()
+    at.file_uploader(key="import_upload_1").upload("bye.json", data, "application/json").run()
     assert at.button(key="import_go").disabled
     at.checkbox(key="import_again").check().run()
     assert not at.button(key="import_go").disabled
