@@ -11,6 +11,7 @@ st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:"
 from curation.filters import LENGTH_FIELDS  # noqa: E402  (set_page_config must come first)
 from curation.store import examples, jobs_table  # noqa: E402
 from ui.actions import recent_actions  # noqa: E402
+from ui.navigation import kept_tabs  # noqa: E402
 from ui.state import get_store  # noqa: E402
 
 GROUPS = {"Status": "status", "Origin": "origin", "Source": "source", "Tag": "tag", "Task": "task", "Format": "format"}
@@ -31,7 +32,7 @@ def bar_chart(counts: pd.DataFrame, label: str) -> alt.Chart:
 
 
 def show_counts(store) -> None:
-    for tab, (label, column) in zip(st.tabs(list(GROUPS)), GROUPS.items(), strict=True):
+    for tab, (label, column) in zip(kept_tabs(list(GROUPS), "overview_tab"), GROUPS.items(), strict=True):
         counts = examples.counts_by(store, column)
         with tab:
             if counts.empty:

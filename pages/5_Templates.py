@@ -23,6 +23,7 @@ from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError
 from curation.store import examples
 from ui import feedback
+from ui.navigation import kept_tabs
 from ui.state import author, get_store
 
 FLASH = "tpl_flash"
@@ -294,7 +295,7 @@ name = st.selectbox("Task", names, key="tpl_task")
 task = next(t for t in tasks if t.name == name)
 if task.description:
     st.caption(task.description)
-tab_templates, tab_apply = st.tabs(["Templates", "Apply to data"])
+tab_templates, tab_apply = kept_tabs(["Templates", "Apply to data"], "templates_tab")
 with tab_templates:
     existing_templates(task)
     new_template(task)

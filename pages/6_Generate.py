@@ -20,6 +20,7 @@ from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback
 from ui import jobs as ui_jobs
+from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 
 FLASH = "gen_flash"
@@ -282,7 +283,7 @@ if job is None:
     st.caption("No generation runs yet.")
 else:
     progress_section(job)
-review_tab, drops_tab = st.tabs(["Review generated tasks", "Dropped candidates"])
+review_tab, drops_tab = kept_tabs(["Review generated tasks", "Dropped candidates"], "generate_tab")
 with review_tab:
     review_section(job)
 with drops_tab:

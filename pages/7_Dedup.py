@@ -19,6 +19,7 @@ from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
 from ui import feedback
 from ui import jobs as ui_jobs
+from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -374,7 +375,7 @@ st.caption(
     "Near-duplicate instructions: exact rouge-score ROUGE-L (as the Self-Instruct filter) or embedding similarity. "
     "Runs are recorded; nothing changes until you apply, and one click undoes an applied dedup."
 )
-find, review, contaminated = st.tabs(["Find", "Review clusters", "Contamination"])
+find, review, contaminated = kept_tabs(["Find", "Review clusters", "Contamination"], "dedup_tab")
 with find:
     run_form()
     job_progress()
