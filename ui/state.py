@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 
 import streamlit as st
@@ -20,7 +21,11 @@ def _open(path: str) -> tuple[Store, JobRunner]:
     if config.get("seed_sample") == "1":
         sample_data.ensure_sample(store)
     runner = JobRunner(store)
-    runner.recover_orphans(reattach_handlers(runner))
+    handlers = reattach_handlers(runner)
+    runner.recover_orphans(handlers)
+    # Ctrl-C / SIGTERM stop Streamlit's server and the interpreter exits normally, so atexit runs: thread jobs end
+    # cancelled or failed with the reason, training (its own process) stays running for the next start to reattach.
+    atexit.register(runner.shutdown, keep_kinds=tuple(handlers))
     return store, runner
 
 
