@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 import yaml
@@ -17,6 +16,7 @@ from curation.mixture import snapshot
 from curation.store import examples
 from ui import feedback
 from ui import jobs as ui_jobs
+from ui.charts import before_after_bars, share_bars
 from ui.state import get_runner, get_store
 from ui.text import inert
 
@@ -29,7 +29,6 @@ GROUP_LABELS = {
     "cot": "CoT tag",
 }
 HELDOUT = {"none": "No held-out split", "clusters": "Whole task clusters", "fraction": "A random fraction per group"}
-TOP = 30
 FLASH = "mix_flash"
 
 store = get_store()
@@ -116,41 +115,9 @@ def weights_editor(groups: list[str], group_by: str) -> dict[str, float]:
 
 # -- preview -------------------------------------------------------------------------------------
 def charts(groups: pd.DataFrame) -> None:
-    top = groups.nlargest(TOP, "before")
-    long = top.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="rows")
-    bars = (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            x=alt.X("group:N", sort="-y", title=None),
-            xOffset=alt.XOffset("when:N", sort=["before", "after"]),
-            y=alt.Y("rows:Q", title="rows"),
-            color=alt.Color("when:N", sort=["before", "after"], title=None),
-            tooltip=["group:N", "when:N", "rows:Q"],
-        )
-    )
-    shares = pd.DataFrame(
-        {
-            "group": groups["group"],
-            "before": groups["before"] / max(1, groups["before"].sum()),
-            "after": groups["share"],
-        }
-    )
-    stacked = shares.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="share")
-    share_chart = (
-        alt.Chart(stacked)
-        .mark_bar()
-        .encode(
-            y=alt.Y("when:N", sort=["before", "after"], title=None),
-            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of rows"),
-            color=alt.Color("group:N", legend=alt.Legend(symbolLimit=TOP)),
-            tooltip=["group:N", "when:N", alt.Tooltip("share:Q", format=".1%")],
-        )
-    )
-    st.altair_chart(bars, width="stretch")
-    if len(groups) > TOP:
-        st.caption(f"Bars show the {TOP} largest of {len(groups)} groups; the table lists all.")
-    st.altair_chart(share_chart, width="stretch")
+    before_after_bars(groups, key="mix_rows")
+    total = max(1, groups["before"].sum())
+    share_bars(pd.DataFrame({"group": groups["group"], "before": groups["before"] / total, "after": groups["share"]}))
 
 
 def preview_section(plan: mixture.MixturePlan) -> None:
