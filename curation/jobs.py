@@ -73,6 +73,7 @@ class JobRunner:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._threads: dict[int, threading.Thread] = {}
+        self._stop_reason: str | None = None  # set by shutdown: why jobs are being cancelled
 
     def _execute(self, job_id: int, fn: JobFn, on_progress: ProgressHook | None) -> dict[str, Any] | None:
         ctx = JobContext(self.store, job_id, on_progress)
@@ -80,11 +81,11 @@ class JobRunner:
         try:
             result = fn(ctx)
         except JobCancelled:
-            jobs_table.finish(self.store, job_id, "cancelled", message="cancelled by user")
+            reason = f"cancelled: {self._stop_reason}" if self._stop_reason else "cancelled by user"
+            self._finish(job_id, "cancelled", message=reason)
             raise
         except Exception as err:
-            jobs_table.finish(
-                self.store,
+            self._finish(
                 job_id,
                 "failed",
                 error=f"{type(err).__name__}: {err}",
@@ -92,10 +93,17 @@ class JobRunner:
             )
             raise
         if ctx.cancelled():
-            jobs_table.finish(self.store, job_id, "cancelled", result=result, message="cancelled; partial result kept")
+            reason = f"cancelled ({self._stop_reason})" if self._stop_reason else "cancelled"
+            self._finish(job_id, "cancelled", result=result, message=f"{reason}; partial result kept")
         else:
-            jobs_table.finish(self.store, job_id, "succeeded", result=result, message="done")
+            self._finish(job_id, "succeeded", result=result, message="done")
         return result
+
+    def _finish(self, job_id: int, status: str, **outcome: Any) -> None:
+        """Record how a job ended, unless shutdown already recorded it (a late return must not overwrite that)."""
+        if self._stop_reason and (jobs_table.get(self.store, job_id) or {}).get("status") in jobs_table.FINISHED:
+            return
+        jobs_table.finish(self.store, job_id, status, **outcome)
 
     def run(
         self, kind: str, fn: JobFn, params: dict[str, Any] | None = None, on_progress: ProgressHook | None = None
@@ -135,6 +143,26 @@ class JobRunner:
     def is_alive(self, job_id: int) -> bool:
         thread = self._threads.get(job_id)
         return bool(thread and thread.is_alive())
+
+    def shutdown(self, keep_kinds: tuple[str, ...] = (), timeout: float = 5.0) -> list[int]:
+        """At process exit: ask this process's running thread jobs to stop; any still running is marked failed.
+
+        Jobs whose kind is in `keep_kinds` (training, whose work runs in its own process) are left running so the
+        next start reattaches them. Returns the ids marked failed.
+        """
+        alive = {job_id for job_id, thread in self._threads.items() if thread.is_alive()}
+        unfinished = jobs_table.unfinished(self.store)
+        stopping = [job["id"] for job in unfinished if job["id"] in alive and job["kind"] not in keep_kinds]
+        self._stop_reason = "the app stopped while it ran"
+        for job_id in stopping:
+            jobs_table.request_cancel(self.store, job_id)
+        deadline = time.monotonic() + timeout
+        for job_id in stopping:
+            self._threads[job_id].join(max(0.0, deadline - time.monotonic()))
+        failed = [job["id"] for job in jobs_table.unfinished(self.store) if job["id"] in stopping]
+        for job_id in failed:
+            jobs_table.finish(self.store, job_id, "failed", error=f"interrupted: {self._stop_reason}")
+        return failed
 
     def recover_orphans(self, reattach: dict[str, Callable[[dict[str, Any]], bool]] | None = None) -> list[int]:
         """At start-up: jobs left 'running' by a previous process are reattached or marked failed.

@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
 
-from curation.filters import LENGTH_FIELDS  # noqa: E402  (set_page_config must come first)
+from curation.filters import LENGTH_FIELDS, STATUSES  # noqa: E402  (set_page_config must come first)
 from curation.store import examples, jobs_table  # noqa: E402
 from ui.actions import recent_actions  # noqa: E402
+from ui.charts import ranked_bars  # noqa: E402
+from ui.navigation import kept_tabs  # noqa: E402
 from ui.state import get_store  # noqa: E402
 
 GROUPS = {"Status": "status", "Origin": "origin", "Source": "source", "Tag": "tag", "Task": "task", "Format": "format"}
 TOP = 25
 
 
-def bar_chart(counts: pd.DataFrame, label: str) -> alt.Chart:
-    """Horizontal bars, largest first (labels are drawn as text by Vega, never as HTML)."""
-    return (
-        alt.Chart(counts.head(TOP))
-        .mark_bar()
-        .encode(
-            x=alt.X("count:Q", title="examples"),
-            y=alt.Y("value:N", sort="-x", title=label),
-            tooltip=[alt.Tooltip("value:N", title=label), "count:Q"],
-        )
-    )
-
-
 def show_counts(store) -> None:
-    for tab, (label, column) in zip(st.tabs(list(GROUPS)), GROUPS.items(), strict=True):
+    for tab, (label, column) in zip(kept_tabs(list(GROUPS), "overview_tab"), GROUPS.items(), strict=True):
         counts = examples.counts_by(store, column)
         with tab:
             if counts.empty:
                 st.caption(f"No {label.lower()} values yet.")
                 continue
             chart, table = st.columns([3, 2])
-            chart.altair_chart(bar_chart(counts, label), width="stretch")
-            if len(counts) > TOP:
-                chart.caption(f"Chart shows the {TOP} largest of {len(counts)} values; the table lists all.")
+            with chart:
+                ranked_bars(counts, label, key=f"overview_{column}", top=TOP)
             table.dataframe(counts.rename(columns={"value": label}), hide_index=True, width="stretch")
 
 
@@ -82,11 +69,11 @@ st.title("instruct-curator")
 st.caption("Build, curate and export instruction-tuning datasets. Pick a page in the sidebar.")
 status_counts = dict(examples.counts_by(store, "status").itertuples(index=False))
 total = sum(status_counts.values())
-metrics = st.columns(5)
+metrics = st.columns(6)
 metrics[0].metric("Examples", f"{total:,}")
-for column, status in zip(metrics[1:4], ("pending", "approved", "rejected"), strict=True):
+for column, status in zip(metrics[1:5], STATUSES, strict=True):
     column.metric(status.capitalize(), f"{status_counts.get(status, 0):,}")
-metrics[4].metric("Sources", len(examples.list_sources(store)))
+metrics[5].metric("Sources", len(examples.list_sources(store)))
 if total == 0:
     st.info("The store is empty: import a file on the Import page.")
     st.page_link("pages/3_Import.py", label="Go to Import", icon=":material/upload:")

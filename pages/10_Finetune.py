@@ -235,7 +235,7 @@ def monitor(run_dir: Path) -> None:
     if job is not None and job["status"] == "failed" and status != "running":
         first, _, rest = str(job["error"]).removeprefix("TrainingFailed: ").partition("\n")
         st.error(inert(first))
-        st.code(rest, language=None)
+        st.code(rest, language=None, wrap_lines=True)
     cols = st.columns(4)
     cols[0].metric("Train loss", f"{steps[-1]['loss']:.4f}" if steps else "–")
     cols[1].metric("Eval loss", f"{info['final_eval_loss']:.4f}" if info["final_eval_loss"] is not None else "–")
@@ -245,7 +245,7 @@ def monitor(run_dir: Path) -> None:
         st.altair_chart(loss_chart(records), width="stretch")
     run_controls(run_dir, status, job, info)
     st.caption("Log (last 30 lines)")
-    st.code(runs.log_tail(run_dir, 30) or "(no output yet)", language=None)
+    st.code(runs.log_tail(run_dir, 30) or "(no output yet)", language=None, wrap_lines=True)
 
 
 def pick_run(listed: list[dict], key: str, only_with_adapter: bool = False) -> Path | None:

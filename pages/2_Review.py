@@ -12,6 +12,7 @@ from curation.store import examples, revisions
 from ui import feedback
 from ui.actions import recent_actions
 from ui.filters import filter_sidebar
+from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -154,7 +155,7 @@ def show_queue(flt: ExampleFilter) -> None:
 st.title("Review")
 feedback.show_flash(FLASH)
 current = filter_sidebar(store)
-queue_tab, bulk_tab = st.tabs(["Review queue", "Bulk review"])
+queue_tab, bulk_tab = kept_tabs(["Review queue", "Bulk review"], "review_tab")
 with queue_tab:
     show_queue(current)
 with bulk_tab:

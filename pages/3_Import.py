@@ -17,6 +17,15 @@ from ui.text import inert
 NONE = "(none)"
 PREVIEW_ROWS = 20
 FLASH = "import_flash"
+UPLOADS_DONE = "import_uploads_done"
+
+
+def upload_key() -> str:
+    """The uploader's key: `import_upload`, then `import_upload_N` after the N-th successful import."""
+    done = st.session_state.get(UPLOADS_DONE, 0)
+    return f"import_upload_{done}" if done else "import_upload"
+
+
 HELP = {
     "alpaca": "JSON array of {instruction, input, output} objects.",
     "selfinstruct-seed": "JSONL, one task per line with a list of instances -> one row per instance.",
@@ -106,11 +115,13 @@ def do_import(upload, fmt: str, mapping, source: str, origin: str, allow_missing
         "success",
         f"Imported {result.rows:,} rows from {inert(upload.name)} as source #{result.source_id}.",
     )
+    # A new uploader key gives an empty uploader in the browser too (deleting the widget state does not).
+    st.session_state[UPLOADS_DONE] = st.session_state.get(UPLOADS_DONE, 0) + 1
 
 
 def show_upload(sources: pd.DataFrame) -> None:
     upload = st.file_uploader(
-        "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key="import_upload"
+        "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key=upload_key()
     )
     if upload is None:
         st.caption("Formats: " + ", ".join(importers.FORMATS))

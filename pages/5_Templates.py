@@ -24,6 +24,7 @@ from curation.io.importers import InvalidInputError
 from curation.store import examples
 from ui import feedback
 from ui.actions import recent_actions
+from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -296,7 +297,7 @@ name = st.selectbox("Task", names, key="tpl_task")
 task = next(t for t in tasks if t.name == name)
 if task.description:
     st.caption(task.description)
-tab_templates, tab_apply = st.tabs(["Templates", "Apply to data"])
+tab_templates, tab_apply = kept_tabs(["Templates", "Apply to data"], "templates_tab")
 with tab_templates:
     existing_templates(task)
     new_template(task)

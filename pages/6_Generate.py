@@ -20,6 +20,8 @@ from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback, judge
+from ui import jobs as ui_jobs
+from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -188,7 +190,7 @@ def settings_section(can_start: bool) -> None:
         st.code(str(err), language=None)
         return
     concurrency, cost = throughput_settings()
-    running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [JOB_KIND], 5)["status"])
+    running = ui_jobs.any_active(store, [JOB_KIND])
     st.button(
         "Start generation",
         key="gen_start",
@@ -252,18 +254,22 @@ def drop_chart(job_id: int) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-@st.fragment(run_every=1)
+def _generation_summary(job: dict) -> str:
+    result = job["result"]
+    dropped = sum((result.get("dropped") or {}).values())
+    budget = "; the prompt budget ran out first" if result.get("budget_spent") else ""
+    return (
+        f"Job #{job['id']} kept {result['kept']:,} tasks ({result['rows']:,} rows written as source "
+        f"{result['source']}) from {result['prompts']:,} prompts; dropped {dropped:,} candidates{budget}."
+    )
+
+
 def progress_section(job_id: int) -> None:
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['status']}")
-    st.text(job["message"] or "")
-    if job["status"] in ("queued", "running"):
-        st.button("Cancel (keeps what was accepted)", key="gen_cancel", on_click=runner.cancel, args=(job_id,))
-    elif job["error"]:
-        st.error("The run failed.")
-        st.code(job["error"], language=None, wrap_lines=True)
+    ui_jobs.job_panel(store, runner, job_id, key="gen_job", summary=_generation_summary, details=_job_details)
+
+
+def _job_details(job: dict) -> None:
+    """Token usage and cost, resume for an interrupted run, and the drop reasons (live while it runs)."""
     result = job["result"] or {}
     if usage := result.get("usage"):
         cost = f" · cost {result['cost']:.4f}" if result.get("cost") is not None else ""
@@ -273,11 +279,6 @@ def progress_section(job_id: int) -> None:
         )
     resume_button(job)
     drop_chart(run_of(job))
-    seen = st.session_state.setdefault("gen_seen_status", {})
-    if seen.get(job_id) not in (None, job["status"]) and job["status"] not in ("queued", "running"):
-        seen[job_id] = job["status"]
-        st.rerun(scope="app")
-    seen[job_id] = job["status"]
 
 
 # -- review --------------------------------------------------------------------------------------
@@ -364,8 +365,8 @@ if job is None:
     st.caption("No generation runs yet.")
 else:
     progress_section(job)
-review_tab, drops_tab, ratings_tab, evol_tab = st.tabs(
-    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct"]
+review_tab, drops_tab, ratings_tab, evol_tab = kept_tabs(
+    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct"], "generate_tab"
 )
 with review_tab:
     review_section(job)

@@ -18,6 +18,8 @@ from curation.io.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
 from ui import feedback
+from ui import jobs as ui_jobs
+from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -114,37 +116,26 @@ def _running_job() -> int | None:
     return int(running["id"].iloc[0]) if len(running) else None
 
 
-@st.fragment(run_every=1)
+def _dedup_summary(job: dict) -> str:
+    result = job["result"]
+    if "pairs" not in result:
+        return f"Job #{job['id']} finished: {job['message'] or 'done'}."
+    return (
+        f"Job #{job['id']} (run #{result['run_id']}): {result['pairs']:,} pairs, {result['clusters']:,} clusters, "
+        f"{result['duplicates']:,} duplicates proposed; see Review clusters."
+    )
+
+
+def _select_finished_run(job: dict) -> None:
+    run_id = (job.get("result") or {}).get("run_id")
+    if job["status"] == "succeeded" and run_id:
+        st.session_state["dd_eval_run" if job["kind"] == "contamination" else "dd_run"] = int(run_id)
+
+
 def job_progress() -> None:
-    job_id = st.session_state.get("dd_job") or _running_job()
-    if job_id is None:
-        return
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['kind']} · {job['status']}")
-    result = job["result"] or {}
-    if job["status"] == "succeeded" and "pairs" in result:
-        st.text(
-            f"run #{result['run_id']}: {result['pairs']:,} pairs, {result['clusters']:,} clusters, "
-            f"{result['duplicates']:,} duplicates proposed; see Review clusters"
-        )
-    else:
-        st.text(job["message"] or "")
-    if job["status"] in ("queued", "running"):
-        st.button("Cancel", key="dd_cancel", on_click=runner.cancel, args=(job_id,))
-    elif job["error"]:
-        st.error("The job failed.")
-        st.code(job["error"], language=None, wrap_lines=True)
-    seen = st.session_state.setdefault("dd_seen", {})
-    finished = job["status"] not in ("queued", "running")
-    if finished and seen.get(job_id) in ("queued", "running"):
-        if result.get("run_id"):
-            key = "dd_eval_run" if job["kind"] == "contamination" else "dd_run"
-            st.session_state[key] = int(result["run_id"])
-        seen[job_id] = job["status"]
-        st.rerun(scope="app")
-    seen[job_id] = job["status"]
+    job_id = ui_jobs.current_job_id(store, JOB_KINDS, "dd_job")
+    if job_id is not None:
+        ui_jobs.job_panel(store, runner, job_id, key="dd_job", summary=_dedup_summary, on_finish=_select_finished_run)
 
 
 # -- review --------------------------------------------------------------------------------------
@@ -447,7 +438,7 @@ st.caption(
     "Near-duplicate instructions: exact rouge-score ROUGE-L (as the Self-Instruct filter) or embedding similarity. "
     "Runs are recorded; nothing changes until you apply, and one click undoes an applied dedup."
 )
-find, review, contaminated = st.tabs(["Find", "Review clusters", "Contamination"])
+find, review, contaminated = kept_tabs(["Find", "Review clusters", "Contamination"], "dedup_tab")
 with find:
     run_form()
     job_progress()

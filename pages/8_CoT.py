@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 import altair as alt
@@ -15,12 +14,12 @@ from curation.cot import report as cot_report
 from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.store import cot as cot_store
-from curation.store import examples, jobs_table
+from curation.store import examples
 from ui import feedback
+from ui import jobs as ui_jobs
 from ui.actions import recent_actions
 from ui.filters import filter_sidebar
 from ui.state import author, get_runner, get_store
-from ui.text import inert
 
 FLASH = "cot_flash"
 CONFIRM = "cot_confirm"
@@ -61,20 +60,12 @@ def apply_threshold(threshold: float) -> None:
     )
 
 
-@st.fragment(run_every=1)
-def job_progress(job_id: int) -> None:
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"job #{job_id} · {job['status']}")
-    st.text(job["message"] or "")
-    if job["status"] in ("queued", "running"):
-        st.button("Cancel", key="cot_cancel", on_click=runner.cancel, args=(job_id,))
-    elif job["status"] == "failed":
-        st.error(inert(job["error"] or "the job failed"))
-    elif job.get("result"):
-        result = job["result"] if isinstance(job["result"], dict) else json.loads(job["result"])
-        st.text(f"scored {result['scored']:,} rows; {result['auto_tagged']:,} auto-tagged at {result['threshold']}")
+def _summary(job: dict) -> str:
+    result = job["result"]
+    return (
+        f"Job #{job['id']} scored {result['scored']:,} rows; {result['auto_tagged']:,} auto-tagged cot "
+        f"at threshold {result['threshold']}."
+    )
 
 
 def detector_section(flt: ExampleFilter) -> float:
@@ -93,7 +84,7 @@ def detector_section(flt: ExampleFilter) -> float:
     pending = cot_store.count_to_score(store, flt, rescore=rescore)
     right.caption(f"{pending:,} rows of the current filter need scoring.")
     run, apply_, _ = st.columns([1, 1, 2])
-    running = any(s in ("queued", "running") for s in jobs_table.list_jobs(store, [cot_tagging.JOB_KIND], 5)["status"])
+    running = ui_jobs.any_active(store, [cot_tagging.JOB_KIND])
     run.button(
         "Run detector",
         key="cot_run",
@@ -104,8 +95,9 @@ def detector_section(flt: ExampleFilter) -> float:
         width="stretch",
     )
     apply_.button("Apply threshold", key="cot_apply", on_click=apply_threshold, args=(threshold,), width="stretch")
-    if st.session_state.get("cot_job"):
-        job_progress(int(st.session_state.cot_job))
+    job_id = ui_jobs.current_job_id(store, [cot_tagging.JOB_KIND], "cot_job")
+    if job_id is not None:
+        ui_jobs.job_panel(store, runner, job_id, key="cot_job", summary=_summary)
     return threshold
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 import yaml
@@ -15,8 +13,10 @@ from curation.filters import STATUSES
 from curation.mixture import export as mixture_export
 from curation.mixture import plan as mixture
 from curation.mixture import snapshot
-from curation.store import examples, jobs_table
+from curation.store import examples
 from ui import feedback
+from ui import jobs as ui_jobs
+from ui.charts import before_after_bars, share_bars
 from ui.state import get_runner, get_store
 from ui.text import inert
 
@@ -35,7 +35,6 @@ FORMAT_LABELS = {
     "direct": "final answer only (direct)",
     "think": "<think>rationale</think>answer (+ reasoning_content)",
 }
-TOP = 30
 FLASH = "mix_flash"
 
 store = get_store()
@@ -165,41 +164,9 @@ def weights_editor(groups: list[str], group_by: str) -> dict[str, float]:
 
 # -- preview -------------------------------------------------------------------------------------
 def charts(groups: pd.DataFrame) -> None:
-    top = groups.nlargest(TOP, "before")
-    long = top.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="rows")
-    bars = (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            x=alt.X("group:N", sort="-y", title=None),
-            xOffset=alt.XOffset("when:N", sort=["before", "after"]),
-            y=alt.Y("rows:Q", title="rows"),
-            color=alt.Color("when:N", sort=["before", "after"], title=None),
-            tooltip=["group:N", "when:N", "rows:Q"],
-        )
-    )
-    shares = pd.DataFrame(
-        {
-            "group": groups["group"],
-            "before": groups["before"] / max(1, groups["before"].sum()),
-            "after": groups["share"],
-        }
-    )
-    stacked = shares.melt(id_vars="group", value_vars=["before", "after"], var_name="when", value_name="share")
-    share_chart = (
-        alt.Chart(stacked)
-        .mark_bar()
-        .encode(
-            y=alt.Y("when:N", sort=["before", "after"], title=None),
-            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of rows"),
-            color=alt.Color("group:N", legend=alt.Legend(symbolLimit=TOP)),
-            tooltip=["group:N", "when:N", alt.Tooltip("share:Q", format=".1%")],
-        )
-    )
-    st.altair_chart(bars, width="stretch")
-    if len(groups) > TOP:
-        st.caption(f"Bars show the {TOP} largest of {len(groups)} groups; the table lists all.")
-    st.altair_chart(share_chart, width="stretch")
+    before_after_bars(groups, key="mix_rows")
+    total = max(1, groups["before"].sum())
+    share_bars(pd.DataFrame({"group": groups["group"], "before": groups["before"] / total, "after": groups["share"]}))
 
 
 def preview_section(plan: mixture.MixturePlan) -> None:
@@ -241,18 +208,11 @@ def start_export(config: mixture.MixConfig) -> None:
     flash("info", f"Started export job #{job_id}.")
 
 
-@st.fragment(run_every=1)
-def export_progress(job_id: int) -> None:
-    job = jobs_table.get(store, job_id)
-    if job is None:
-        return
-    st.progress(float(job["progress"]), text=f"export job #{job_id} · {job['status']}")
-    st.text(job["message"] or "")
-    if job["status"] == "failed":
-        st.error(inert(job["error"] or "the export failed"))
-    elif job["status"] == "succeeded" and job.get("result"):
-        result = job["result"] if isinstance(job["result"], dict) else json.loads(job["result"])
-        st.success(inert(f"Snapshot written: {result['path']}"))
+def _export_summary(job: dict) -> str:
+    result = job["result"]
+    counts = result.get("counts") or {}
+    rows = f" ({counts.get('train', 0):,} train, {counts.get('heldout', 0):,} held-out rows)" if counts else ""
+    return f"Job #{job['id']} wrote snapshot {result['path']}{rows}."
 
 
 def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None:
@@ -269,8 +229,9 @@ def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None
         args=(config,),
     )
     right.download_button("Download MIX.yaml (for `mix export --config`)", text, "mix.yaml", key="mix_yaml")
-    if st.session_state.get("mix_job"):
-        export_progress(int(st.session_state.mix_job))
+    job_id = ui_jobs.current_job_id(store, [mixture_export.JOB_KIND], "mix_job")
+    if job_id is not None:
+        ui_jobs.job_panel(store, runner, job_id, key="mix_job", summary=_export_summary)
     with st.expander("Settings as YAML"):
         st.code(text, language="yaml")
 

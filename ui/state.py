@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from curation import config
 from curation.finetune import runner as finetune_runner
@@ -20,7 +22,11 @@ def _open(path: str) -> tuple[Store, JobRunner]:
     if config.get("seed_sample") == "1":
         sample_data.ensure_sample(store)
     runner = JobRunner(store)
-    runner.recover_orphans(reattach_handlers(runner))
+    handlers = reattach_handlers(runner)
+    runner.recover_orphans(handlers)
+    # Ctrl-C / SIGTERM stop Streamlit's server and the interpreter exits normally, so atexit runs: thread jobs end
+    # cancelled or failed with the reason, training (its own process) stays running for the next start to reattach.
+    atexit.register(runner.shutdown, keep_kinds=tuple(handlers))
     return store, runner
 
 
@@ -31,7 +37,20 @@ def reattach_handlers(runner: JobRunner | None = None) -> dict:
     return {finetune_runner.JOB_KIND: functools.partial(finetune_runner.reattach, runner=runner)}
 
 
+def ensure_app_navigation() -> None:
+    """Make a deep link opened first after a server start run app.py's st.navigation, not pages/ auto-discovery.
+
+    Streamlit decides once per process, from the mere presence of pages/, to run a first request for /Browse as a
+    plain multipage app (no sections, file-name titles); st.navigation only switches that off when app.py runs.
+    Every page asks for the store first, so here we switch it off and rerun, which runs app.py for the same URL.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def _opened() -> tuple[Store, JobRunner]:
+    ensure_app_navigation()
     try:
         return _open(str(config.get_path("db")))
     except StoreLockedError as err:

@@ -79,10 +79,24 @@ def test_reimporting_the_same_file_needs_confirmation() -> None:
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.file_uploader(key="import_upload").upload("hi.json", data, "application/json").run()
     at.button(key="import_go").click().run()
-    at.file_uploader(key="import_upload").upload("hi.json", data, "application/json").run()
+    at.file_uploader(key="import_upload_1").upload("hi.json", data, "application/json").run()  # a fresh uploader
     assert "already imported as source #1" in at.warning[0].value
     assert at.button(key="import_go").disabled
     at.checkbox(key="import_again_hi.json").check().run()
     assert not at.button(key="import_go").disabled
     at.button(key="import_go").click().run()
     assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 2
+def test_a_successful_import_clears_the_file_and_a_second_one_needs_a_tick() -> None:
+    data = json.dumps([{"instruction": "Say bye.", "output": "Bye."}]).encode()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="import_upload").upload("bye.json", data, "application/json").run()
+    at.button(key="import_go").click().run()
+    assert at.success[0].value.startswith("Imported 1 rows")
+    assert not [b for b in at.button if b.key == "import_go"]  # the file is gone: nothing to click twice
+    at.file_uploader(key="import_upload_1").upload("bye.json", data, "application/json").run()
+    assert at.button(key="import_go").disabled
+    at.checkbox(key="import_again_bye.json").check().run()
+    assert not at.button(key="import_go").disabled
+    at.button(key="import_go").click().run()
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    assert examples.fetch(store, columns=("instruction",))["instruction"].tolist() == ["Say bye.", "Say bye."]

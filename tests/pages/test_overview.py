@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.filters import ExampleFilter
+from curation.io import sample_data
 from curation.store import Store, examples, revisions
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -78,3 +79,14 @@ def test_empty_store_points_to_import() -> None:
     at = run_app()
     assert at.metric[0].value == "0"
     assert "The store is empty" in at.info[0].value
+
+
+def test_overview_counts_duplicates(with_sample) -> None:
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    sample_data.load_sample(store)
+    pending = examples.page(store, ExampleFilter(statuses=["pending"]), limit=2)["id"].tolist()
+    already = dict(examples.counts_by(store, "status").itertuples(index=False)).get("duplicate", 0)
+    revisions.set_status(store, "duplicate", author="t", ids=pending)
+    store.close()
+    metrics = {m.label: m.value for m in run_app().metric}
+    assert metrics["Duplicate"] == f"{already + 2:,}"

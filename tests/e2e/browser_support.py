@@ -1,0 +1,93 @@
+"""Start `streamlit run app.py` on a free port over a given database, and a headless system Chromium to drive it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs the system chromium at /usr/bin/chromium (CI installs it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout} s:\n{log.read_text()[-2000:]}")
+
+
+def app_env(tmp_path: Path, db: Path) -> dict[str, str]:
+    return os.environ | {
+        "INSTRUCT_CURATOR_DB": str(db),
+        "INSTRUCT_CURATOR_AUTHOR": "browser",
+        "INSTRUCT_CURATOR_EXPORTS_DIR": str(tmp_path / "exports"),
+        "INSTRUCT_CURATOR_SNAPSHOTS_DIR": str(tmp_path / "snapshots"),
+        "INSTRUCT_CURATOR_RUNS_DIR": str(tmp_path / "runs"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+
+
+@contextlib.contextmanager
+def running_app(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    log = tmp_path / "streamlit.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(url, server, log)
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1366, height: int = 768) -> Iterator[object]:
+    """A Playwright page in the system Chromium at a laptop-sized viewport."""
+    api = pytest.importorskip("playwright.sync_api")
+    with api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
