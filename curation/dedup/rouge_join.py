@@ -27,6 +27,7 @@ from rapidfuzz.distance import LCSseq
 from curation.dedup.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
 
 Progress = Callable[[float, str], None]
+MAX_CODES = 0x110000 - 0x800  # one character per token id; the surrogate range is skipped
 EXACT_BAND_LENGTHS = 32  # texts up to this many tokens get a band per length
 BAND_RATIO = 1.08  # longer texts share geometric bands
 LCS_CHUNK = 400_000
@@ -35,12 +36,17 @@ _SURROGATE_START, _SURROGATES = 0xD800, 0x800
 
 @dataclass(frozen=True)
 class Tokenized:
-    """Token ids of many texts, flat, plus the same sequences as strings of one character per token."""
+    """Token ids of many texts, flat, plus the same sequences as strings of one character per shared token.
+
+    Tokens found in only one text can never be part of an LCS between two different texts, so `encoded` leaves
+    them out (lengths keep counting them). When even the shared tokens exceed the characters available,
+    `encoded` is None and each batch of pairs is encoded with codes local to its own texts (`encode_docs`).
+    """
 
     lengths: np.ndarray  # int64, tokens per text
     offsets: np.ndarray  # int64, len + 1
     token_ids: np.ndarray  # int64, flat
-    encoded: np.ndarray  # object array of str, one char per token id
+    encoded: np.ndarray | None  # object array of str, one char per shared token; None when too many
 
 
 def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
@@ -51,19 +57,63 @@ def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     flat = [tok for tokens in token_lists for tok in tokens]
+    del token_lists
     codes, _ = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), None)
+    del flat
     codes = np.asarray(codes, dtype=np.int64)
-    return Tokenized(lengths, offsets, codes, _encode(codes, offsets))
+    shared = _shared_codes(codes, lengths)
+    if len(shared) and shared.max() >= MAX_CODES:
+        return Tokenized(lengths, offsets, codes, None)
+    return Tokenized(lengths, offsets, codes, _encode(shared, codes, offsets))
 
 
-def _encode(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    points = codes + np.where(codes >= _SURROGATE_START, _SURROGATES, 0)
-    if len(points) and points.max() >= 0x110000:
-        raise ValueError(f"more than {0x110000 - _SURROGATES:,} distinct tokens; split the data into parts")
+def _shared_codes(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per token occurrence: a dense code for tokens that occur in two or more texts, -1 for the rest."""
+    if len(codes) == 0:
+        return codes
+    doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    vocab = int(codes.max()) + 1
+    keys = np.sort(doc * vocab + codes)  # np.sort + diff: np.unique's hash path is far slower on these keys
+    doc_tokens = keys[np.r_[True, keys[1:] != keys[:-1]]] % vocab
+    in_docs = np.bincount(doc_tokens, minlength=vocab)
+    dense = np.full(vocab, -1, dtype=np.int64)
+    kept = in_docs > 1
+    dense[kept] = np.arange(int(kept.sum()))
+    return dense[codes]
+
+
+def _encode(shared: np.ndarray, codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One string per text: its shared tokens (shared >= 0) as characters, in order."""
+    keep = shared >= 0
+    return _strings(shared[keep], _fix_offsets(offsets, keep))
+
+
+def _fix_offsets(offsets: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Offsets into the kept elements of a flat array, given offsets into the whole array."""
+    before = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=before[1:])
+    return before[offsets]
+
+
+def _strings(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    points = points + np.where(points >= _SURROGATE_START, _SURROGATES, 0)
     big = points.astype("<u4").tobytes().decode("utf-32-le")
     out = np.empty(len(offsets) - 1, dtype=object)
     out[:] = [big[offsets[i] : offsets[i + 1]] for i in range(len(out))]
     return out
+
+
+def encode_docs(tok: Tokenized, docs: np.ndarray) -> np.ndarray:
+    """Strings for `docs` (unique, sorted) with codes local to them; ValueError when they need too many."""
+    lengths = tok.lengths[docs]
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.repeat(tok.offsets[docs] - offsets[:-1], lengths) + np.arange(offsets[-1])
+    ids = tok.token_ids[flat]
+    local = _shared_codes(ids, lengths)  # only tokens two of these texts share can be in an LCS
+    if len(local) and local.max() >= MAX_CODES:
+        raise ValueError("too many distinct tokens for one batch")
+    return _strings(local[local >= 0], _fix_offsets(offsets, local >= 0))
 
 
 def min_passing_lcs(m: np.ndarray, n: np.ndarray, threshold: float, rule: str) -> np.ndarray:
@@ -145,11 +195,27 @@ class _Joiner:
 
     def exact(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """rouge-score F-measure of candidate pairs (a = target, b = prediction); only the passing ones."""
-        enc, lengths = self.tok.encoded, self.tok.lengths
-        lcs = process.cpdist(enc[a], enc[b], scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+        lengths = self.tok.lengths
+        lcs = pair_lcs(self.tok, a, b)
         score = f_measure_array(lcs, lengths[a], lengths[b])
         keep = passes_rule(score, self.threshold, self.rule)
         return a[keep], b[keep], score[keep]
+
+
+def pair_lcs(tok: Tokenized, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """LCS length (in tokens) of each pair of texts (a[i], b[i])."""
+    if tok.encoded is not None:
+        return process.cpdist(tok.encoded[a], tok.encoded[b], scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+    docs, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    try:
+        strings = encode_docs(tok, docs)
+    except ValueError:  # too many tokens shared within this batch: halve it
+        if len(a) <= 1:
+            raise
+        half = len(a) // 2
+        return np.concatenate([pair_lcs(tok, a[:half], b[:half]), pair_lcs(tok, a[half:], b[half:])])
+    left, right = strings[inverse[: len(a)]], strings[inverse[len(a) :]]
+    return process.cpdist(left, right, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
 
 
 def _element_ranks(tok: Tokenized) -> np.ndarray:
@@ -276,11 +342,27 @@ def find_rouge_pairs(
 def nearest_scores(tok: Tokenized, rows: np.ndarray, block: int = 64) -> np.ndarray:
     """Highest ROUGE-L of each of `rows` against every other text (for a threshold histogram)."""
     best = np.zeros(len(rows))
-    others = list(tok.encoded)
+    everyone = np.arange(len(tok.lengths))
     for start in range(0, len(rows), block):
         chunk = rows[start : start + block]
-        lcs = process.cdist(list(tok.encoded[chunk]), others, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
-        scores = f_measure_array(lcs, tok.lengths[chunk][:, None], tok.lengths[None, :])
+        if tok.encoded is not None:
+            queries, others = list(tok.encoded[chunk]), list(tok.encoded)
+        else:  # codes local to this block: tokens no query has cannot be in its LCS
+            queries, others = _block_strings(tok, chunk)
+        lcs = process.cdist(queries, others, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+        scores = f_measure_array(lcs, tok.lengths[chunk][:, None], tok.lengths[everyone][None, :])
         scores[np.arange(len(chunk)), chunk] = -1.0
         best[start : start + len(chunk)] = scores.max(axis=1) if scores.shape[1] else 0.0
     return np.maximum(best, 0.0)
+
+
+def _block_strings(tok: Tokenized, chunk: np.ndarray) -> tuple[list[str], list[str]]:
+    """Strings of `chunk` and of every text, over the tokens the chunk's texts contain (codes local to them)."""
+    vocab = int(tok.token_ids.max()) + 1
+    code = np.full(vocab, -1, dtype=np.int64)
+    ids = np.concatenate([tok.token_ids[tok.offsets[i] : tok.offsets[i + 1]] for i in chunk])
+    present = np.unique(ids)
+    code[present] = np.arange(len(present))
+    mapped = code[tok.token_ids]
+    strings = _strings(mapped[mapped >= 0], _fix_offsets(tok.offsets, mapped >= 0))
+    return list(strings[chunk]), list(strings)

@@ -1,0 +1,77 @@
+"""The ROUGE-L join has no vocabulary cliff: more distinct tokens than characters still gives rouge-score's pairs."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from rouge_score import rouge_scorer
+
+from curation.dedup import rouge_join
+
+SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+WORDS = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(60)]
+
+
+def near_duplicates(n: int, seed: int) -> list[str]:
+    """Short texts over a 60-word vocabulary, half of them edits of an earlier text, so many pairs score high."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    for _ in range(n):
+        if texts and rng.random() < 0.5:
+            words = rng.choice(texts).split()
+            words[rng.randrange(len(words))] = rng.choice(WORDS)
+        else:
+            words = [rng.choice(WORDS) for _ in range(rng.randint(3, 12))]
+        texts.append(" ".join(words))
+    return texts
+
+
+def brute_pairs(texts: list[str], threshold: float) -> pd.DataFrame:
+    found = []
+    for i, j in itertools.combinations(range(len(texts)), 2):
+        score = SCORER.score(texts[i], texts[j])["rougeL"].fmeasure
+        if score >= threshold:
+            found.append((i, j, score))
+    frame = pd.DataFrame(found, columns=["a", "b", "score"])
+    return frame.astype({"a": np.int64, "b": np.int64, "score": np.float64})
+
+
+def test_more_distinct_tokens_than_characters_still_finds_every_pair() -> None:
+    """Regression: over ~1.1M distinct tokens the join used to refuse ('split the data into parts')."""
+    small = near_duplicates(40, seed=1)
+    filler = [" ".join(f"u{i}x{j}" for j in range(200)) for i in range(5_700)]  # 1.14M tokens, each in one text
+    texts = small + filler
+    assert len({tok for t in filler for tok in t.split()}) > rouge_join.MAX_CODES
+    found = rouge_join.find_rouge_pairs(texts, 0.5)
+    pd.testing.assert_frame_equal(found, brute_pairs(small, 0.5), check_exact=True)
+
+
+def test_shared_vocabulary_beyond_the_limit_is_encoded_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When even the tokens that texts share exceed the characters, pairs are scored in vocabulary-safe batches."""
+    monkeypatch.setattr(rouge_join, "MAX_CODES", 30)
+    texts = near_duplicates(150, seed=2)
+    tok = rouge_join.tokenize_texts(texts)
+    assert tok.encoded is None
+    for threshold in (0.4, 0.7):
+        found = rouge_join.rouge_self_join(tok, threshold, "ge")
+        pd.testing.assert_frame_equal(found, brute_pairs(texts, threshold), check_exact=True)
+
+
+def test_nearest_scores_without_a_global_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = near_duplicates(80, seed=3)
+    rows = np.arange(0, 80, 7)
+    expected = [max(SCORER.score(texts[r], texts[o])["rougeL"].fmeasure for o in range(80) if o != r) for r in rows]
+    monkeypatch.setattr(rouge_join, "MAX_CODES", 30)
+    tok = rouge_join.tokenize_texts(texts)
+    assert tok.encoded is None
+    np.testing.assert_array_equal(rouge_join.nearest_scores(tok, rows, block=5), expected)
+
+
+def test_tokens_found_in_one_text_are_left_out_of_the_strings() -> None:
+    tok = rouge_join.tokenize_texts(["alpha beta gamma", "beta delta alpha", "epsilon"])
+    assert [len(s) for s in tok.encoded] == [2, 2, 0]
+    assert tok.lengths.tolist() == [3, 3, 1]
