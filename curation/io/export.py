@@ -20,7 +20,7 @@ import pandas as pd
 
 from curation import config
 from curation.filters import ExampleFilter
-from curation.store import Store, examples
+from curation.store import Store, examples, team
 
 EXPORT_FORMATS = ("alpaca", "messages", "parquet")
 EXTENSIONS = {"alpaca": ".json", "messages": ".jsonl", "parquet": ".parquet"}
@@ -162,6 +162,7 @@ def export(
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write the rows matching `flt` to `out` (default: under exports_dir) plus `<out>.manifest.json`."""
+    team.authorize(store, "export")
     _check_format(fmt)
     path = Path(out) if out else default_path(fmt)
     if path.is_dir():

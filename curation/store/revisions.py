@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from curation.filters import STATUSES, ExampleFilter
-from curation.store import examples
+from curation.store import examples, team
 from curation.store.core import ConflictError, Store, quote_ident
 
 FIELDS = ("instruction", "input", "output", "task", "task_cluster", "template_id", "format", "status", "status_reason")
@@ -60,6 +60,7 @@ def apply_changes(
         return ActionResult(None, 0, 0)
     frame = changes[["example_id", "field", "new_value"]].copy()
     frame["example_id"] = frame["example_id"].astype("int64")
+    team.authorize(store, kind, frame["example_id"].unique().tolist())
     frame["new_value"] = frame["new_value"].astype(object).where(frame["new_value"].notna(), None)
     for field in frame["field"].unique():
         _check_field(field)

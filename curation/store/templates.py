@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from curation.store import team
 from curation.store.core import Store
 
 _TASK_COLUMNS = ("name", "cluster", "input_fields", "answer_field", "options", "rationale_field", "description")
@@ -35,6 +36,7 @@ def get_task(store: Store, name: str) -> dict[str, Any] | None:
 
 def save_task(store: Store, task: dict[str, Any], *, builtin: bool = False) -> None:
     """Insert a task, or update every column of an existing one with that name."""
+    team.authorize(store, "template")
     values = [json.dumps(task[c]) if c in ("input_fields", "options") else task.get(c) for c in _TASK_COLUMNS]
     with store.transaction():
         if store.query_value("SELECT count(*) FROM tasks WHERE name = ?", [task["name"]]):
@@ -53,6 +55,7 @@ def save_task(store: Store, task: dict[str, Any], *, builtin: bool = False) -> N
 
 def delete_task(store: Store, name: str) -> int:
     """Remove a task and its templates; returns the number of templates removed."""
+    team.authorize(store, "template")
     with store.transaction():
         removed = int(store.query_value("SELECT count(*) FROM templates WHERE task = ?", [name]))
         store.execute("DELETE FROM templates WHERE task = ?", [name])
@@ -86,6 +89,7 @@ def insert_template(
     store: Store, task: str, input_pattern: str, target_pattern: str, *, author: str, template_id: str | None = None
 ) -> str:
     """Add a template; returns its id."""
+    team.authorize(store, "template")
     with store.transaction():
         template_id = template_id or next_template_id(store, task)
         store.execute(
@@ -96,6 +100,7 @@ def insert_template(
 
 
 def update_template(store: Store, template_id: str, input_pattern: str, target_pattern: str, *, author: str) -> None:
+    team.authorize(store, "template")
     if not get_template(store, template_id):
         raise KeyError(f"template {template_id} does not exist")
     store.execute(
@@ -105,6 +110,7 @@ def update_template(store: Store, template_id: str, input_pattern: str, target_p
 
 
 def delete_template(store: Store, template_id: str) -> None:
+    team.authorize(store, "template")
     if not get_template(store, template_id):
         raise KeyError(f"template {template_id} does not exist")
     store.execute("DELETE FROM templates WHERE id = ?", [template_id])
