@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from curation import identity
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.finetune import compare, export, runner, runs
 from curation.finetune.config import FIELD_HELP, TrainConfig, gib, load_config, save_config
@@ -96,6 +97,7 @@ def train_cmd(
     ] = False,
 ) -> None:
     """Train a LoRA adapter on a snapshot: validate, create a run folder, run the trainer process."""
+    identity.require("finetune")
     if ctx.invoked_subcommand:
         return
     if snapshot is None and config is None:
@@ -142,6 +144,7 @@ def resume_cmd(
     detach: Annotated[bool, typer.Option(help="Resume in the background and return.")] = False,
 ) -> None:
     """Continue a cancelled, failed or interrupted run from its last checkpoint."""
+    identity.require("finetune")
     run_dir = run_dir.resolve()
     runner.check_resumable(run_dir)
     if detach:
@@ -176,6 +179,7 @@ def status_cmd(run_dir: RunDir, lines: Annotated[int, typer.Option(help="Log lin
 @app.command("cancel")
 def cancel_cmd(run_dir: RunDir) -> None:
     """Ask a running trainer to stop after its current step (it saves the adapter so far)."""
+    identity.require("finetune")
     runner.request_stop(run_dir)
     typer.echo(f"cancel requested for {run_dir.name}")
 
@@ -191,6 +195,7 @@ def compare_cmd(
     slices: Annotated[bool, typer.Option(help="Also held-out loss per source / task cluster / CoT.")] = True,
 ) -> None:
     """Base vs tuned answers side by side on held-out instructions, and eval loss per slice."""
+    identity.require("finetune")
     try:
         chosen = [int(x) for x in ids.split(",")] if ids else None
     except ValueError:
@@ -210,6 +215,7 @@ def export_llamafactory_cmd(
     name: Annotated[str | None, typer.Option(help="Dataset name (default: the snapshot's name).")] = None,
 ) -> None:
     """Write a snapshot as LLaMA-Factory datasets (alpaca / sharegpt) with their dataset_info.json entries."""
+    identity.require("export")
     result = export.export_llamafactory(snapshot, out, name)
     for entry, rows in result["datasets"].items():
         typer.echo(f"{entry}: {rows} rows")
@@ -222,6 +228,7 @@ def export_merged_cmd(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: exports_dir/models/RUN).")] = None,
 ) -> None:
     """Merge the run's adapter into the base model and save a plain transformers folder."""
+    identity.require("finetune")
     typer.echo(f"merged model in {export.export_merged(run_dir, out)}")
 
 
