@@ -22,8 +22,8 @@ ANNOTATOR_KINDS = {"edit", "revert", "campaign-response"}
 ADMIN_PREFIXES = ("finetune", "train", "users")
 
 
-class PermissionDenied(PermissionError):
-    """The acting user's role does not allow this action."""
+class PermissionDenied(PermissionError, ValueError):
+    """The acting user's role does not allow this action (a ValueError too, so every page shows it as an error)."""
 
 
 @dataclass(frozen=True)
