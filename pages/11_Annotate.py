@@ -38,7 +38,7 @@ if mine.empty:
     st.info(inert(f"No open campaign assigns rows to {me}. A curator creates campaigns on the Campaigns page."))
     st.stop()
 labels = {int(r.id): f"#{r.id} {r.name}" for r in mine.itertuples()}
-campaign_id = st.selectbox("Campaign", list(labels), format_func=lambda i: inert(labels[i]), key="annotate_campaign")
+campaign_id = st.selectbox("Campaign", list(labels), format_func=labels.get, key="annotate_campaign")
 guidelines = mine.set_index("id").loc[campaign_id, "guidelines"]
 if guidelines:
     with st.expander("Guidelines", expanded=True):

@@ -119,5 +119,5 @@ with campaigns_tab:
     else:
         st.dataframe(listed, hide_index=True)
         labels = {int(r.id): f"#{r.id} {r.name}" for r in listed.itertuples()}
-        chosen = st.selectbox("Campaign", list(labels), format_func=lambda i: inert(labels[i]), key="camp_chosen")
+        chosen = st.selectbox("Campaign", list(labels), format_func=labels.get, key="camp_chosen")
         show_campaign(int(chosen))
