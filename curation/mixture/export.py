@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation import config as settings
 from curation.cot import detector as cot
 from curation.jobs import JobContext
 from curation.mixture import snapshot
@@ -111,6 +112,7 @@ def build(
     heldout, held_conv = _with_rows(held_ids, rows, config.cot_format)
     manifest = {
         "name": config.name,
+        "author": settings.get("author"),
         "rule": config.rule(),
         "params": config.to_dict(),
         "seed": config.seed,

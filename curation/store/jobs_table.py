@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from curation import config
 from curation.store.core import Store
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -16,8 +17,8 @@ FINISHED = ("succeeded", "failed", "cancelled")
 def create(store: Store, kind: str, params: dict[str, Any] | None = None, run_dir: str | None = None) -> int:
     job_id = store.next_id("seq_jobs")
     store.execute(
-        "INSERT INTO jobs (id, kind, params, run_dir) VALUES (?, ?, ?, ?)",
-        [job_id, kind, json.dumps(params or {}, default=str), run_dir],
+        "INSERT INTO jobs (id, kind, params, run_dir, author) VALUES (?, ?, ?, ?, ?)",
+        [job_id, kind, json.dumps(params or {}, default=str), run_dir, config.get("author")],
     )
     return job_id
 

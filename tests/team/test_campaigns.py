@@ -137,3 +137,12 @@ def test_annotators_only_act_on_their_assigned_rows_and_viewers_on_nothing(store
     with acting_as(User("vic", "viewer")), pytest.raises(PermissionDenied, match="viewer"):
         campaigns.respond(store, cid, mine, "approved", annotator="vic")
     assert examples.get(store, other)["output"] == "out " + str(other - 1)
+
+
+def test_jobs_and_snapshots_record_the_acting_user(store, tmp_path) -> None:
+    from curation.jobs import JobRunner
+    from curation.store import jobs_table
+
+    with acting_as(User("cur", "curator")):
+        job_id = JobRunner(store).run("noop", lambda ctx: {"ok": True})
+    assert jobs_table.get(store, job_id)["author"] == "cur"
