@@ -92,7 +92,7 @@ def get(store: Store, job_id: int) -> dict[str, Any] | None:
 def list_jobs(store: Store, kinds: list[str] | None = None, limit: int = 100) -> pd.DataFrame:
     cond, params = ("list_contains(?, kind)", [kinds]) if kinds else ("TRUE", [])
     return store.query_df(
-        "SELECT id, kind, status, progress, message, error, pid, run_dir, created_at, started_at, finished_at "
+        "SELECT id, kind, status, progress, message, error, pid, run_dir, author, created_at, started_at, finished_at "
         f"FROM jobs WHERE {cond} ORDER BY id DESC LIMIT ?",
         [*params, int(limit)],
     )

@@ -143,6 +143,9 @@ def test_jobs_and_snapshots_record_the_acting_user(store, tmp_path) -> None:
     from curation.jobs import JobRunner
     from curation.store import jobs_table
 
+    runner = JobRunner(store)
     with acting_as(User("cur", "curator")):
-        job_id = JobRunner(store).run("noop", lambda ctx: {"ok": True})
-    assert jobs_table.get(store, job_id)["author"] == "cur"
+        runner.run("noop", lambda ctx: {"ok": True})
+        job_id = runner.submit("noop", lambda ctx: {"ok": True})
+    assert runner.wait(job_id, 30)["status"] == "succeeded"
+    assert set(jobs_table.list_jobs(store, kinds=["noop"], limit=5)["author"]) == {"cur"}
