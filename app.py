@@ -1,29 +1,56 @@
-"""Entry point: `streamlit run app.py`. Page configuration and the navigation between the screens in pages/."""
+"""Entry point: `streamlit run app.py`. Page configuration, sign-in, and the navigation between the screens."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from curation.identity import PermissionDenied
+from ui import auth
+from ui.text import inert
+
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
+user = auth.gate()
+
+# The least role that may open each page; others see it hidden and refused (the store checks every change too).
+LEAST_ROLE = {"Import": "curator", "Export": "curator", "Review": "curator", "Templates": "curator",
+              "Generate": "curator", "Dedup": "curator", "CoT": "curator", "Mixture": "curator",
+              "Fine-tune": "admin", "Annotate": "annotator", "Campaigns": "curator"}  # fmt: skip
+
+
+def page(path: str, title: str, icon: str, **kwargs) -> st.Page:
+    allowed = auth.may(user, LEAST_ROLE.get(title, "viewer"))
+    return st.Page(path, title=title, icon=icon, visibility="visible" if allowed else "hidden", **kwargs)
+
 
 SECTIONS = {
     "Data": [
-        st.Page("pages/0_Overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/1_Browse.py", title="Browse", icon=":material/table_rows:"),
-        st.Page("pages/2_Review.py", title="Review", icon=":material/rule:"),
-        st.Page("pages/3_Import.py", title="Import", icon=":material/upload:"),
-        st.Page("pages/4_Export.py", title="Export", icon=":material/download:"),
+        page("pages/0_Overview.py", "Overview", ":material/dashboard:", default=True),
+        page("pages/1_Browse.py", "Browse", ":material/table_rows:"),
+        page("pages/2_Review.py", "Review", ":material/rule:"),
+        page("pages/3_Import.py", "Import", ":material/upload:"),
+        page("pages/4_Export.py", "Export", ":material/download:"),
     ],
     "Build": [
-        st.Page("pages/5_Templates.py", title="Templates", icon=":material/article:"),
-        st.Page("pages/6_Generate.py", title="Generate", icon=":material/auto_awesome:"),
+        page("pages/5_Templates.py", "Templates", ":material/article:"),
+        page("pages/6_Generate.py", "Generate", ":material/auto_awesome:"),
     ],
     "Curate": [
-        st.Page("pages/7_Dedup.py", title="Dedup", icon=":material/content_copy:"),
-        st.Page("pages/8_CoT.py", title="CoT", icon=":material/psychology:"),
-        st.Page("pages/9_Mixture.py", title="Mixture", icon=":material/donut_small:"),
+        page("pages/7_Dedup.py", "Dedup", ":material/content_copy:"),
+        page("pages/8_CoT.py", "CoT", ":material/psychology:"),
+        page("pages/9_Mixture.py", "Mixture", ":material/donut_small:"),
     ],
-    "Train": [st.Page("pages/10_Finetune.py", title="Fine-tune", icon=":material/model_training:")],
+    "Train": [page("pages/10_Finetune.py", "Fine-tune", ":material/model_training:")],
+    "Team": [
+        page("pages/11_Annotate.py", "Annotate", ":material/how_to_reg:"),
+        page("pages/12_Campaigns.py", "Campaigns", ":material/groups:"),
+    ],
 }
 
-st.navigation(SECTIONS).run()
+current = st.navigation(SECTIONS)
+if not auth.may(user, LEAST_ROLE.get(current.title, "viewer")):
+    st.error(inert(f"{current.title} needs the {LEAST_ROLE[current.title]} role; you are {user.role}."))
+    st.stop()
+try:
+    current.run()
+except PermissionDenied as err:
+    st.error(inert(err))

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation import identity
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 
@@ -35,6 +37,13 @@ SETTINGS: dict[str, Setting] = {
         Setting("snapshots_dir", str(DATA_DIR / "snapshots"), "Folder for versioned mixture snapshots."),
         Setting("cache_dir", str(DATA_DIR / "cache"), "Folder for model caches."),
         Setting("author", os.environ.get("USER", "user") or "user", "Name recorded on revisions."),
+        Setting(
+            "users_file",
+            "",
+            "YAML file of accounts (name, role, bcrypt password hash); empty turns login off (single user).",
+        ),
+        Setting("session_minutes", "480", "Minutes a login lasts before the user must sign in again."),
+        Setting("cli_user", "", "Account the CLI acts as when a users file is set (or pass --user)."),
         Setting("max_field_bytes", str(1_000_000), "Largest text field an import accepts, in bytes."),
         Setting("seed_sample", "1", "Fill a new, empty default database with data/sample rows (1/0)."),
         Setting(
@@ -47,7 +56,11 @@ SETTINGS: dict[str, Setting] = {
 
 
 def get(name: str) -> str:
-    """Current value of a setting (environment override or default)."""
+    """Current value of a setting (environment override or default); `author` is the signed-in user if any."""
+    if name == "author":
+        user = identity.current()
+        if user is not None:
+            return user.name
     return SETTINGS[name].get()
 
 

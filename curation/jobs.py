@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.store import Store, jobs_table
+from curation import identity
+from curation.store import Store, jobs_table, team
 
 ProgressHook = Callable[[float, str | None], None]
 
@@ -109,11 +110,13 @@ class JobRunner:
         self, kind: str, fn: JobFn, params: dict[str, Any] | None = None, on_progress: ProgressHook | None = None
     ) -> dict[str, Any] | None:
         """Run a job in this thread (CLI, tests); exceptions propagate after being recorded."""
+        team.authorize(self.store, kind)
         job_id = jobs_table.create(self.store, kind, params)
         return self._execute(job_id, fn, on_progress)
 
     def submit(self, kind: str, fn: JobFn, params: dict[str, Any] | None = None) -> int:
         """Start a job in a background thread; returns its id at once."""
+        team.authorize(self.store, kind)
         job_id = jobs_table.create(self.store, kind, params)
         self.adopt(job_id, fn)
         return job_id
@@ -121,8 +124,10 @@ class JobRunner:
     def adopt(self, job_id: int, fn: JobFn) -> None:
         """Run `fn` for an existing job row in a background thread (e.g. reattaching to a live training process)."""
 
+        user = identity.current()  # the submitting user acts for the whole job, in its own thread
+
         def target() -> None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), identity.acting_as(user):
                 self._execute(job_id, fn, None)
 
         thread = threading.Thread(target=target, name=f"job-{job_id}", daemon=True)

@@ -42,7 +42,11 @@ def confirm_bulk() -> None:
         st.session_state[CONFIRM] = request | {"count": now}
         flash("warning", f"The number of matching rows changed from {request['count']:,} to {now:,}; confirm again.")
         return
-    result = revisions.set_status(store, request["status"], author=author(), flt=flt, kind="bulk-review")
+    try:
+        result = revisions.set_status(store, request["status"], author=author(), flt=flt, kind="bulk-review")
+    except ValueError as err:  # e.g. the signed-in role may not review
+        flash("error", inert(err))
+        return
     flash(
         "success",
         f"{BULK_CHOICES[request['status']]}: {result.rows:,} rows changed (action #{result.action_id}); "
@@ -93,7 +97,11 @@ def next_pending(flt: ExampleFilter) -> dict[str, Any] | None:
 
 
 def decide(example_id: int, status: str) -> None:
-    result = revisions.set_status(store, status, author=author(), ids=[example_id], kind="review")
+    try:
+        result = revisions.set_status(store, status, author=author(), ids=[example_id], kind="review")
+    except ValueError as err:  # e.g. the signed-in role may not review
+        flash("error", inert(err))
+        return
     if result.action_id:
         st.session_state.setdefault(DECISIONS, []).append(result.action_id)
     flash("success", f"Example #{example_id} {status}.")

@@ -58,8 +58,8 @@ def test_no_sql_outside_the_store() -> None:
     assert offenders == []
 
 
-SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files"}
-CAPABILITIES = {"io", "build", "dedup", "cot", "mixture", "finetune"}
+SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity"}
+CAPABILITIES = {"io", "build", "dedup", "cot", "mixture", "finetune", "team"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {
     "io": set(),
@@ -68,6 +68,7 @@ MAY_USE = {
     "cot": set(),
     "mixture": {"cot"},
     "finetune": {"mixture"},
+    "team": set(),
     "store": set(),
 }
 

@@ -7,12 +7,15 @@ import functools
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from curation import config
+from curation import config, identity
 from curation.finetune import runner as finetune_runner
+from curation.identity import User
 from curation.io import sample_data
 from curation.jobs import JobRunner
 from curation.store import Store, StoreAccessError, StoreLockedError
+from curation.team import accounts
 from ui.text import inert
 
 
@@ -72,4 +75,21 @@ def get_runner() -> JobRunner:
 
 
 def author() -> str:
+    """The signed-in user (login on), else the `author` setting."""
     return config.get("author")
+
+
+SESSION_KEY = "auth_user"
+ANONYMOUS = User("anonymous", "viewer")
+
+
+def _session_user() -> User | None:
+    """The signed-in user of this session's script run; with login on and nobody signed in, a viewer."""
+    if not accounts.auth_enabled() or get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    entry = st.session_state.get(SESSION_KEY)
+    return User(entry["name"], entry["role"]) if entry else ANONYMOUS
+
+
+# Every page imports this module, so no page (even one run on its own) acts without the session's user.
+identity.set_provider(_session_user)

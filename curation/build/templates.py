@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from curation import config
+from curation import config, identity
 from curation.build.template_formats import FormatConfig, Rendered, Task, Template, placeholders, render_row
 from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError, decode_utf8
@@ -123,7 +123,7 @@ def ensure_builtin_tasks(store: Store) -> list[str]:
             continue
         task = task_from_row(spec)
         check_task(task)
-        with store.transaction():
+        with identity.acting_as(identity.SYSTEM), store.transaction():
             template_rows.save_task(store, _task_dict(task), builtin=True)
             for number, tpl in enumerate(spec["templates"], start=1):
                 check_template(task, tpl["input"], tpl.get("target", "{answer}"), f"{task.name}/{number}")

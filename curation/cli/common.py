@@ -12,10 +12,11 @@ import click
 import typer
 from tqdm import tqdm
 
-from curation import config
+from curation import config, identity
 from curation.io.importers import InvalidInputError
 from curation.jobs import JobCancelled
 from curation.store import ConflictError, Store, StoreAccessError
+from curation.team import accounts
 
 # Errors a user can act on: shown as one line, exit code 1, no traceback.
 USER_ERRORS = (
@@ -49,9 +50,28 @@ DbOption = Annotated[
 ]
 
 
-def root_callback(ctx: typer.Context, db: DbOption = None) -> None:
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        envvar=config.SETTINGS["cli_user"].env,
+        help="Account to act as when a users file is set (its role decides what you may do).",
+        show_default=False,
+    ),
+]
+
+
+def root_callback(ctx: typer.Context, db: DbOption = None, user: UserOption = None) -> None:
     """instruct-curator: build, curate, deduplicate, mix and fine-tune instruction datasets."""
     ctx.obj = {"db": db or config.get_path("db")}
+    if ctx.resilient_parsing or "--help" in ctx.args:
+        return
+    try:
+        acting = accounts.cli_user(user)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    ctx.with_resource(identity.acting_as(acting))
 
 
 def open_store(ctx: typer.Context, *, read_only: bool = False) -> Store:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from curation import identity
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.finetune import compare, export, runner, runs
 from curation.finetune.config import FIELD_HELP, TrainConfig, gib, load_config, save_config
@@ -99,6 +100,7 @@ def train_cmd(
     ] = False,
 ) -> None:
     """Train a LoRA adapter on a snapshot: validate, create a run folder, run the trainer process."""
+    identity.require("finetune")
     if ctx.invoked_subcommand:
         return
     if snapshot is None and config is None:
@@ -145,6 +147,7 @@ def resume_cmd(
     detach: Annotated[bool, typer.Option(help="Resume in the background and return.")] = False,
 ) -> None:
     """Continue a cancelled, failed or interrupted run from its last checkpoint."""
+    identity.require("finetune")
     run_dir = run_dir.resolve()
     runner.check_resumable(run_dir)
     if detach:
@@ -180,6 +183,7 @@ def status_cmd(run_dir: RunDir, lines: Annotated[int, typer.Option(help="Log lin
 @app.command("cancel")
 def cancel_cmd(run_dir: RunDir) -> None:
     """Ask a running trainer to stop after its current step (it saves the adapter so far)."""
+    identity.require("finetune")
     runner.request_stop(run_dir)
     typer.echo(f"cancel requested for {run_dir.name}")
 
@@ -195,6 +199,7 @@ def compare_cmd(
     slices: Annotated[bool, typer.Option(help="Also held-out loss per source / task cluster / CoT.")] = True,
 ) -> None:
     """Base vs tuned answers side by side on held-out instructions, and eval loss per slice."""
+    identity.require("finetune")
     try:
         chosen = [int(x) for x in ids.split(",")] if ids else None
     except ValueError:
@@ -221,6 +226,7 @@ def experiment_cmd(
     token_budget: Annotated[int | None, typer.Option(help="Tokens each run trains on (overrides the config).")] = None,
 ) -> None:
     """Train one run per snapshot with identical settings and token budget, evaluated on one shared held-out set."""
+    identity.require("finetune")
     cfg = load_config(config) if config else TrainConfig()
     shared = str(eval_snapshot or snapshots[0])
     cfg = dataclasses.replace(cfg, eval_snapshot=shared)
@@ -251,6 +257,7 @@ def compare_experiment_cmd(
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer.")] = 64,
 ) -> None:
     """Per-slice held-out loss of every run of an experiment, and base vs each tuned model's answers."""
+    identity.require("finetune")
     run_dirs = [Path(r["path"]) for r in runs.list_runs() if r["experiment"] == name]
     if not run_dirs:
         raise ValueError(f"no runs in experiment {name!r}; see `train runs`")
@@ -273,6 +280,7 @@ def export_llamafactory_cmd(
     ] = False,
 ) -> None:
     """Write a snapshot as LLaMA-Factory datasets (alpaca / sharegpt) with their dataset_info.json entries."""
+    identity.require("export")
     result = export.export_llamafactory(snapshot, out, name, overwrite=force)
     for entry, rows in result["datasets"].items():
         typer.echo(f"{entry}: {rows} rows")
@@ -285,6 +293,7 @@ def export_merged_cmd(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: exports_dir/models/RUN).")] = None,
 ) -> None:
     """Merge the run's adapter into the base model and save a plain transformers folder."""
+    identity.require("finetune")
     typer.echo(f"merged model in {export.export_merged(run_dir, out)}")
 
 

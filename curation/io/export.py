@@ -20,7 +20,7 @@ import pandas as pd
 
 from curation import config, files
 from curation.filters import ExampleFilter
-from curation.store import Store, examples
+from curation.store import Store, examples, team
 
 EXPORT_FORMATS = ("alpaca", "messages", "parquet")
 EXTENSIONS = {"alpaca": ".json", "messages": ".jsonl", "parquet": ".parquet"}
@@ -168,6 +168,7 @@ def export(
     Never writes over the database or its WAL; an existing file is replaced only with `overwrite`. The file and
     its manifest are written atomically, the manifest last.
     """
+    team.authorize(store, "export")
     _check_format(fmt)
     path = Path(out) if out else default_path(fmt)
     if path.is_dir():

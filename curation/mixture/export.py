@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation import config as settings
 from curation.cot import formats as cot_formats
 from curation.jobs import JobContext
 from curation.mixture import snapshot
@@ -160,6 +161,7 @@ def build(
     heldout, held_conv = _with_rows(held_ids, rows)
     manifest = {
         "name": config.name,
+        "author": settings.get("author"),
         "rule": config.rule(),
         "params": config.to_dict(),
         "seed": config.seed,

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from curation.filters import STATUSES
+from curation.store import team
 from curation.store.core import Store, quote_ident
 
 FIELDS = ("instruction", "input", "output", "task", "task_cluster", "template_id", "format", "status", "status_reason")
@@ -96,6 +97,7 @@ def apply_changes(
     exact_meta = "new_meta" in changes
     frame = changes.reindex(columns=["example_id", "field", "new_value", "new_meta"]).copy()
     frame["example_id"] = frame["example_id"].astype("int64")
+    team.authorize(store, kind, frame["example_id"].unique().tolist())
     for col in ("new_value", "new_meta"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame["field"] = frame["field"].astype(object)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from curation.filters import SORTABLE, ExampleFilter
+from curation.store import team
 from curation.store.core import Store
 
 TEXT_FIELDS = ("instruction", "input", "output")
@@ -301,6 +302,7 @@ def add_examples(store: Store, rows: pd.DataFrame, info: SourceInfo) -> list[int
     `rows` needs `instruction`; other EXAMPLE_COLUMNS are optional. JSON columns take dicts/lists.
     An optional `tags` column holds lists of tag names (recorded with source 'import').
     """
+    team.authorize(store, "import")
     frame = _normalise(rows)
     with store.transaction():
         source_id = add_source(store, info, len(frame))

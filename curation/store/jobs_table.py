@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from curation import config
 from curation.store.core import Store
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -16,8 +17,8 @@ FINISHED = ("succeeded", "failed", "cancelled")
 def create(store: Store, kind: str, params: dict[str, Any] | None = None, run_dir: str | None = None) -> int:
     job_id = store.next_id("seq_jobs")
     store.execute(
-        "INSERT INTO jobs (id, kind, params, run_dir) VALUES (?, ?, ?, ?)",
-        [job_id, kind, json.dumps(params or {}, default=str), run_dir],
+        "INSERT INTO jobs (id, kind, params, run_dir, author) VALUES (?, ?, ?, ?, ?)",
+        [job_id, kind, json.dumps(params or {}, default=str), run_dir, config.get("author")],
     )
     return job_id
 
@@ -91,7 +92,7 @@ def get(store: Store, job_id: int) -> dict[str, Any] | None:
 def list_jobs(store: Store, kinds: list[str] | None = None, limit: int = 100) -> pd.DataFrame:
     cond, params = ("list_contains(?, kind)", [kinds]) if kinds else ("TRUE", [])
     return store.query_df(
-        "SELECT id, kind, status, progress, message, error, pid, run_dir, created_at, started_at, finished_at "
+        "SELECT id, kind, status, progress, message, error, pid, run_dir, author, created_at, started_at, finished_at "
         f"FROM jobs WHERE {cond} ORDER BY id DESC LIMIT ?",
         [*params, int(limit)],
     )

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from curation.store.changes import new_action
+from curation.store import team
 from curation.store.core import Store
 
 _STATE = {
@@ -91,6 +92,7 @@ def _json(state: dict[str, Any] | None) -> str | None:
 
 def _record(store: Store, kind: str, author: str | None, description: str, changes: list[tuple]) -> int | None:
     """Apply (kind, key, state) changes as one action (none for built-in seeding); returns the action id."""
+    team.authorize(store, "template")
     with store.transaction():
         action_id = new_action(store, kind, author, description, {}) if author else None
         changed = sum(_write(store, k, key, state, action_id) for k, key, state in changes)

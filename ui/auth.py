@@ -1,0 +1,117 @@
+"""Sign-in for the app: local accounts (bcrypt, rate-limited and logged) or an identity provider through
+`st.login` (OIDC, when `[auth]` is configured in secrets.toml); session expiry; who may see which page.
+
+With no users file, login is off: one person on one machine, and the app refuses to serve beyond localhost
+unless started with `python -m curation serve --allow-open`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import time
+
+import streamlit as st
+
+from curation import config
+from curation.identity import User
+from curation.team import accounts
+from ui.state import SESSION_KEY, get_store
+from ui.text import inert
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all
+        return False
+
+
+def expired(entry: dict, now: float | None = None) -> bool:
+    """Whether a sign-in is older than the `session_minutes` setting."""
+    return (now or time.time()) - entry["at"] > 60 * float(config.get("session_minutes"))
+
+
+def _open_address_allowed() -> bool:
+    address = st.get_option("server.address") or "127.0.0.1"
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = address == "localhost"
+    return loopback or os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+
+
+def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:
+    st.title("Sign in")
+    if st.session_state.pop("auth_notice", None):
+        st.info("Your session expired; sign in again.")
+    with st.form("auth_form"):
+        name = st.text_input("User name", key="auth_name")
+        password = st.text_input("Password", type="password", key="auth_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            user = accounts.sign_in(get_store(), accounts_by_name, name, password)
+        except accounts.SignInError as err:
+            st.error(inert(err))
+        else:
+            st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role, "at": time.time()}
+            st.rerun()
+    if _oidc_configured():
+        st.button("Sign in with your identity provider", key="auth_oidc", on_click=st.login)
+
+
+def _from_identity_provider(accounts_by_name: dict[str, accounts.Account]) -> None:
+    """Map an OIDC login to an account by e-mail; unknown addresses get no role."""
+    if not _oidc_configured() or not st.user.is_logged_in or SESSION_KEY in st.session_state:
+        return
+    account = accounts.account_for_email(accounts_by_name, st.user.get("email"))
+    if account is None:
+        st.error(inert(f"{st.user.get('email')} has no account here; ask an admin to add it to the users file."))
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+    st.session_state[SESSION_KEY] = {"name": account.username, "role": account.role, "at": time.time()}
+
+
+def sign_out() -> None:
+    st.session_state.pop(SESSION_KEY, None)
+    if _oidc_configured() and st.user.is_logged_in:
+        st.logout()
+
+
+def gate() -> User | None:
+    """Stop the page unless someone may use it: the signed-in user, or None when login is off."""
+    if not accounts.auth_enabled():
+        if not _open_address_allowed():
+            print("instruct-curator: login is off; refusing a non-local address", file=sys.stderr)
+            st.error(
+                "Login is off, so this app only serves localhost. Set INSTRUCT_CURATOR_USERS_FILE to a users file, "
+                "or start it with `python -m curation serve --address ... --allow-open` on a trusted network."
+            )
+            st.stop()
+        return None
+    try:
+        accounts_by_name = accounts.load_accounts()
+    except ValueError as err:
+        st.error(inert(err))
+        st.stop()
+    _from_identity_provider(accounts_by_name)
+    entry = st.session_state.get(SESSION_KEY)
+    if entry and expired(entry):
+        st.session_state.pop(SESSION_KEY)
+        st.session_state["auth_notice"] = True
+        entry = None
+    if not entry or entry["name"] not in accounts_by_name:
+        _sign_in_form(accounts_by_name)
+        st.stop()
+    user = User(entry["name"], entry["role"])
+    with st.sidebar:
+        st.caption(inert(f"Signed in as {user.name} ({user.role})"))
+        st.button("Sign out", key="auth_sign_out", on_click=sign_out)
+    return user
+
+
+def may(user: User | None, role: str) -> bool:
+    """Whether `user` (None: login off) holds at least `role` — for showing pages and buttons."""
+    return user is None or user.at_least(role)
