@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from curation.store.changes import new_action
 from curation.store import team
+from curation.store.changes import new_action
 from curation.store.core import Store
 
 _STATE = {

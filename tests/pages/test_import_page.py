@@ -86,6 +86,8 @@ def test_reimporting_the_same_file_needs_confirmation() -> None:
     assert not at.button(key="import_go").disabled
     at.button(key="import_go").click().run()
     assert examples.count(Store(os.environ["INSTRUCT_CURATOR_DB"])) == 2
+
+
 def test_a_successful_import_clears_the_file_and_a_second_one_needs_a_tick() -> None:
     data = json.dumps([{"instruction": "Say bye.", "output": "Bye."}]).encode()
     at = AppTest.from_file(PAGE, default_timeout=60).run()
