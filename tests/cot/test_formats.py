@@ -127,6 +127,6 @@ def test_messages_import_keeps_rationale_beside_the_answer() -> None:
         }
     )
     with pytest.raises(
-        importers.InvalidInputError, match=r"r\.jsonl line 1: messages\[1\] 'reasoning_content' must be"
+        importers.InvalidInputError, match=r"r\.jsonl line 1 \(row 0\): messages\[1\] 'reasoning_content' must be"
     ):
         importers.parse(bad.encode(), "r.jsonl", "messages")
