@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
+
+from ui.text import inert
 
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
 
@@ -26,4 +30,9 @@ SECTIONS = {
     "Train": [st.Page("pages/10_Finetune.py", title="Fine-tune", icon=":material/model_training:")],
 }
 
-st.navigation(SECTIONS).run()
+try:
+    st.navigation(SECTIONS).run()
+except Exception as err:  # a last resort: the cause in an error box, the traceback only in the server log
+    logging.getLogger("instruct-curator").exception("page failed")
+    st.error(inert(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unexpected error'}"))
+    st.caption("Nothing more was done. The full traceback is in the server log.")
