@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from curation.identity import PermissionDenied
@@ -54,3 +56,7 @@ try:
     current.run()
 except PermissionDenied as err:
     st.error(inert(err))
+except Exception as err:  # a last resort: the cause in an error box, the traceback only in the server log
+    logging.getLogger("instruct-curator").exception("page failed")
+    st.error(inert(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unexpected error'}"))
+    st.caption("Nothing more was done. The full traceback is in the server log.")

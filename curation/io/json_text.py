@@ -93,6 +93,7 @@ def json_array(text: str, report: Report) -> Iterator[tuple[At, Any]]:
     """(At, value) for each item of a top-level JSON array; anything after the closing `]` is an error."""
     decoder = json.JSONDecoder()
     n, pos, row = len(text), 0, 0
+    scan = _SURROGATE_ESCAPE.search(text) is not None  # only then is any item worth scanning
 
     def skip(p: int) -> int:
         while p < n and text[p] in _WHITESPACE:
@@ -119,7 +120,7 @@ def json_array(text: str, report: Report) -> Iterator[tuple[At, Any]]:
             raise JsonSyntaxError(At(err.lineno, row), f"malformed JSON ({err.msg})") from err
         except RecursionError as err:
             raise JsonSyntaxError(at, TOO_DEEP) from err
-        ok, item = _checked(at, item, text[pos:end], report)
+        ok, item = _checked(at, item, text[pos:end] if scan else "", report)
         if ok:
             yield at, item
         row += 1
