@@ -100,6 +100,13 @@ def _frame(pieces: list[tuple[np.ndarray, str, bool, str]]) -> pd.DataFrame:
     )
 
 
+def _heldout_by(config: MixConfig) -> str | None:
+    """What the held-out split is made of: 'task_cluster', 'instruction' or 'task' (None: no split)."""
+    if config.heldout_clusters:
+        return "task_cluster"
+    return config.heldout_by if config.heldout_fraction else None
+
+
 def heldout_overlap(members: pd.DataFrame, train_ids: pd.Series, held_ids: pd.Series) -> dict[str, Any]:
     """Normalised instructions and tasks that occur both in the sampled train rows and in the held-out rows."""
     keys = members.set_index("id")[["instruction_key", "task_key"]]
@@ -174,7 +181,7 @@ def build(
         "cot_conversion": _merge_reports(train_conv, held_conv),
         "distinct_rows": {"train": int(train_ids["id"].nunique()), "heldout": len(held_ids)},
         "heldout_overlap": {
-            "by": config.heldout_by,
+            "by": _heldout_by(config),
             "instructions": overlap["instructions"],
             "tasks": overlap["tasks"],
         },

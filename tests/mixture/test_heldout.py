@@ -81,7 +81,7 @@ def test_cluster_heldout_that_leaks_an_instruction_is_flagged_and_refused(make_s
         mixture_export.export(store, config, tmp_path)
     allowed = MixConfig(heldout_clusters=["qa"], allow_overlap=True)
     manifest = snapshot.read_manifest(mixture_export.export(store, allowed, tmp_path))
-    assert manifest["heldout_overlap"] == {"by": "instruction", "instructions": 1, "tasks": 0}
+    assert manifest["heldout_overlap"] == {"by": "task_cluster", "instructions": 1, "tasks": 0}
 
 
 def test_mix_yaml_and_cli_take_heldout_by(make_store, tmp_path: Path) -> None:
