@@ -12,6 +12,19 @@ LENGTH_FIELDS = ("instruction", "input", "output", "total")
 SORTABLE = ("id", "instruction", "status", "origin", "task", "source", "length", "updated_at")
 
 
+_SINGULAR = {
+    "sources": "source",
+    "origins": "origin",
+    "statuses": "status",
+    "tags": "tag",
+    "untagged": "without tag",
+    "tasks": "task",
+    "clusters": "cluster",
+    "formats": "format",
+    "ids": "id",
+}
+
+
 @dataclass
 class ExampleFilter:
     """Filter over examples; empty lists mean 'any'. `search` matches instruction, input and output."""
@@ -57,7 +70,7 @@ class ExampleFilter:
         """Human-readable summary, e.g. for confirmations."""
         parts = []
         for key, value in self.to_dict().items():
-            name = key.removesuffix("s") if isinstance(value, list) else key.replace("_", " ")
+            name = _SINGULAR.get(key, key.replace("_", " "))
             shown = ", ".join(f"#{v}" if key == "ids" else str(v) for v in value) if isinstance(value, list) else value
             parts.append(f"{name}: {shown}" if key != "search" else f"text contains {value!r}")
         return "; ".join(parts) if parts else "all rows"

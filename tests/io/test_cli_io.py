@@ -52,7 +52,7 @@ def test_export_writes_file_and_manifest(tmp_path: Path, alpaca_file: Path) -> N
     out = tmp_path / "out" / "math.jsonl"
     result = invoke(db, "export", "--status", "all", "--tag", "math", "--format", "messages", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert f"exported 2 rows (tags=['math']) to {out}" in result.output
+    assert f"exported 2 rows (tag: math) to {out}" in result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["messages"][1]["content"] for line in lines] == ["3", "4"]
     manifest = json.loads(Path(str(out) + ".manifest.json").read_text())
@@ -66,7 +66,7 @@ def test_export_defaults_to_approved_rows(tmp_path: Path, alpaca_file: Path) -> 
     invoke(db, "import", str(alpaca_file))
     result = invoke(db, "export", "--out", str(tmp_path / "a.json"))
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: no rows match the filter (statuses=['approved']); nothing to export"
+    assert result.stderr.strip() == "error: no rows match the filter (status: approved); nothing to export"
     assert not (tmp_path / "a.json").exists()
 
 

@@ -224,6 +224,8 @@ def test_audit_list_says_what_changed_on_which_rows(make_store) -> None:
         "filter source: test: approved #1, #2, #3, #4, #5, … (70 rows)",
     ]
     assert not any("nan" in d or "['" in d or "1 rows" in d for d in described)
+    words = ExampleFilter(statuses=["approved", "pending"], ids=[4], search="hi", untagged=["cot"]).describe()
+    assert words == "text contains 'hi'; status: approved, pending; without tag: cot; id: #4"
 
 
 def test_revert_over_someone_elses_review_asks_first(make_store) -> None:
