@@ -240,6 +240,18 @@ def reasoning_section(flt: ExampleFilter) -> None:
         )
     if report["conflicts"]:
         st.dataframe(pd.DataFrame(report["conflicts"]), hide_index=True, width="stretch", key="cot_conflicts")
+        st.button(
+            f"Tag the {report['conflict_count']:,} rows '{cot_report.CONFLICT_TAG}'",
+            key="cot_tag_conflicts",
+            on_click=tag_conflicts,
+            args=(flt,),
+        )
+
+
+def tag_conflicts(flt: ExampleFilter) -> None:
+    result = cot_report.tag_conflicts(store, flt, author=author())
+    if result:
+        flash("success", f"Tagged {result.rows} rows '{cot_report.CONFLICT_TAG}' (action #{result.action_id}).")
 
 
 # -- bulk ----------------------------------------------------------------------------------------

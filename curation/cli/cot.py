@@ -153,10 +153,17 @@ def check_cmd(
     task: TaskOpt = None,
     status: StatusOpt = None,
     limit: Annotated[int, typer.Option(help="Conflicting rows to list.", min=0)] = 20,
+    tag: Annotated[
+        bool, typer.Option("--tag", help=f"Tag conflicting rows '{cot_report.CONFLICT_TAG}' (undoable).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
     """Rationale length statistics and rows whose rationale concludes a different answer than the answer field."""
-    report = cot_report.reasoning_report(open_store(ctx), _filter(source, task, status))
+    store, flt = open_store(ctx), _filter(source, task, status)
+    report = cot_report.reasoning_report(store, flt)
+    if tag:
+        result = cot_report.tag_conflicts(store, flt, author=config.get("author"))
+        report["tagged"] = {"rows": result.rows, "action": result.action_id} if result else {"rows": 0}
     if as_json:
         echo_json(report)
         return
@@ -166,6 +173,8 @@ def check_cmd(
     typer.echo(f"{report['conflict_count']:,} rows: the rationale concludes a different answer than the answer field")
     if report["conflicts"][:limit]:
         echo_table(report["conflicts"][:limit])
+    if tag:
+        typer.echo(f"tagged {report['tagged']['rows']} rows '{cot_report.CONFLICT_TAG}' (undo it from the app)")
 
 
 def register(root: typer.Typer) -> None:

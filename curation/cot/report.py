@@ -9,9 +9,11 @@ import numpy as np
 
 from curation.cot.formats import check_rows
 from curation.filters import ExampleFilter
-from curation.store import Store, examples
+from curation.store import Store, examples, revisions
+from curation.store.revisions import ActionResult
 
 LENGTH_BINS = (0, 10, 20, 40, 80, 160, 320, 640, 1280)
+CONFLICT_TAG = "answer-conflict"
 
 
 def reasoning_report(store: Store, flt: ExampleFilter | None = None, *, max_conflicts: int = 500) -> dict[str, Any]:
@@ -44,3 +46,10 @@ def reasoning_report(store: Store, flt: ExampleFilter | None = None, *, max_conf
         "conflict_count": len(conflicts),
         "conflicts": conflicts[:max_conflicts],
     }
+
+
+def tag_conflicts(store: Store, flt: ExampleFilter | None = None, *, author: str) -> ActionResult | None:
+    """Tag every row of the filter whose rationale concludes a different answer `answer-conflict` (one undoable
+    action); None when there is none."""
+    ids = [c["id"] for c in reasoning_report(store, flt, max_conflicts=10**9)["conflicts"]]
+    return revisions.set_tag(store, CONFLICT_TAG, True, author=author, ids=ids, kind="tag") if ids else None

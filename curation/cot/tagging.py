@@ -6,13 +6,13 @@ Scores are kept for every scored row; auto tags follow the chosen threshold. Man
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from curation.cot import detector as cot
+from curation.cot.batch import score_rows
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobContext
 from curation.store import Store, examples, revisions
@@ -27,13 +27,12 @@ CHUNK = 5000
 def score_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """Detector output for rows (id, instruction, input, output, version; messages optional) as cot_scores rows."""
     turns = rows["messages"] if "messages" in rows else [None] * len(rows)
-    columns = (rows["instruction"], rows["input"], rows["output"], turns)
-    found = [cot.detect_row(i, n, o, m) for i, n, o, m in zip(*columns, strict=True)]
+    found = score_rows(list(zip(rows["instruction"], rows["input"], rows["output"], turns, strict=True)))
     return pd.DataFrame(
         {
             "example_id": rows["id"].astype("int64"),
-            "score": [d.score for d in found],
-            "signals": [json.dumps(d.detail(), ensure_ascii=False) for d in found],
+            "score": [score for score, _ in found],
+            "signals": [signals for _, signals in found],
             "example_version": rows["version"].astype("int64"),
         }
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from curation import cli
+from curation.store import Store
 
 runner = CliRunner()
 LINES = [
@@ -49,6 +50,13 @@ def test_import_explain_and_check(tmp_path: Path) -> None:
     assert report["rationale_words"]["max"] == 10
     text = invoke(db, "cot", "check")
     assert "2 of 3 rows have a rationale" in text.output and "1 rows: the rationale concludes" in text.output
+    flagged = invoke(db, "cot", "check", "--tag")
+    assert "tagged 1 rows 'answer-conflict'" in flagged.output
+    store = Store(db)
+    try:
+        assert store.query_rows("SELECT example_id FROM example_tags WHERE tag = 'answer-conflict'") == [(2,)]
+    finally:
+        store.close()
     tagged = invoke(db, "cot", "tag", "--json")
     assert json.loads(tagged.stdout)["auto_tagged"] == 2  # both reasoning rows, not the greeting
 

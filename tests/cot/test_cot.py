@@ -280,3 +280,13 @@ def test_scored_page_views_and_histogram(make_store) -> None:
     assert "answer_marker" in page.loc[page["id"] == 1, "signals"].iloc[0]
     hist = cot_store.score_histogram(store, bins=10)
     assert len(hist) == 10 and hist["count"].sum() == 4
+
+
+def test_batch_scoring_in_worker_processes_matches_inline(monkeypatch) -> None:
+    from curation.cot import batch
+
+    rows = [(r["instruction"], "", r["output"], None) for r in ROWS] * 3
+    monkeypatch.setattr(batch, "MIN_PARALLEL", 4)
+    monkeypatch.setattr(batch, "_workers", lambda: 2)
+    assert batch.score_rows(rows) == batch._score(rows)
+    assert [score for score, _ in batch._score(rows[:4])] == [cot.detect(r[0], "", r[2]).score for r in rows[:4]]

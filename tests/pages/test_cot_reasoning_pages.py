@@ -61,6 +61,11 @@ def test_cot_page_explains_signals_previews_formats_and_checks_answers() -> None
     assert _frame_with(at, "rationale_concludes").to_dict("records") == [
         {"id": 1, "answer": "42", "rationale_concludes": "41"}
     ]
+    at.button(key="cot_tag_conflicts").click().run()
+    assert "Tagged 1 rows 'answer-conflict'" in at.success[0].value
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    assert store.query_rows("SELECT example_id FROM example_tags WHERE tag = 'answer-conflict'") == [(1,)]
+    store.close()
     assert not at.exception
 
 
