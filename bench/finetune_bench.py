@@ -5,6 +5,7 @@ of the four runs is its own trainer process (`python -m curation.finetune.train 
 The previous loop is the project tree at `--baseline-commit` (extracted with `git archive` into a temp folder and
 run from there), so both sides are the real code of their commit. Effective tokens/s is non-padding tokens over
 the time of every step but the first (warm-up), from the trainer's own progress lines; peak RSS is the process's.
+On a loaded machine wall-clock rates are noise; the CPU seconds of each whole trainer process are the steadier figure.
 
     python bench/finetune_bench.py [--rows 200] [--steps 6] [--batch 4] [--max-len 256] [--threads N]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -68,9 +70,12 @@ def run_mode(cfg: TrainConfig, root: Path, tree: Path) -> dict:
         settings = yaml.safe_load((run_dir / runs.CONFIG).read_text())
         (run_dir / runs.CONFIG).write_text(yaml.safe_dump({k: v for k, v in settings.items() if k not in NEW_SETTINGS}))
     env = os.environ | {"PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "curation.finetune.train", str(run_dir)], cwd=tree, env=env, capture_output=True
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = runs.read_json(run_dir / runs.RESULT) or {}
     if done.returncode or result.get("status") != "succeeded":
         raise SystemExit(f"trainer failed ({tree}): {done.stderr.decode(errors='replace')[-2000:]}")
@@ -83,6 +88,8 @@ def run_mode(cfg: TrainConfig, root: Path, tree: Path) -> dict:
         "seconds": seconds,
         "peak_rss_mb": result["peak_rss_mb"],
         "losses": losses,
+        "cpu_s": cpu_s,  # the whole process (imports, model load, tokenising, every step): robust to a loaded machine
+        "all_tokens": sum(r["tokens"] for r in runs.read_progress(run_dir) if r["type"] == "step"),
     }
 
 
@@ -128,6 +135,9 @@ def main() -> None:
         new, old = results["new", mode], results["old", mode]
         print(f"{mode} effective tokens/s: new {new['tokens_per_s']:.1f}, old {old['tokens_per_s']:.1f}, "
               f"new/old {new['tokens_per_s'] / old['tokens_per_s']:.2f}x")  # fmt: skip
+        new_cpu, old_cpu = new["cpu_s"], old["cpu_s"]
+        print(f"{mode} process CPU seconds (whole run, {new['all_tokens']} tokens): new {new_cpu:.0f}, "
+              f"old {old_cpu:.0f}, new/old {new_cpu / old_cpu:.2f}x")  # fmt: skip
         print(f"{mode} peak RSS: new {new['peak_rss_mb']:.0f} MiB, old {old['peak_rss_mb']:.0f} MiB")
         gap = max(abs(a - b) for a, b in zip(new["losses"], old["losses"], strict=True))
         print(f"{mode} largest step-loss difference new vs old: {gap:.2e}")

@@ -378,11 +378,6 @@ def experiments_view(listed: list[dict]) -> None:
     experiment_results(name, run_dirs)
 
 
-def experiment_key(name: str) -> Path:
-    """Where an experiment's compare results live (beside its runs)."""
-    return runs.runs_root() / f".experiment-{name}"
-
-
 @st.fragment(run_every=2)
 def experiment_results(name: str, run_dirs: list[Path]) -> None:
     frame = runs.experiment_losses(run_dirs)
@@ -399,7 +394,7 @@ def experiment_results(name: str, run_dirs: list[Path]) -> None:
             )
         )
         st.altair_chart(chart, width="stretch")
-    folder = experiment_key(name)
+    folder = runs.runs_root() / f".experiment-{name}"  # the experiment's compare results, beside its runs
     ready = all((d / runs.ADAPTER / "adapter_config.json").exists() for d in run_dirs)
     left, right = st.columns(2)
 

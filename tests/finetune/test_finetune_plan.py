@@ -82,3 +82,12 @@ def test_truncated_heldout_rows_are_evaluated_not_left_out(long_heldout: Path, t
     assert result["final_eval_loss"] is not None
     table = compare.slice_losses(run_dir)
     assert table.set_index(["slice", "value"]).loc[("all", "all"), "examples"] == 3
+
+
+def test_heldout_prompts_too_long_are_refused_not_silently_left_out(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+    long_prompt = [("Repeat this: " + "word " * 80, "ok"), ("And this: " + "term " * 80, "ok")]
+    snap = make_snapshot(tmp_path, snapshot_rows(TAUGHT), snapshot_rows(long_prompt, start=10))
+    errors = make_plan(tiny_config(snap, tiny_model_dir, max_seq_len=64)).errors
+    assert errors[0].startswith("max_seq_len: 64 is shorter than the prompt of 2 held-out row(s) (e.g. example 10")
+    assert errors[1].startswith("eval: the eval set is empty: no held-out prompt fits max_seq_len 64; raise it to")
+    assert len(errors) == 2
