@@ -104,3 +104,14 @@ def test_contamination_check_from_pasted_rows_and_tag() -> None:
     assert list(examples.fetch(_store(), examples.ExampleFilter(tags=["contaminated"]), ("id",))["id"]) == [6]
     at.button(key="dd_eval_untag").click().run()
     assert examples.count(_store(), examples.ExampleFilter(tags=["contaminated"])) == 0
+
+
+def test_embedding_method_says_which_runtime_and_search_run(monkeypatch) -> None:
+    monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "onnx")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.radio(key="dd_method").set_value("embedding").run()
+    assert not at.exception, at.exception
+    text = " ".join(c.value for c in at.caption)
+    assert "Embeddings run on **onnx** in this process" in text
+    assert "exact up to 150,000 rows, then a faiss index" in text
