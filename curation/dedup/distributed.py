@@ -95,7 +95,7 @@ class _Embed:
 
         from curation.dedup import embeddings
 
-        self.embed = embeddings.model_embedder(Path(model_path), backend=backend)
+        self.embed = embeddings.local_embedder(Path(model_path), backend)  # never Ray again inside a worker
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         vectors = self.embed(batch["text"].tolist())

@@ -22,8 +22,8 @@ Embedder = Callable[[list[str]], np.ndarray]
 BLOCK_ROWS = 512  # tiles of 512 x 2048 similarities stay in cache between the matmul and the test
 BLOCK_COLS = 2048
 HEAD_DIMS = 64
-BOUND_SLACK = 1e-4
-RAY_BATCH_ROWS = 50_000  # float32 rounding in the bound is far below this
+BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
+RAY_BATCH_ROWS = 50_000
 
 
 def model_dir(setting: str | None = None) -> Path:
@@ -61,6 +61,11 @@ def model_embedder(path: Path, batch_size: int = 64, backend: str | None = None)
     runtime = encoder.backend_for(path, backend or config.get("embedding_backend"))
     if config.get("ray_address"):
         return _ray_embedder(path, runtime, config.get("ray_address"))
+    return local_embedder(path, runtime, batch_size)
+
+
+def local_embedder(path: Path, runtime: str, batch_size: int = 64) -> Embedder:
+    """An embedder on this machine for a resolved runtime (onnx, onnx-int8, torch, cuda-fp16)."""
     if runtime.startswith("onnx"):
         return encoder.onnx_embedder(str(path), runtime == "onnx-int8")
     device = "cuda" if runtime == "cuda-fp16" else "cpu"
