@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,21 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Local sentence-transformers folder; empty uses the packaged all-MiniLM-L6-v2.",
         ),
+        Setting(
+            "embedding_backend",
+            "auto",
+            "Embedding runtime: auto (CUDA fp16 on a GPU, else ONNX Runtime fp32), onnx, onnx-int8, torch, cuda-fp16.",
+        ),
+        Setting(
+            "embedding_search",
+            "auto",
+            "Cosine search: auto (exact up to 150,000 rows, faiss index + exact re-scoring above), exact or index.",
+        ),
+        Setting(
+            "ray_address",
+            "",
+            "Run dedup's parallel stages on Ray: 'local' (this machine) or a cluster address; empty: in process.",
+        ),
     ]
 }
 
@@ -62,6 +79,23 @@ def get(name: str) -> str:
         if user is not None:
             return user.name
     return SETTINGS[name].get()
+
+
+@contextlib.contextmanager
+def overridden(values: dict[str, str | None]) -> Iterator[None]:
+    """Settings set for the duration of a block (e.g. from CLI options); None leaves a setting as it is."""
+    saved = {name: os.environ.get(SETTINGS[name].env) for name in values}
+    try:
+        for name, value in values.items():
+            if value is not None:
+                os.environ[SETTINGS[name].env] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(SETTINGS[name].env, None)
+            else:
+                os.environ[SETTINGS[name].env] = value
 
 
 def get_path(name: str) -> Path:

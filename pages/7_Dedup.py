@@ -8,7 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation.dedup import contamination, runs
+from curation import config
+from curation.dedup import contamination, embeddings, encoder, index, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.highlight import highlighted_html
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
@@ -70,6 +71,8 @@ def run_form() -> None:
     left, right = st.columns(2)
     sources = left.multiselect("Sources (empty = all)", examples.distinct_values(store, "source"), key="dd_sources")
     statuses = right.multiselect("Statuses", STATUSES, default=["pending", "approved"], key="dd_statuses")
+    if method == "embedding":
+        st.caption(embedding_runtime())
     keep = keep_rule_form()
     busy = _running_job() is not None
     if st.button("Find duplicates", key="dd_start", type="primary", disabled=busy or not statuses):
@@ -95,6 +98,22 @@ def run_form() -> None:
         st.rerun()
     if busy:
         st.caption("A dedup job is running; wait for it or cancel it below.")
+
+
+def embedding_runtime() -> str:
+    """Which embedding runtime and search a run will use (settings embedding_backend, embedding_search)."""
+    try:
+        backend = encoder.backend_for(embeddings.model_dir(), config.get("embedding_backend"))
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        return f"Embedding runtime: {exc}"
+    search = config.get("embedding_search")
+    if search == "auto":
+        search += f" (exact up to {index.EXACT_MAX_ROWS:,} rows, then a faiss index with exact re-scoring)"
+    where = "on Ray at " + config.get("ray_address") if config.get("ray_address") else "in this process"
+    return (
+        f"Embeddings run on **{backend}** {where}; cosine search: **{search}**. "
+        "Change with the embedding_backend / embedding_search settings."
+    )
 
 
 def keep_rule_form() -> KeepRule:

@@ -29,6 +29,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_SNAPSHOTS_DIR", str(tmp_path / "snapshots"))
     monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "0")
     monkeypatch.setenv("INSTRUCT_CURATOR_AUTHOR", "tester")
+    monkeypatch.setenv("INSTRUCT_CURATOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "torch")  # the ONNX export is tested on its own
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ import typer
 
 from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
-from curation.dedup import contamination, runs
+from curation.dedup import contamination, distributed, embeddings, encoder, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
+from curation.dedup.encoder import BACKENDS
+from curation.dedup.index import EXACT_MAX_ROWS, SEARCHES
 from curation.dedup.rouge import RULES, TOKENIZERS
 from curation.dedup.scopes import SCOPES
 from curation.filters import ORIGINS, STATUSES
@@ -48,6 +50,14 @@ PairsOpt = Annotated[
     ),
 ]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Mark the duplicates (one undoable action).")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        help="Run the parallel stages on Ray: 'local' or a cluster address (e.g. 'auto', 'ray://head:10001'); "
+        'needs `pip install "ray[data]"`.',
+    ),
+]
 KeepOriginsOpt = Annotated[
     str,
     typer.Option(
@@ -88,6 +98,16 @@ def _config(
         statuses=statuses,
         **extra,
     )
+
+
+def _ray(address: str | None) -> str | None:
+    """The --ray address, after checking that Ray is installed (a one-line error otherwise)."""
+    if address:
+        try:
+            distributed.ray_module()
+        except RuntimeError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--ray") from None
+    return address
 
 
 def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, apply: bool) -> None:
@@ -153,6 +173,7 @@ def rouge_cmd(
     prefer_longer_output: LongerOpt = True,
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
+    ray: RayOpt = None,
 ) -> None:
     """Find near-duplicates by exact rouge-score ROUGE-L (all pairs or the greedy Self-Instruct filter)."""
     _check(tokenizer, TOKENIZERS, "--tokenizer")
@@ -169,7 +190,8 @@ def rouge_cmd(
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    _run(ctx, cfg, pairs_out, apply)
+    with config.overridden({"ray_address": _ray(ray)}):
+        _run(ctx, cfg, pairs_out, apply)
 
 
 @app.command("embed")
@@ -189,8 +211,25 @@ def embed_cmd(
     prefer_longer_output: LongerOpt = True,
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
+    ray: RayOpt = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help=f"Embedding runtime: {', '.join(BACKENDS)} (default: the embedding_backend setting)."),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Cosine search: {', '.join(SEARCHES)}; auto uses a faiss index (exact re-scoring) above "
+            f"{EXACT_MAX_ROWS:,} rows (default: the embedding_search setting)."
+        ),
+    ] = None,
 ) -> None:
     """Find near-duplicates by embedding cosine similarity (vectors cached in the database)."""
+    overrides = {
+        "embedding_backend": _check(backend, BACKENDS, "--backend") if backend else None,
+        "embedding_search": _check(search, SEARCHES, "--search") if search else None,
+        "ray_address": _ray(ray),
+    }
     cfg = _config(
         "embedding",
         threshold,
@@ -204,7 +243,10 @@ def embed_cmd(
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    _run(ctx, cfg, pairs_out, apply)
+    with config.overridden(overrides):
+        path = embeddings.model_dir(model)
+        typer.echo(f"embedding backend: {encoder.backend_for(path, config.get('embedding_backend'))}")
+        _run(ctx, cfg, pairs_out, apply)
 
 
 @app.command("runs")

@@ -2,7 +2,9 @@
 
 Stages are plain functions testable without a database (`find_rouge_pairs`, `cosine_pairs`, `greedy_walk`,
 `pair_clusters`); `rouge` is the rouge-score-exact tokenizer and F-measure everything is built on; `runs` ties
-the stages to the store (record a run, review it, apply it as one undoable action).
+the stages to the store (record a run, review it, apply it as one undoable action). `encoder` runs the
+embedding model on ONNX Runtime (or CUDA fp16), `index` searches very many vectors with faiss candidates and
+exact re-scoring, and `distributed` runs the parallel stages on Ray (optional dependency, imported lazily).
 
 May import: `curation.store`, `curation.io` (reading evaluation files), `curation.jobs`, `curation.config`,
 `curation.filters`, `curation.models`.

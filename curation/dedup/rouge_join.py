@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from curation import config
 from curation.dedup.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
 
 Progress = Callable[[float, str], None]
@@ -268,6 +269,58 @@ def _bands(joiner: _Joiner, docs: np.ndarray) -> dict[int, _Band]:
     return {int(b): joiner.band(docs[bands_of == b]) for b in np.unique(bands_of)}
 
 
+@dataclass
+class JoinPlan:
+    """Everything a join needs, and its steps (pairs of length bands); steps are independent of each other, so
+    they can run anywhere (`curation.dedup.distributed` runs them as Ray tasks)."""
+
+    joiner: _Joiner
+    left: dict[int, _Band]
+    right: dict[int, _Band]
+    steps: list[tuple[int, int]]
+    self_join: bool
+
+
+def plan_join(
+    tok: Tokenized, left_docs: np.ndarray, right_docs: np.ndarray | None, threshold: float, rule: str, extend: int = 1
+) -> JoinPlan:
+    """Length bands of both sides and the band pairs whose lengths can pass at all."""
+    check_threshold(threshold)
+    check_rule(rule)
+    joiner = _Joiner(tok, threshold, rule, extend)
+    left = _bands(joiner, left_docs)
+    right = left if right_docs is None else _bands(joiner, right_docs)
+    steps = [
+        (x, y)
+        for x in left
+        for y in right
+        if (right_docs is not None or x <= y) and _lengths_can_pass(left[x].lengths, right[y].lengths, threshold, rule)
+    ]
+    return JoinPlan(joiner, left, right, steps, right_docs is None)
+
+
+def run_steps(
+    plan: JoinPlan, steps: Sequence[tuple[int, int]], progress: Progress | None = None
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Candidates and exact scores of some steps of a plan: (a, b, score) arrays of the passing pairs."""
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending_a: list[np.ndarray] = []
+    pending_b: list[np.ndarray] = []
+    pending = 0
+    for step, (x, y) in enumerate(steps):
+        a, b = plan.joiner.candidates(plan.left[x], plan.right[y], same=plan.self_join and x == y)
+        pending_a.append(a)
+        pending_b.append(b)
+        pending += len(a)
+        if pending >= LCS_CHUNK or step == len(steps) - 1:
+            a, b = np.concatenate(pending_a), np.concatenate(pending_b)
+            found.append(_exact(plan.joiner, a, b, plan.self_join))
+            pending_a, pending_b, pending = [], [], 0
+        if progress:
+            progress((step + 1) / max(len(steps), 1), f"length bands {step + 1}/{len(steps)}")
+    return found
+
+
 def _join(
     tok: Tokenized,
     left_docs: np.ndarray,
@@ -277,32 +330,12 @@ def _join(
     progress: Progress | None,
     extend: int,
 ) -> pd.DataFrame:
-    check_threshold(threshold)
-    check_rule(rule)
-    joiner = _Joiner(tok, threshold, rule, extend)
-    left = _bands(joiner, left_docs)
-    right = left if right_docs is None else _bands(joiner, right_docs)
-    plan = [
-        (x, y)
-        for x in left
-        for y in right
-        if (right_docs is not None or x <= y) and _lengths_can_pass(left[x].lengths, right[y].lengths, threshold, rule)
-    ]
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    pending_a: list[np.ndarray] = []
-    pending_b: list[np.ndarray] = []
-    pending = 0
-    for step, (x, y) in enumerate(plan):
-        a, b = joiner.candidates(left[x], right[y], same=right_docs is None and x == y)
-        pending_a.append(a)
-        pending_b.append(b)
-        pending += len(a)
-        if pending >= LCS_CHUNK or step == len(plan) - 1:
-            found.append(_exact(joiner, np.concatenate(pending_a), np.concatenate(pending_b), right_docs is None))
-            pending_a, pending_b, pending = [], [], 0
-        if progress:
-            progress((step + 1) / max(len(plan), 1), f"length bands {step + 1}/{len(plan)}")
-    return _pairs_frame(found)
+    plan = plan_join(tok, left_docs, right_docs, threshold, rule, extend)
+    if config.get("ray_address"):
+        from curation.dedup import distributed  # optional: needs ray
+
+        return pairs_frame(distributed.run_plan(plan, config.get("ray_address"), progress))
+    return pairs_frame(run_steps(plan, plan.steps, progress))
 
 
 def _exact(joiner: _Joiner, a: np.ndarray, b: np.ndarray, order: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -311,7 +344,7 @@ def _exact(joiner: _Joiner, a: np.ndarray, b: np.ndarray, order: bool) -> tuple[
     return joiner.exact(a, b) if len(a) else (a, b, np.zeros(0))
 
 
-def _pairs_frame(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+def pairs_frame(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
     if not found:
         return pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64), "score": np.zeros(0)})
     frame = pd.DataFrame(

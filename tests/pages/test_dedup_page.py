@@ -154,3 +154,12 @@ def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() 
     assert any("1 rows marked by action 1 were changed since" in w.value for w in at.warning)
     at.button(key="dd_undo_force").click().run()
     assert _statuses()[4] == "pending" and not at.exception
+def test_embedding_method_says_which_runtime_and_search_run(monkeypatch) -> None:
+    monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "onnx")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.radio(key="dd_method").set_value("embedding").run()
+    assert not at.exception, at.exception
+    text = " ".join(c.value for c in at.caption)
+    assert "Embeddings run on **onnx** in this process" in text
+    assert "exact up to 150,000 rows, then a faiss index" in text

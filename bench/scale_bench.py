@@ -1,0 +1,164 @@
+"""Scale benchmark: both dedups on 100K / 300K / 1M instruction texts built from the real texts in ../shared/data.
+
+Corpus generator (`corpus(n, variant, seed)`, deterministic for a seed):
+- base pool: every instruction text of bench/dedup_bench.py (self-instruct seeds, both Alpaca files, FLAN CoT
+  questions; ~70K real texts) and its vocabulary of real words;
+- each new text is a real base text with 30% of its words replaced by random words of that vocabulary (so texts
+  are distinct, real-looking and mostly far apart), except that with probability DUP_RATE (8%) it is instead a
+  near-copy of an earlier generated text with 1-2 words replaced (a realistic near-duplicate rate);
+- variant 'code': every text also carries numbers, hex identifiers and snake_case names (2-4 random tokens), so
+  the corpus has > 1.2M distinct ROUGE tokens at 1M rows (numbers, code and identifiers of real corpora).
+
+Prints one line per figure: rows, variant, ROUGE-L all pairs at 0.7 (time, peak RSS of a fresh process, pairs,
+distinct tokens), and cosine search (exact vs faiss index + exact re-scoring: time, peak RSS, pairs, recall of
+the exact pairs) on vectors from the embedding cache (`--vectors FILE.npy`; texts are embedded with the ONNX
+encoder and cached there on first use, which is slow: ~1M texts take about an hour on 2 cores).
+
+    python bench/scale_bench.py [--sizes 100000,300000,1000000] [--variants plain,code] [--skip-embeddings]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+
+DUP_RATE = 0.08
+SUBSTITUTE = 0.30
+
+
+def corpus(n: int, variant: str = "plain", seed: int = 0) -> list[str]:
+    """n instruction texts (see the module docstring); the same n, variant and seed give the same texts."""
+    from dedup_bench import instruction_texts
+
+    base = list(dict.fromkeys(instruction_texts()))
+    vocab = sorted({w for t in base for w in t.split() if w.isalpha()})
+    rng = np.random.default_rng(seed)
+    is_dup = rng.random(n) < DUP_RATE
+    picks = rng.integers(0, len(base), n)
+    words_of = [t.split() or ["empty"] for t in base]
+    pool = rng.integers(0, len(vocab), 64 * n + 64)  # random vocabulary words, consumed in order
+    used = 0
+    out: list[str] = []
+    for i in range(n):
+        if i and is_dup[i]:
+            words = out[int(pool[used]) % i].split()
+            for k in range(1 + int(pool[used + 1]) % 2):
+                words[int(pool[used + 2 + k]) % len(words)] = vocab[int(pool[used + 4 + k])]
+            used += 6
+        else:
+            words = list(words_of[picks[i]])
+            swap = np.flatnonzero(rng.random(len(words)) < SUBSTITUTE)
+            fresh = (
+                pool[used : used + len(swap)]
+                if used + len(swap) <= len(pool)
+                else rng.integers(0, len(vocab), len(swap))
+            )
+            used += len(swap)
+            for k, w in zip(swap, fresh, strict=True):
+                words[k] = vocab[int(w)]
+            if variant == "code":
+                words += _code_tokens(rng)
+        out.append(" ".join(words))
+    return out
+
+
+def _code_tokens(rng: np.random.Generator) -> list[str]:
+    count = int(rng.integers(2, 5))
+    kinds, values = rng.integers(0, 4, count), rng.integers(0, 10**7, count)
+    forms = [str, lambda v: f"0x{v * 7:06x}", lambda v: f"var_{v % 10**6}", lambda v: f"{v / 1000:.3f}"]
+    return [forms[int(k)](int(v)) for k, v in zip(kinds, values, strict=True)]
+
+
+def _rouge(args: tuple[int, str]) -> tuple[float, int, int, int]:
+    from curation.dedup.rouge import tokenize
+    from curation.dedup.rouge_join import find_rouge_pairs
+
+    n, variant = args
+    texts = corpus(n, variant)
+    start = time.perf_counter()
+    pairs = find_rouge_pairs(texts, 0.7)
+    seconds = time.perf_counter() - start
+    distinct = len({tok for t in texts for tok in tokenize(t)})
+    return seconds, _peak_mb(), len(pairs), distinct
+
+
+def _search(args: tuple[str, str]) -> tuple[float, int, set]:
+    from curation.dedup import embeddings
+
+    path, search = args
+    vectors = np.load(path)
+    start = time.perf_counter()
+    pairs = embeddings.cosine_pairs(vectors, 0.9, search=search)
+    return time.perf_counter() - start, _peak_mb(), set(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True))
+
+
+def _peak_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def in_fresh_process(fn, args):
+    """Run fn(args) in a new process, so its peak RSS is its own."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, (args,))
+
+
+def cached_vectors(n: int, cache: Path) -> Path:
+    """Vectors of corpus(n, 'plain'), embedded once with the ONNX encoder and kept in `cache`."""
+    path = cache / f"scale_plain_{n}.npy"
+    if not path.exists():
+        from curation.dedup import embeddings
+
+        texts = corpus(n, "plain")
+        embed = embeddings.model_embedder(embeddings.model_dir(), backend="onnx")
+        cache.mkdir(parents=True, exist_ok=True)
+        vectors = embeddings.embed_in_batches(texts, embed, None, batch=4096)
+        np.save(path.with_suffix(".tmp.npy"), vectors)
+        os.replace(path.with_suffix(".tmp.npy"), path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000")
+    parser.add_argument("--variants", default="plain,code")
+    parser.add_argument("--search-sizes", default="200000", help="sizes for the cosine search figures")
+    parser.add_argument("--skip-embeddings", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "cache" / "bench")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        for variant in args.variants.split(","):
+            seconds, peak, pairs, distinct = in_fresh_process(_rouge, (n, variant))
+            print(
+                f"rouge-L >= 0.7 all pairs, {n:,} rows ({variant}, {distinct:,} distinct tokens): "
+                f"{seconds:.1f} s, peak RSS {peak:,} MB, {pairs:,} pairs"
+            )
+    if args.skip_embeddings:
+        return
+    for n in [int(s) for s in args.search_sizes.split(",") if s]:
+        path = str(cached_vectors(n, args.cache))
+        exact_s, exact_mb, exact = in_fresh_process(_search, (path, "exact"))
+        index_s, index_mb, found = in_fresh_process(_search, (path, "index"))
+        recall = len(found & exact) / max(len(exact), 1)
+        head = f"cosine >= 0.9 exact search, {n:,} vectors"
+        print(f"{head}: {exact_s:.1f} s, peak RSS {exact_mb:,} MB, {len(exact):,} pairs")
+        print(
+            f"cosine >= 0.9 index search, {n:,} vectors: {index_s:.1f} s, peak RSS {index_mb:,} MB, "
+            f"{len(found):,} pairs, recall {recall:.4f} of exact, {len(found - exact)} pairs not in exact, "
+            f"speed-up {exact_s / index_s:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
