@@ -43,6 +43,7 @@ class Journey:
 
     def shot(self, name: str) -> None:
         """Check no exception is shown, then save a screenshot for a person to look at."""
+        self.expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)  # not mid-run
         self.expect(self.page.get_by_test_id("stException")).to_have_count(0)
         self.expect(self.page.get_by_text("Traceback")).to_have_count(0)
         self.step += 1
@@ -61,7 +62,9 @@ def test_journey(tmp_path: Path) -> None:
     sample_data.load_sample(store)
     store.close()
     upload = tmp_path / "journey.json"
-    upload.write_text(json.dumps([{"instruction": f"Name the journeyword colour {i}.", "output": "Blue."} for i in range(3)]))
+    upload.write_text(
+        json.dumps([{"instruction": f"Name the journeyword colour {i}.", "output": "Blue."} for i in range(3)])
+    )
     with running_app(tmp_path, app_env(tmp_path, db)) as (url, _), browser_page() as page:
         j = Journey(page, url, shots, expect)
         j.open("", "Recent changes")
@@ -86,14 +89,19 @@ def test_journey(tmp_path: Path) -> None:
         j.shot("browse_edit")
 
         j.open("Review", "Review queue")
-        for key in "ADSU":
-            page.keyboard.press(key)
-            page.wait_for_timeout(800)
+        expect(page.locator(".st-key-review_q_approve button")).to_be_enabled(timeout=LONG)
+        page.keyboard.press("A")
+        j.see(re.compile(r"^Example #\d+ approved\.$"))
+        page.keyboard.press("D")
+        j.see(re.compile(r"^Example #\d+ rejected\.$"))
+        page.keyboard.press("S")
+        page.keyboard.press("U")
+        j.see(re.compile(r"^Undid your last decision"))
         j.shot("review_keys")
         page.get_by_role("tab", name="Bulk review").click()
         j.click(re.compile(r"^Approve all"))
         j.click(re.compile(r"^Yes, change"))
-        j.see(re.compile(r"rows"))
+        expect(page.get_by_role("button", name=re.compile(r"^Yes, change"))).to_have_count(0, timeout=LONG)
         j.tab_selected("Bulk review")  # the bulk action kept the user on this tab
         j.shot("review_bulk")
 
@@ -114,6 +122,7 @@ def test_journey(tmp_path: Path) -> None:
         j.tab_selected("Review clusters")  # "Accept all" used to jump back to the first tab
         j.click(re.compile(r"^Apply: mark"))
         j.click("Undo this dedup")
+        expect(page.get_by_role("button", name=re.compile(r"^Apply: mark"))).to_be_enabled(timeout=LONG)
         j.tab_selected("Review clusters")
         j.shot("dedup")
 
