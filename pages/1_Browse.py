@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -19,12 +20,15 @@ from ui.text import inert
 PAGE_SIZES = (25, 50, 100, 200)
 TEXT_FIELDS = ("instruction", "input", "output")
 EDIT_FIELDS = (*TEXT_FIELDS, "task", "tags")
-SHOWN = ["id", "instruction", "input", "output", "status", "origin", "source", "task", "tags", "length", "version"]
+# The columns that matter first; the rest scroll into view.
+SHOWN = ["id", "instruction", "output", "status", "source", "tags", "input", "task", "origin", "length", "version"]
 PREVIEW_CHARS = 200
+ROW_HEIGHT = 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
 FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
 REVERT = "browse_revert_confirm"
+ROW_PARAM = "row"  # ?row=ID: the open example, so a reload or a shared link opens it again
 
 st.set_page_config(page_title="Browse · instruct-curator", page_icon=":material/dataset:", layout="wide")
 store = get_store()
@@ -61,7 +65,7 @@ def open_example(example_id: int) -> None:
     st.session_state.pop(CONFLICT, None)
     if row is None:
         flash("warning", f"Example #{example_id} does not exist.")
-        st.session_state.pop(OPEN, None)
+        st.session_state.update({OPEN: None})
         return
     st.session_state[OPEN] = example_id
     load_into_editor(example_id, editable(row), row["version"])
@@ -74,6 +78,19 @@ def on_table_select() -> None:
         open_example(ids[rows[0]])
 
 
+def _int_param(name: str) -> int | None:
+    value = st.query_params.get(name)
+    return int(value) if value and value.isdigit() else None
+
+
+def step_row(delta: int) -> None:
+    """Open the previous/next row of the table page (Alt+Up / Alt+Down)."""
+    ids = st.session_state.get("browse_page_ids", [])
+    current = st.session_state.get(OPEN)
+    if current in ids and 0 <= ids.index(current) + delta < len(ids):
+        open_example(ids[ids.index(current) + delta])
+
+
 def step_page(delta: int, pages: int) -> None:
     st.session_state["browse_page"] = min(pages, max(1, st.session_state.get("browse_page", 1) + delta))
 
@@ -81,22 +98,27 @@ def step_page(delta: int, pages: int) -> None:
 # -- table ---------------------------------------------------------------------------------------
 def page_controls(total: int, signature: str) -> tuple[str, bool, int, int]:
     sort_col, desc_col, size_col, page_col, prev_col, next_col = st.columns([2, 1.3, 1.3, 1.3, 1, 1])
-    sort = sort_col.selectbox("Sort by", SORTABLE, key="browse_sort")
-    descending = desc_col.toggle("Descending", key="browse_desc")
-    size = size_col.selectbox("Rows per page", PAGE_SIZES, index=1, key="browse_size")
+    sort = sort_col.selectbox("Sort by", SORTABLE, key="browse_sort", bind="query-params")
+    descending = desc_col.toggle("Descending", key="browse_desc", bind="query-params")
+    size = size_col.selectbox("Rows per page", PAGE_SIZES, index=1, key="browse_size", bind="query-params")
     pages = max(1, math.ceil(total / size))
     signature += f"|{sort}|{descending}|{size}"
-    if st.session_state.get("browse_signature") != signature:  # a new filter or order starts at page 1
-        st.session_state["browse_signature"] = signature
+    if "browse_page" not in st.session_state:  # a fresh session (reload, shared link): the URL's page, if any
+        st.session_state["browse_page"] = _int_param("browse_page") or 1
+    elif st.session_state.get("browse_signature") not in (None, signature):  # a new filter or order: page 1
         st.session_state["browse_page"] = 1
-    st.session_state["browse_page"] = min(max(1, st.session_state.get("browse_page", 1)), pages)
-    page_no = page_col.number_input("Page", min_value=1, max_value=pages, step=1, key="browse_page")
+    st.session_state["browse_signature"] = signature
+    st.session_state["browse_page"] = min(max(1, st.session_state["browse_page"]), pages)
+    page_no = page_col.number_input(
+        "Page", min_value=1, max_value=pages, step=1, key="browse_page", bind="query-params"
+    )
     prev_col.button("◀ Prev", key="browse_prev", on_click=step_page, args=(-1, pages), disabled=page_no <= 1)
     next_col.button("Next ▶", key="browse_next", on_click=step_page, args=(1, pages), disabled=page_no >= pages)
     return sort, descending, size, int(page_no)
 
 
-def show_table(flt) -> None:
+def show_table(flt, editor: Callable[[], None] | None = None) -> None:
+    """Page controls and count across the page; then the table, with `editor` beside it when a row is open."""
     total = examples.count(store, flt)
     sort, descending, size, page_no = page_controls(total, repr(sorted(flt.to_dict().items())))
     pages = max(1, math.ceil(total / size))
@@ -106,6 +128,17 @@ def show_table(flt) -> None:
     shown = frame[SHOWN].copy()
     for field in TEXT_FIELDS:
         shown[field] = shown[field].str.slice(0, PREVIEW_CHARS)
+    if editor is None:
+        table_rows(shown)
+        return
+    table_col, editor_col = st.columns([5, 4], gap="medium")  # the row and its editor both in view
+    with table_col:
+        table_rows(shown)
+    with editor_col:
+        editor()
+
+
+def table_rows(shown) -> None:
     st.dataframe(
         shown,
         key="browse_table",
@@ -113,7 +146,14 @@ def show_table(flt) -> None:
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
-        column_config={f: st.column_config.TextColumn(f, width="medium") for f in TEXT_FIELDS},
+        height=min(620, 40 + ROW_HEIGHT * max(1, len(shown))),
+        row_height=ROW_HEIGHT,  # three wrapped lines of each text preview
+        column_config={
+            "id": st.column_config.NumberColumn("id", width="small"),
+            "instruction": st.column_config.TextColumn("instruction", width="large"),
+            "output": st.column_config.TextColumn("output", width="large"),
+            "input": st.column_config.TextColumn("input", width="medium"),
+        },
     )
     goto, button, _ = st.columns([1.5, 1, 5], vertical_alignment="bottom")
     goto.number_input("Open example id", min_value=1, step=1, value=None, key="browse_goto")
@@ -221,7 +261,7 @@ def edit_form(example_id: int, row: dict[str, Any]) -> None:
             accept_new_options=True,
             placeholder="choose or type a new tag",
         )
-        st.form_submit_button("Save", type="primary", on_click=save_from_form, args=(example_id,))
+        st.form_submit_button("Save", type="primary", on_click=save_from_form, args=(example_id,), shortcut="Ctrl+S")
     if row["version"] != loaded["version"] and CONFLICT not in st.session_state:
         st.warning(
             f"This row changed since you opened it (you have version {loaded['version']}, the store has "
@@ -294,14 +334,37 @@ def show_editor(example_id: int) -> None:
     row = examples.get(store, example_id)
     if row is None or loaded_key(example_id) not in st.session_state:
         return
-    st.divider()
     st.subheader(f"Example #{example_id}")
     st.text(
         f"source: {row['source']} (row {row['source_row']}) · origin: {row['origin']} · status: {row['status']} · "
         f"format: {row['format'] or '-'} · version {row['version']}"
     )
     show_flash()  # next to the editor, where the user is looking after Save / Approve / Revert
-    approve, reject, pending, close = st.columns(4)
+    ids = st.session_state.get("browse_page_ids", [])
+    position = ids.index(example_id) if example_id in ids else None
+    prev_row, next_row, close = st.columns(3)
+    prev_row.button(
+        "Previous",
+        key="browse_prev_row",
+        on_click=step_row,
+        args=(-1,),
+        shortcut="Alt+Up",
+        disabled=position is None or position == 0,
+        width="stretch",
+    )
+    next_row.button(
+        "Next",
+        key="browse_next_row",
+        on_click=step_row,
+        args=(1,),
+        shortcut="Alt+Down",
+        disabled=position is None or position == len(ids) - 1,
+        width="stretch",
+    )
+    close.button(
+        "Close editor", key="browse_close", on_click=lambda: st.session_state.update({OPEN: None}), width="stretch"
+    )
+    approve, reject, pending = st.columns(3)
     for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
         column.button(
             label, key=f"browse_{status}", on_click=set_row_status, args=(example_id, status), width="stretch"
@@ -309,7 +372,6 @@ def show_editor(example_id: int) -> None:
     pending.button(
         "Back to pending", key="browse_pending", on_click=set_row_status, args=(example_id, "pending"), width="stretch"
     )
-    close.button("Close editor", key="browse_close", on_click=lambda: st.session_state.pop(OPEN, None), width="stretch")
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:
         show_conflict(conflict)
@@ -319,8 +381,14 @@ def show_editor(example_id: int) -> None:
 
 
 st.title("Browse")
+if OPEN not in st.session_state and _int_param(ROW_PARAM):  # a reload or shared link with ?row=ID
+    open_example(_int_param(ROW_PARAM))
 if FLASH in st.session_state and not st.session_state.get(OPEN):
     show_flash()
-show_table(filter_sidebar(store))
+flt = filter_sidebar(store)
 if st.session_state.get(OPEN):
-    show_editor(int(st.session_state[OPEN]))
+    st.query_params[ROW_PARAM] = str(st.session_state[OPEN])
+    show_table(flt, editor=partial(show_editor, int(st.session_state[OPEN])))
+else:
+    st.query_params.pop(ROW_PARAM, None)
+    show_table(flt)

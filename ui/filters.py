@@ -1,4 +1,7 @@
-"""The sidebar filter shared by Browse, Review and Export (widget values survive page switches)."""
+"""The sidebar filter shared by Browse, Review and Export (widget values survive page switches and reloads).
+
+Every filter widget is bound to the URL (`?filter_w_search=...`), so a reload keeps the filter and a link shares it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,14 @@ _CHOICES: tuple[tuple[str, str, str | tuple[str, ...]], ...] = (
     ("Format", "formats", FORMATS),
 )
 
+_DEFAULTS: dict[str, Any] = {
+    "search": "",
+    **{attr: [] for _, attr, _ in _CHOICES},
+    "length_field": "total",
+    "min_length": None,
+    "max_length": None,
+}
+
 
 def _key(name: str) -> str:
     return _PREFIX + name
@@ -30,6 +41,8 @@ def _key(name: str) -> str:
 def _seed(name: str, default: Any) -> str:
     """Widget key for `name`, pre-filled from the shared filter when this page draws it for the first time."""
     key = _key(name)
+    if key not in st.session_state and key in st.query_params:
+        return key  # a reload or a shared link: the widget takes its value from the URL
     # Re-assigning keeps a value across a page switch: Streamlit would otherwise drop it with the old widget.
     st.session_state[key] = st.session_state.get(key, st.session_state.get(STATE_KEY, {}).get(name, default))
     return key
@@ -54,12 +67,15 @@ def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
             "Search text",
             key=_seed("search", ""),
             placeholder="words in instruction, input or output",
+            bind="query-params",
             help="Case-insensitive substring match; % and _ are matched literally.",
         )
         chosen: dict[str, Any] = {"search": search or ""}
         for label, attr, values in _CHOICES:
             key = _seed(attr, [])
-            chosen[attr] = st.multiselect(label, _options(store, attr, values), key=key, placeholder="any")
+            chosen[attr] = st.multiselect(
+                label, _options(store, attr, values), key=key, placeholder="any", bind="query-params"
+            )
         chosen |= _length_widgets()
         chosen |= _rating_widgets(store)
         st.button("Clear filters", key=_key("clear"), on_click=clear_filter, width="stretch")
@@ -74,10 +90,12 @@ def _length_widgets() -> dict[str, Any]:
             "Length of",
             LENGTH_FIELDS,
             key=_seed("length_field", "total"),
+            bind="query-params",
         )
         low, high = st.columns(2)
-        min_length = low.number_input("Min", min_value=0, value=None, step=10, key=_seed("min_length", None))
-        max_length = high.number_input("Max", min_value=0, value=None, step=10, key=_seed("max_length", None))
+        bounds = {"min_value": 0, "value": None, "step": 10, "bind": "query-params"}
+        min_length = low.number_input("Min", key=_seed("min_length", None), **bounds)
+        max_length = high.number_input("Max", key=_seed("max_length", None), **bounds)
     return {
         "length_field": field,
         "min_length": None if min_length is None else int(min_length),
@@ -108,6 +126,8 @@ def current_filter() -> ExampleFilter:
 
 def set_filter(flt: ExampleFilter) -> None:
     """Make `flt` the shared filter (e.g. before st.switch_page to Browse); call before widgets are drawn."""
-    for name in [k for k in st.session_state if str(k).startswith(_PREFIX)]:
-        del st.session_state[name]
-    st.session_state[STATE_KEY] = flt.to_dict()
+    chosen = flt.to_dict()
+    for name, default in _DEFAULTS.items():  # assigned, not deleted: the widgets are bound to the URL
+        value = chosen.get(name, default)
+        st.session_state[_key(name)] = list(value) if isinstance(value, list | tuple) else value
+    st.session_state[STATE_KEY] = chosen

@@ -87,9 +87,8 @@ def drive(api, page, url: str, example_id: int) -> None:
     open_example(page, expect, example_id)
     output = page.get_by_label("Output", exact=True)
     output.fill(EDITED)
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("button", name="Save").click()  # its name also carries the Ctrl+S shortcut
     expect(page.get_by_text(f"Saved example #{example_id} (now version 2).")).to_be_visible(timeout=30_000)
-    page.reload()
-    expect(page.get_by_text("matching rows").first).to_be_visible(timeout=60_000)
-    open_example(page, expect, example_id)
-    expect(page.get_by_label("Output", exact=True)).to_have_value(EDITED, timeout=30_000)
+    page.reload()  # the URL holds the filter and the open row (?row=ID), so the row is open again
+    expect(page.get_by_text(f"Example #{example_id}", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_label("Output", exact=True)).to_have_value(EDITED, timeout=60_000)
