@@ -154,6 +154,8 @@ def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() 
     assert any("1 rows marked by action 1 were changed since" in w.value for w in at.warning)
     at.button(key="dd_undo_force").click().run()
     assert _statuses()[4] == "pending" and not at.exception
+
+
 def test_embedding_method_says_which_runtime_and_search_run(monkeypatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "onnx")
     at = AppTest.from_file(PAGE, default_timeout=60)
