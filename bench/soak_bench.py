@@ -93,11 +93,11 @@ def main() -> None:
             pages = [browser.new_page(viewport={"width": 1366, "height": 768}) for _ in cycles]
             start, next_report, samples, n, errors = time.monotonic(), 0.0, {}, 0, 0
             while (elapsed := time.monotonic() - start) < args.minutes * 60:
-                if elapsed >= next_report:
-                    minute = round(elapsed / 60)
+                if elapsed >= next_report:  # one line per minute; a slow cycle on a loaded machine skips none
+                    minute = int(elapsed // 60)
                     samples[minute] = rss_mb(server.pid)
-                    print(f"rss_mb minute={minute} {samples[minute]:.0f}", flush=True)
-                    next_report += 60
+                    print(f"rss_mb minute={minute} elapsed_s={elapsed:.0f} {samples[minute]:.0f}", flush=True)
+                    next_report = 60.0 * (minute + 1)
                 for page, cycle in zip(pages, cycles, strict=True):
                     try:
                         cycle(page, url, n)

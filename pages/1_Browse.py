@@ -59,8 +59,18 @@ def load_into_editor(example_id: int, values: dict[str, Any], version: int) -> N
         st.session_state[widget_key(example_id, field)] = values[field]
 
 
+def forget_other_rows(example_id: int) -> None:
+    """Drop the editor state of rows no longer open: a long session must not keep an entry per row it opened."""
+    kept = (loaded_key(example_id), f"browse_revision_{example_id}")
+    for key in [str(k) for k in st.session_state]:
+        is_editor_state = key.startswith(("browse_loaded_", "browse_revision_", "browse_edit_"))
+        if is_editor_state and key not in kept and not key.startswith(f"browse_edit_{example_id}_"):
+            del st.session_state[key]
+
+
 def open_example(example_id: int) -> None:
     """Open a row in the editor, freshly loaded from the store."""
+    forget_other_rows(example_id)
     row = examples.get(store, example_id)
     st.session_state.pop(CONFLICT, None)
     if row is None:

@@ -7,7 +7,6 @@ import os
 from functools import partial
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -21,6 +20,7 @@ from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
 from ui import feedback, judge
 from ui import jobs as ui_jobs
+from ui.charts import ranked_bars
 from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
@@ -241,17 +241,8 @@ def drop_chart(job_id: int) -> None:
     if counts.empty:
         st.caption("Nothing dropped yet.")
         return
-    counts["reason"] = counts["stage"] + ": " + counts["reason"]
-    chart = (
-        alt.Chart(counts)
-        .mark_bar()
-        .encode(
-            x=alt.X("count:Q", title="dropped candidates"),
-            y=alt.Y("reason:N", sort="-x", title=None),
-            tooltip=["reason:N", "count:Q"],
-        )
-    )
-    st.altair_chart(chart, width="stretch")
+    reasons = pd.DataFrame({"value": counts["stage"] + ": " + counts["reason"], "count": counts["count"]})
+    ranked_bars(reasons, "dropped because", key=f"gen_drops_{job_id}")
 
 
 def _generation_summary(job: dict) -> str:

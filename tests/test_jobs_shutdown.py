@@ -32,12 +32,16 @@ def test_shutdown_cancels_cooperative_jobs_fails_stuck_ones_and_keeps_training(s
     ids = {name: runner.submit(name, fn) for name, fn in (("polite", polite), ("stuck", stuck), ("train", train))}
     assert all(event.wait(10) for event in started.values())
     failed = runner.shutdown(keep_kinds=("train",), timeout=2)
-    release.set()
     polite_row, stuck_row, train_row = (jobs_table.get(store, ids[n]) for n in ("polite", "stuck", "train"))
+    release.set()
+    for job_id in ids.values():  # let the threads end before the store closes
+        runner.wait(job_id, timeout=10)
     assert (polite_row["status"], polite_row["message"]) == ("cancelled", "cancelled: the app stopped while it ran")
     assert (stuck_row["status"], stuck_row["error"]) == ("failed", "interrupted: the app stopped while it ran")
     assert failed == [ids["stuck"]]
     assert train_row["status"] == "running" and not train_row["cancel_requested"]
+    # the stuck job returning late does not overwrite what shutdown recorded
+    assert jobs_table.get(store, ids["stuck"])["status"] == "failed"
 
 
 def test_shutdown_leaves_finished_jobs_alone(store: Store) -> None:
