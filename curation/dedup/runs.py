@@ -287,23 +287,26 @@ class AlreadyApplied(ValueError):
     """The run's decisions are in effect; undo them before applying again."""
 
 
-class ChangedSinceApply(ValueError):
+class ChangedSinceApply(revisions.UndoConflictError):
     """Rows an applied dedup marked were changed since; undoing would overwrite that later work."""
 
     def __init__(self, action_id: int, changed: pd.DataFrame) -> None:
         self.changed = changed
-        rows = changed["example_id"].drop_duplicates()
+        rows = sorted(int(i) for i in changed["example_id"].drop_duplicates())
         listed = "; ".join(describe_change(r) for r in changed.head(5).itertuples(index=False))
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-        super().__init__(
+        message = (
             f"{len(rows)} rows marked by action {action_id} were changed since ({listed}{more}); undo the later "
-            "action(s) first, or force the undo to put back the values from before the dedup on those rows too"
+            "action(s) first, undo only the unchanged rows, or force the undo to put back the values from before the "
+            "dedup on those rows too"
         )
+        super().__init__(message, action_id, rows, [])
 
 
 def describe_change(change: Any) -> str:
     by = f"by action {int(change.changed_by)} ({change.changed_by_kind})" if pd.notna(change.changed_by) else ""
-    return f"#{int(change.example_id)} {change.field} is now {change.current!r} {by}".rstrip()
+    current = None if pd.isna(change.current) else change.current
+    return f"#{int(change.example_id)} {change.field} is now {current!r} {by}".rstrip()
 
 
 def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = False) -> revisions.ActionResult:
