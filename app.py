@@ -8,9 +8,11 @@ import streamlit as st
 
 from curation.identity import PermissionDenied
 from ui import auth
+from ui.state import ensure_app_navigation
 from ui.text import inert
 
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
+ensure_app_navigation(in_app=True)  # before the sign-in form: its one-time rerun must not swallow a submitted form
 user = auth.gate()
 
 # The least role that may open each page; others see it hidden and refused (the store checks every change too).

@@ -49,7 +49,7 @@ def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:
     with st.form("auth_form"):
         name = st.text_input("User name", key="auth_name")
         password = st.text_input("Password", type="password", key="auth_password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        submitted = st.form_submit_button("Sign in", type="primary", key="auth_submit")
     if submitted:
         try:
             user = accounts.sign_in(get_store(), accounts_by_name, name, password)

@@ -40,16 +40,19 @@ def reattach_handlers(runner: JobRunner | None = None) -> dict:
     return {finetune_runner.JOB_KIND: functools.partial(finetune_runner.reattach, runner=runner)}
 
 
-def ensure_app_navigation() -> None:
+def ensure_app_navigation(*, in_app: bool = False) -> None:
     """Make a deep link opened first after a server start run app.py's st.navigation, not pages/ auto-discovery.
 
     Streamlit decides once per process, from the mere presence of pages/, to run a first request for /Browse as a
     plain multipage app (no sections, file-name titles); st.navigation only switches that off when app.py runs.
     Every page asks for the store first, so here we switch it off and rerun, which runs app.py for the same URL.
+    app.py itself calls this with `in_app=True` before anything else: no rerun is needed there, and one would
+    swallow a submitted form (the sign-in form runs before st.navigation).
     """
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not in_app:
+            st.rerun()
 
 
 def _opened() -> tuple[Store, JobRunner]:

@@ -37,7 +37,7 @@ def sign_in(name: str, password: str = PASSWORD) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.text_input(key="auth_name").input(name)
     at.text_input(key="auth_password").input(password)
-    at.button[0].click().run()
+    at.button(key="auth_submit").click().run()
     return at
 
 
