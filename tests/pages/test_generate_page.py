@@ -115,7 +115,14 @@ def test_dropped_candidates_are_listed_with_reasons() -> None:
 def test_first_view_shows_only_this_runs_rows_and_a_cancelled_run_resumes() -> None:
     _import_seeds()
     store = _store()
-    other = [{"instruction": "A generated row from elsewhere.", "origin": "generated", "status": "pending"}]
+    other = [
+        {
+            "instruction": "A generated row from elsewhere.",
+            "output": "Its answer.",
+            "origin": "generated",
+            "status": "pending",
+        }
+    ]
     importers.import_bytes(store, json.dumps(other).encode(), "other.json", "alpaca")
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
