@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests_e2e_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
 
 from curation.filters import ExampleFilter
 from curation.io import sample_data

@@ -11,7 +11,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import yaml
-from tests_e2e_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
 
 from curation.filters import ExampleFilter
 from curation.identity import User, acting_as
