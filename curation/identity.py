@@ -20,6 +20,8 @@ ROLE_HELP = {
 # Row actions an annotator may take, and only on rows assigned to them in an open campaign.
 ANNOTATOR_KINDS = {"edit", "revert", "campaign-response"}
 ADMIN_PREFIXES = ("finetune", "train", "users")
+# Fields only a curator changes: an annotator's decision is a campaign response, never the row's status.
+DECISION_FIELDS = {"status", "status_reason"}
 
 
 class PermissionDenied(PermissionError, ValueError):
@@ -78,14 +80,25 @@ def required_role(kind: str) -> str:
     return "curator"
 
 
-def require(kind: str, *, assigned: Callable[[str], set[int]] | None = None, ids: list[int] | None = None) -> None:
-    """Raise PermissionDenied unless the acting user may do `kind` (on rows `ids`, for annotators)."""
+def require(
+    kind: str,
+    *,
+    assigned: Callable[[str], set[int]] | None = None,
+    ids: list[int] | None = None,
+    fields: set[str] | None = None,
+) -> None:
+    """Raise PermissionDenied unless the acting user may do `kind` (annotators: on rows `ids`, text fields only)."""
     user = current()
     if user is None:
         return
     needed = required_role(kind)
     if not user.at_least(needed):
         raise PermissionDenied(f"{user.name} ({user.role}) may not {kind}: it needs the {needed} role")
+    decisions = sorted((fields or set()) & DECISION_FIELDS)
+    if user.role == "annotator" and decisions:
+        raise PermissionDenied(
+            f"{user.name} (annotator) may not change {', '.join(decisions)}: decisions go into campaign responses"
+        )
     if user.role == "annotator" and ids is not None and assigned is not None:
         outside = sorted(set(ids) - assigned(user.name))
         if outside:

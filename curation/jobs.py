@@ -136,6 +136,8 @@ class JobRunner:
 
     def cancel(self, job_id: int) -> bool:
         """Ask a job to stop at its next progress report; False if it had already finished."""
+        job = jobs_table.get(self.store, job_id)
+        team.authorize(self.store, job["kind"] if job else "jobs")  # cancelling needs the role that starts it
         return jobs_table.request_cancel(self.store, job_id)
 
     def wait(self, job_id: int, timeout: float | None = None) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from curation.diffs import inline_diff, text_diff
 from curation.filters import SORTABLE
+from curation.identity import PermissionDenied
 from curation.store import ConflictError, examples, revisions
 from ui import feedback
 from ui.filters import filter_sidebar
@@ -199,6 +200,9 @@ def save(example_id: int, values: dict[str, Any], version: int) -> None:
             "my_version": version,
         }
         return
+    except PermissionDenied as err:
+        flash("error", inert(err))
+        return
     st.session_state.pop(CONFLICT, None)
     row = examples.get(store, example_id)
     load_into_editor(example_id, editable(row), row["version"])
@@ -223,7 +227,11 @@ def take_theirs() -> None:
 def set_row_status(example_id: int, status: str) -> None:
     """Approve/reject one row; the editor keeps its edits if the review was the only change since loading."""
     before = examples.get(store, example_id)["version"]
-    result = revisions.set_status(store, status, author=author(), ids=[example_id])
+    try:
+        result = revisions.set_status(store, status, author=author(), ids=[example_id])
+    except PermissionDenied as err:
+        flash("error", inert(err))
+        return
     loaded = st.session_state[loaded_key(example_id)]
     if result.action_id and before == loaded["version"]:
         loaded["version"] = before + 1
@@ -322,6 +330,9 @@ def revert_to(example_id: int, revision_id: int, version: int, force: bool = Fal
         return
     except ConflictError as err:
         flash("error", f"{inert(err)}. Re-open the row to see the current version.")
+        return
+    except PermissionDenied as err:
+        flash("error", inert(err))
         return
     open_example(example_id)
     where = "its original (imported) text" if revision_id == 0 else f"its state after revision #{revision_id}"

@@ -14,10 +14,9 @@ import time
 
 import streamlit as st
 
-from curation import config
 from curation.identity import User
 from curation.team import accounts
-from ui.state import SESSION_KEY, get_store
+from ui.state import SESSION_KEY, expired, get_store
 from ui.text import inert
 
 
@@ -26,11 +25,6 @@ def _oidc_configured() -> bool:
         return "auth" in st.secrets
     except Exception:  # no secrets.toml at all
         return False
-
-
-def expired(entry: dict, now: float | None = None) -> bool:
-    """Whether a sign-in is older than the `session_minutes` setting."""
-    return (now or time.time()) - entry["at"] > 60 * float(config.get("session_minutes"))
 
 
 def _open_address_allowed() -> bool:
@@ -105,7 +99,7 @@ def gate() -> User | None:
     if not entry or entry["name"] not in accounts_by_name:
         _sign_in_form(accounts_by_name)
         st.stop()
-    user = User(entry["name"], entry["role"])
+    user = accounts_by_name[entry["name"]].user  # the role in the users file now, not the one at sign-in
     with st.sidebar:
         st.caption(inert(f"Signed in as {user.name} ({user.role})"))
         st.button("Sign out", key="auth_sign_out", on_click=sign_out)

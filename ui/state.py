@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import time
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -91,7 +92,18 @@ def _session_user() -> User | None:
     if not accounts.auth_enabled() or get_script_run_ctx(suppress_warning=True) is None:
         return None
     entry = st.session_state.get(SESSION_KEY)
-    return User(entry["name"], entry["role"]) if entry else ANONYMOUS
+    if not entry or expired(entry):  # checked here too: button callbacks run before app.py's sign-in gate
+        return ANONYMOUS
+    try:
+        account = accounts.current_accounts().get(entry["name"])
+    except ValueError:  # a broken users file grants nothing
+        return ANONYMOUS
+    return account.user if account else ANONYMOUS  # the role in the users file now, not the one at sign-in
+
+
+def expired(entry: dict, now: float | None = None) -> bool:
+    """Whether a sign-in is older than the `session_minutes` setting."""
+    return (now or time.time()) - entry["at"] > 60 * float(config.get("session_minutes"))
 
 
 # Every page imports this module, so no page (even one run on its own) acts without the session's user.

@@ -8,7 +8,7 @@ import typer
 
 from curation.cli.common import echo_table, open_store
 from curation.finetune.runner import request_stop
-from curation.store import jobs_table
+from curation.store import jobs_table, team
 
 app = typer.Typer(help="Background jobs (dedup, embedding, generation, training).", no_args_is_help=True)
 
@@ -25,6 +25,8 @@ def list_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How ma
 def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]) -> None:
     """Ask a running job to stop at its next step."""
     store = open_store(ctx)
+    job = jobs_table.get(store, job_id)
+    team.authorize(store, job["kind"] if job else "jobs")  # cancelling needs the role that starts the job
     if jobs_table.request_cancel(store, job_id):
         run_dir = (jobs_table.get(store, job_id) or {}).get("run_dir")
         if run_dir:  # a trainer process watches its run folder, not the database (the app may not be running)

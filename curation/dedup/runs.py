@@ -16,7 +16,7 @@ from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_
 from curation.dedup.scopes import check_scope, scope_texts, text_hash
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobContext
-from curation.store import Store, examples, revisions
+from curation.store import Store, examples, revisions, team
 from curation.store import dedup as dedup_store
 
 Progress = Callable[[float, str], None]
@@ -311,6 +311,7 @@ def describe_change(change: Any) -> str:
 
 def apply_run(store: Store, run_id: int, *, author: str, accept_all: bool = False) -> revisions.ActionResult:
     """Mark the non-kept members of the run's accepted clusters duplicate, as one undoable 'dedup' action."""
+    team.authorize(store, "dedup")  # before anything, even the accept-all bookkeeping, is touched
     run = dedup_store.get_run(store, run_id)
     if run is None:
         raise KeyError(f"dedup run {run_id} does not exist")

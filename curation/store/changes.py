@@ -97,7 +97,7 @@ def apply_changes(
     exact_meta = "new_meta" in changes
     frame = changes.reindex(columns=["example_id", "field", "new_value", "new_meta"]).copy()
     frame["example_id"] = frame["example_id"].astype("int64")
-    team.authorize(store, kind, frame["example_id"].unique().tolist())
+    team.authorize(store, kind, frame["example_id"].unique().tolist(), set(frame["field"]))
     for col in ("new_value", "new_meta"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame["field"] = frame["field"].astype(object)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curation.store import examples
+from curation.store import actions, examples, team
 from curation.store.core import Store
 
 CLUSTER_SORTS = ("size", "score")
@@ -108,18 +108,27 @@ def get_run(store: Store, run_id: int) -> dict[str, Any] | None:
         return None
     run = rows[0]
     run["params"] = json.loads(run["params"]) if run["params"] else {}
+    if run["applied_action"] is not None and not actions.is_undone(store, int(run["applied_action"])):
+        run["applied_undone_by"] = None  # undone and then redone: the decisions are in effect again
     return run
 
 
 def list_runs(store: Store, limit: int = 20, methods: list[str] | None = None) -> pd.DataFrame:
     """Recent runs, newest first, with whether their decisions are applied (and not undone)."""
     cond, params = ("list_contains(?, r.method)", [methods]) if methods else ("TRUE", [])
-    return store.query_df(
+    runs = store.query_df(
         "SELECT r.id, r.method, r.mode, r.scope, r.threshold, r.rule, r.row_count, r.pair_count, r.cluster_count, "
         "r.applied_action, a.undone_by AS undone_by, r.created_at FROM dedup_runs r "
         f"LEFT JOIN actions a ON a.id = r.applied_action WHERE {cond} ORDER BY r.id DESC LIMIT ?",
         [*params, int(limit)],
     )
+    redone = [
+        i
+        for i, action in runs["applied_action"].items()
+        if pd.notna(action) and pd.notna(runs.at[i, "undone_by"]) and not actions.is_undone(store, int(action))
+    ]
+    runs.loc[redone, "undone_by"] = None  # undone and then redone: in effect again
+    return runs
 
 
 def run_pairs(store: Store, run_id: int, example_ids: list[int] | None = None) -> pd.DataFrame:
@@ -183,6 +192,7 @@ def set_kept(store: Store, run_id: int, cluster: int, example_id: int) -> int:
     becomes the pair's score, and members without a pair are split off (nothing untrue is ever marked).
     Returns how many members were split off for that reason.
     """
+    team.authorize(store, "dedup-review")
     params = {"run": int(run_id), "cluster": int(cluster), "kept": int(example_id)}
     with store.transaction():
         found = store.query_value(
@@ -218,6 +228,7 @@ _MEMBER_SCORES = (
 
 def set_split(store: Store, run_id: int, example_id: int, split: bool) -> None:
     """Take a member out of its cluster (a false positive: it will not be marked) or put it back."""
+    team.authorize(store, "dedup-review")
     store.execute(
         "UPDATE dedup_members SET split = ?, keep = CASE WHEN ? THEN false ELSE keep END "
         "WHERE run_id = ? AND example_id = ?",
@@ -227,6 +238,7 @@ def set_split(store: Store, run_id: int, example_id: int, split: bool) -> None:
 
 def split_cluster(store: Store, run_id: int, cluster: int) -> int:
     """'Not duplicates': split off every member but the kept row, so the cluster marks nothing; returns how many."""
+    team.authorize(store, "dedup-review")
     with store.transaction():
         n = store.query_value(
             "SELECT count(*) FROM dedup_members WHERE run_id = ? AND cluster = ? AND NOT keep AND NOT split",
@@ -241,6 +253,7 @@ def split_cluster(store: Store, run_id: int, cluster: int) -> int:
 
 def set_accepted(store: Store, run_id: int, accepted: bool, cluster: int | None = None) -> None:
     """Accept (or un-accept) the decisions of one cluster, or of every cluster when `cluster` is None."""
+    team.authorize(store, "dedup-review")
     cond, params = ("", []) if cluster is None else (" AND cluster = ?", [int(cluster)])
     store.execute(
         f"UPDATE dedup_members SET accepted = ? WHERE run_id = ?{cond}", [bool(accepted), int(run_id), *params]

@@ -13,9 +13,9 @@ from curation.store.core import Store
 DECISIONS = ("approved", "rejected")
 
 
-def authorize(store: Store, kind: str, ids: list[int] | None = None) -> None:
-    """Raise PermissionDenied unless the acting user may do `kind` (annotators: only on their assigned rows)."""
-    identity.require(kind, ids=ids, assigned=lambda name: assigned_rows(store, name))
+def authorize(store: Store, kind: str, ids: list[int] | None = None, fields: set[str] | None = None) -> None:
+    """Raise PermissionDenied unless the acting user may do `kind` (annotators: only text on their assigned rows)."""
+    identity.require(kind, ids=ids, fields=fields, assigned=lambda name: assigned_rows(store, name))
 
 
 def create_campaign(

@@ -80,6 +80,23 @@ def load_accounts(path: str | Path | None = None) -> dict[str, Account]:
     return accounts
 
 
+_CACHE: dict[str, tuple[float, dict[str, Account]]] = {}
+
+
+def current_accounts() -> dict[str, Account]:
+    """The users file as it is now (re-read when it changes), so a role change or removal applies at once."""
+    path = Path(config.get("users_file")).expanduser()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return {}
+    cached = _CACHE.get(str(path))
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, load_accounts(path))
+        _CACHE[str(path)] = cached
+    return cached[1]
+
+
 def sign_in(store: Store, accounts: dict[str, Account], username: str, password: str) -> User:
     """Check a password; every attempt is logged, and a name with too many recent failures is locked out."""
     username = username.strip()

@@ -187,3 +187,22 @@ def test_embedding_threshold_1_finds_every_exact_duplicate(make_store) -> None:
     assert outcome.summary()["duplicates"] == 20
     with pytest.raises(ValueError, match="no score is > 1"):
         runs.DedupConfig(method="embedding", threshold=1.0, rule="gt")
+
+
+def test_a_redone_dedup_counts_as_applied_and_cannot_be_applied_again(make_store) -> None:
+    from curation.dedup import runs as dedup_runs
+    from curation.store import dedup as dedup_store
+    from curation.store import revisions
+
+    store = make_store([{"instruction": "Give three tips for staying healthy."}] * 2 + [{"instruction": "Other."}])
+    cfg = dedup_runs.DedupConfig(method="rouge", threshold=0.7)
+    run_id = dedup_runs.run_dedup(store, cfg, author="t").run_id
+    applied = dedup_runs.apply_run(store, run_id, author="t", accept_all=True)
+    undo = revisions.undo_action(store, applied.action_id, author="t")
+    assert not dedup_runs.is_applied(dedup_store.get_run(store, run_id))
+    revisions.redo_action(store, applied.action_id, author="t")
+    assert dedup_runs.is_applied(dedup_store.get_run(store, run_id))
+    assert dedup_store.list_runs(store)["undone_by"].isna().all()
+    with pytest.raises(dedup_runs.AlreadyApplied):
+        dedup_runs.apply_run(store, run_id, author="t", accept_all=True)
+    assert undo.action_id is not None

@@ -149,3 +149,41 @@ def test_jobs_and_snapshots_record_the_acting_user(store, tmp_path) -> None:
         job_id = runner.submit("noop", lambda ctx: {"ok": True})
     assert runner.wait(job_id, 30)["status"] == "succeeded"
     assert set(jobs_table.list_jobs(store, kinds=["noop"], limit=5)["author"]) == {"cur"}
+
+
+def test_annotators_never_change_a_rows_status_even_on_their_rows(store) -> None:
+    cid = _campaign(store)
+    rows = team_store.assignments(store, cid)
+    mine = int(rows[rows.annotator == "ann"].example_id.iloc[0])
+    with acting_as(User("ann", "annotator")), pytest.raises(PermissionDenied, match="may not change status"):
+        revisions.update_example(store, mine, {"status": "approved"}, expected_version=1, author="ann")
+    assert examples.get(store, mine)["status"] == "pending"
+
+
+def test_viewers_cannot_cancel_jobs(store) -> None:
+    from curation.jobs import JobRunner
+    from curation.store import jobs_table
+
+    job_id = jobs_table.create(store, "finetune", {})
+    with acting_as(User("vic", "viewer")), pytest.raises(PermissionDenied, match="needs the admin role"):
+        JobRunner(store).cancel(job_id)
+    assert not jobs_table.cancel_requested(store, job_id)
+
+
+def test_a_role_change_in_the_users_file_applies_at_once(tmp_path, monkeypatch) -> None:
+    import time
+
+    import yaml
+
+    from curation.team import accounts
+
+    path = tmp_path / "users.yaml"
+    path.write_text(yaml.safe_dump({"users": {"dem": {"role": "curator", "password_hash": ""}}}))
+    monkeypatch.setenv("INSTRUCT_CURATOR_USERS_FILE", str(path))
+    assert accounts.current_accounts()["dem"].role == "curator"
+    time.sleep(0.01)
+    path.write_text(yaml.safe_dump({"users": {"dem": {"role": "viewer", "password_hash": ""}}}))
+    import os
+
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a new mtime even on coarse file systems
+    assert accounts.current_accounts()["dem"].role == "viewer"
