@@ -12,7 +12,7 @@ from ui.state import ensure_app_navigation
 from ui.text import inert
 
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
-ensure_app_navigation(in_app=True)  # before the sign-in form: its one-time rerun must not swallow a submitted form
+ensure_app_navigation()  # before the sign-in form, which stops before st.navigation
 user = auth.gate()
 
 # The least role that may open each page; others see it hidden and refused (the store checks every change too).
@@ -50,7 +50,7 @@ SECTIONS = {
     ],
 }
 
-current = st.navigation(SECTIONS)
+current = st.navigation(SECTIONS, expanded=True)  # every section visible (13 pages)
 if not auth.may(user, LEAST_ROLE.get(current.title, "viewer")):
     st.error(inert(f"{current.title} needs the {LEAST_ROLE[current.title]} role; you are {user.role}."))
     st.stop()

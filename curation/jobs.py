@@ -8,7 +8,9 @@ records its pid and run folder with `ctx.set_run_info` and polls `ctx.cancelled(
 
 from __future__ import annotations
 
+import concurrent.futures.thread
 import contextlib
+import sys
 import threading
 import time
 import traceback
@@ -68,6 +70,12 @@ class JobContext:
 JobFn = Callable[[JobContext], dict[str, Any] | None]
 
 
+def _process_stopping() -> bool:
+    """True once the interpreter is shutting down (Ctrl-C / SIGTERM): thread pools then refuse new work, so a job
+    fails for that reason, not its own."""
+    return sys.is_finalizing() or bool(getattr(concurrent.futures.thread, "_shutdown", False))
+
+
 class JobRunner:
     """Starts jobs, runs them to a recorded end state, and cancels them on request."""
 
@@ -86,14 +94,16 @@ class JobRunner:
             self._finish(job_id, "cancelled", message=reason)
             raise
         except Exception as err:
+            stopping = "interrupted: the app stopped while it ran; " if _process_stopping() else ""
             self._finish(
                 job_id,
                 "failed",
-                error=f"{type(err).__name__}: {err}",
+                error=f"{stopping}{type(err).__name__}: {err}",
                 message=traceback.format_exc(limit=8)[-4000:],
             )
             raise
-        if ctx.cancelled():
+        # ask the store itself: ctx.cancelled() is throttled, and a job may stop early because it saw the request
+        if ctx.cancelled() or jobs_table.cancel_requested(self.store, job_id):
             reason = f"cancelled ({self._stop_reason})" if self._stop_reason else "cancelled"
             self._finish(job_id, "cancelled", result=result, message=f"{reason}; partial result kept")
         else:

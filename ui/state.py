@@ -41,19 +41,25 @@ def reattach_handlers(runner: JobRunner | None = None) -> dict:
     return {finetune_runner.JOB_KIND: functools.partial(finetune_runner.reattach, runner=runner)}
 
 
-def ensure_app_navigation(*, in_app: bool = False) -> None:
+def ensure_app_navigation() -> None:
     """Make a deep link opened first after a server start run app.py's st.navigation, not pages/ auto-discovery.
 
     Streamlit decides once per process, from the mere presence of pages/, to run a first request for /Browse as a
     plain multipage app (no sections, file-name titles); st.navigation only switches that off when app.py runs.
     Every page asks for the store first, so here we switch it off and rerun, which runs app.py for the same URL.
-    app.py itself calls this with `in_app=True` before anything else: no rerun is needed there, and one would
-    swallow a submitted form (the sign-in form runs before st.navigation).
+    app.py calls it first too, since its sign-in form stops before st.navigation. The rerun is needed once per
+    process (the flag then stays off); AppTest sets the flag again on every run, and rerunning each time there
+    would swallow a submitted form.
     """
+    global _navigation_fixed
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        if not in_app:
+        if not _navigation_fixed:
+            _navigation_fixed = True
             st.rerun()
+
+
+_navigation_fixed = False
 
 
 def _opened() -> tuple[Store, JobRunner]:
