@@ -74,7 +74,7 @@ def test_429_with_retry_after_and_a_dropped_connection_are_retried(tmp_path, bas
 def test_resume_after_cancel_continues_without_resending(tmp_path, baseline) -> None:
     _, seq_decisions, seq_requests = baseline
     store = _store(tmp_path, "resumed")
-    with FakeOpenAIServer(seed=2) as server:
+    with FakeOpenAIServer(latency=0.1, seed=2) as server:  # slow enough that the cancel lands mid-run
         runner = JobRunner(store)
 
         def cancel_midway(fraction: float, message: str | None) -> None:
