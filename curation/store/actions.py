@@ -76,10 +76,24 @@ def changed_since(store: Store, action_id: int) -> pd.DataFrame:
                 [*params, int(action_id), name, *params],
             )
         )
+    frames.append(_rewritten_since(store, action_id))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=["example_id", "field", "wrote", "now"])
-    return pd.concat(frames, ignore_index=True).sort_values(["example_id", "field"], ignore_index=True)
+    changed = pd.concat(frames, ignore_index=True).drop_duplicates(["example_id", "field"])
+    return changed.sort_values(["example_id", "field"], ignore_index=True)
+
+
+def _rewritten_since(store: Store, action_id: int) -> pd.DataFrame:
+    """(row, field) pairs a later action still in effect wrote, even if the value came back to what this action
+    wrote (A -> B -> A): undoing this action would silently discard that later work."""
+    return store.query_df(
+        "SELECT DISTINCT r.example_id, r.field, NULL AS wrote, NULL AS now FROM revisions r "
+        "JOIN actions a ON a.id = r.action_id WHERE r.action_id > ? AND a.undone_by IS NULL "
+        "AND a.kind NOT IN ('undo', 'redo') "
+        "AND (r.example_id, r.field) IN (SELECT example_id, field FROM revisions WHERE action_id = ?)",
+        [int(action_id), int(action_id)],
+    )
 
 
 def later_actions(store: Store, action_id: int, rows: list[int], *, any_field: bool = False) -> list[LaterAction]:

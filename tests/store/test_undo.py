@@ -238,3 +238,14 @@ def test_revert_over_someone_elses_review_asks_first(make_store) -> None:
     assert examples.get(store, 1)["status"] == "approved"
     revisions.revert_to(store, 1, 0, expected_version=version + 1, author="ann", force=True)
     assert state(store)[1] == ("Task number 1.", "answer 1", "pending", None)
+
+
+def test_undo_refuses_when_later_work_put_the_same_value_back(make_store) -> None:
+    store = make_store(ROWS)
+    first = revisions.set_status(store, "rejected", author="alice", ids=[1])
+    revisions.set_status(store, "approved", author="bob", ids=[1])
+    revisions.set_status(store, "rejected", author="bob", ids=[1])  # back to what alice wrote, by bob's own decision
+    with pytest.raises(UndoConflictError) as err:
+        revisions.undo_action(store, first.action_id, author="alice")
+    assert err.value.rows == [1]
+    assert state(store)[1][2] == "rejected"
