@@ -31,6 +31,8 @@ def test_link_opens_filter_and_row_keys_move_and_save_reload_keeps_all(tmp_path:
         page.keyboard.press("Alt+ArrowDown")
         expect(page.get_by_text(f"Example #{second}", exact=True)).to_be_visible(timeout=30_000)
         output = page.get_by_label("Output", exact=True)
+        # the previous row's editor is gone (stale until the rerun ends)
+        expect(output).to_have_count(1, timeout=30_000)
         output.fill("Saved with the keyboard.")
         output.press("Control+s")
         expect(page.get_by_text(f"Saved example #{second} (now version 2).")).to_be_visible(timeout=30_000)

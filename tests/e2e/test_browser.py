@@ -86,6 +86,8 @@ def drive(api, page, url: str, example_id: int) -> None:
     expect(page.get_by_text("30 matching rows")).to_be_visible(timeout=30_000)
     open_example(page, expect, example_id)
     output = page.get_by_label("Output", exact=True)
+    # the previous row's editor is gone (stale until the rerun ends)
+    expect(output).to_have_count(1, timeout=30_000)
     output.fill(EDITED)
     page.get_by_role("button", name="Save").click()  # its name also carries the Ctrl+S shortcut
     expect(page.get_by_text(f"Saved example #{example_id} (now version 2).")).to_be_visible(timeout=30_000)

@@ -83,6 +83,8 @@ def test_journey(tmp_path: Path) -> None:
         page.mouse.click(box["x"] + 16, box["y"] + 36 + 36)
         j.see(re.compile(r"^Example #\d+$"))
         output = page.get_by_label("Output", exact=True)
+        # the previous row's editor is gone (stale until the rerun ends)
+        expect(output).to_have_count(1, timeout=30_000)
         output.fill("Green.")
         output.press("Control+s")
         j.see(re.compile(r"Saved example #\d+ \(now version 2\)\."))
