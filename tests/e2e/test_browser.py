@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from browser_support import CHROMIUM, CHROMIUM_ARGS, app_env, running_app
 
 from curation.filters import ExampleFilter
 from curation.io import sample_data
@@ -34,29 +31,12 @@ def test_filter_edit_reload_persists(tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
     db = tmp_path / "e2e.duckdb"
     example_id = filled_db(db)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = os.environ | {
-        "INSTRUCT_CURATOR_DB": str(db),
-        "INSTRUCT_CURATOR_AUTHOR": "browser",
-        "INSTRUCT_CURATOR_EXPORTS_DIR": str(tmp_path / "exports"),
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = tmp_path / "streamlit.log"
-    with log.open("w") as log_file:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(url, server, log)
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                drive(playwright_api, browser.new_page(), url, example_id)
-            finally:
-                browser.close()
-    finally:
-        server.kill()
-        server.wait(timeout=30)
+    with running_app(tmp_path, app_env(tmp_path, db)) as (url, _), playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            drive(playwright_api, browser.new_page(), url, example_id)
+        finally:
+            browser.close()
     store = Store(db)
     history = revisions.history(store, example_id)
     assert history[["field", "new_value", "author"]].values.tolist() == [["output", EDITED, "browser"]]

@@ -3,15 +3,12 @@ their own queues at the same time in two browser sessions without touching each 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import bcrypt
 import pytest
 import yaml
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from browser_support import CHROMIUM, CHROMIUM_ARGS, app_env, running_app
 
 from curation.filters import ExampleFilter
 from curation.identity import User, acting_as
@@ -56,25 +53,13 @@ def sign_in(api, page, url: str, name: str) -> None:
 def test_two_annotators_review_concurrently_and_roles_are_enforced(tmp_path: Path) -> None:
     api = pytest.importorskip("playwright.sync_api")
     users, db, cid, rows = setup(tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = os.environ | {"INSTRUCT_CURATOR_DB": str(db), "INSTRUCT_CURATOR_USERS_FILE": str(users)}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = tmp_path / "streamlit.log"
-    with log.open("w") as log_file:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(url, server, log)
-        with api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                drive(api, browser, url, rows, tmp_path)
-            finally:
-                browser.close()
-    finally:
-        server.kill()
-        server.wait(timeout=30)
+    env = app_env(tmp_path, db) | {"INSTRUCT_CURATOR_USERS_FILE": str(users)}
+    with running_app(tmp_path, env) as (url, _), api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            drive(api, browser, url, rows, tmp_path)
+        finally:
+            browser.close()
     store = Store(db)
     try:
         latest = team_store.latest_responses(store, cid)
