@@ -7,7 +7,6 @@ unless started with `python -m curation serve --allow-open`.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 import time
@@ -29,11 +28,7 @@ def _oidc_configured() -> bool:
 
 def _open_address_allowed() -> bool:
     address = st.get_option("server.address") or "127.0.0.1"
-    try:
-        loopback = ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        loopback = address == "localhost"
-    return loopback or os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+    return accounts.is_loopback(address) or os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
 
 
 def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import ipaddress
 import os
 import subprocess
 import sys
@@ -123,20 +122,13 @@ def campaign_resolve(
     typer.echo(f"resolved {result.rows} rows (action #{result.action_id}; undo with `undo {result.action_id}`)")
 
 
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return address == "localhost"
-
-
 def serve(
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8501,
     allow_open: Annotated[bool, typer.Option("--allow-open", help="Listen beyond localhost with login off.")] = False,
 ) -> None:
     """Start the app. Beyond localhost it needs a users file (login), or --allow-open and a warning."""
-    if not _is_loopback(address) and not accounts.auth_enabled():
+    if not accounts.is_loopback(address) and not accounts.auth_enabled():
         if not allow_open:
             raise ValueError(
                 f"refusing to listen on {address} with login off: set {config.SETTINGS['users_file'].env} "

@@ -9,6 +9,7 @@ File shape::
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,14 @@ class Account:
 def auth_enabled() -> bool:
     """True when a users file is configured: the app asks for a login and every action is checked."""
     return bool(config.get("users_file").strip())
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a server address is reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
 
 
 def hash_password(password: str) -> str:
