@@ -38,6 +38,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("exports_dir", str(DATA_DIR / "exports"), "Folder for exports and snapshots."),
         Setting("snapshots_dir", str(DATA_DIR / "snapshots"), "Folder for versioned mixture snapshots."),
         Setting("cache_dir", str(DATA_DIR / "cache"), "Folder for model caches."),
+        Setting(
+            "model_cache_dir",
+            "",
+            "Folder for the float32 copy of the packaged SmolLM2 (built once, ~35 s); empty: inside cache_dir.",
+        ),
         Setting("author", os.environ.get("USER", "user") or "user", "Name recorded on revisions."),
         Setting(
             "users_file",

@@ -35,7 +35,8 @@ def smollm2_gguf_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    return config.get_path("cache_dir") / "smollm2-135m-instruct-f32"
+    folder = config.get_path("model_cache_dir") if config.get("model_cache_dir") else config.get_path("cache_dir")
+    return folder / "smollm2-135m-instruct-f32"
 
 
 def resolve_model_dir(model: str | None = None) -> Path:

@@ -20,8 +20,14 @@ from curation.store import (
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.fixture(scope="session")
+def _model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One float32 SmolLM2 folder for the whole session: it only depends on the packaged GGUF (~35 s to build)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _model_cache_dir: Path) -> None:
     """Every test gets its own database and folders; nothing touches data/ in the repo."""
     monkeypatch.setenv("INSTRUCT_CURATOR_DB", str(tmp_path / "curator.duckdb"))
     monkeypatch.setenv("INSTRUCT_CURATOR_RUNS_DIR", str(tmp_path / "runs"))
@@ -30,6 +36,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_SEED_SAMPLE", "0")
     monkeypatch.setenv("INSTRUCT_CURATOR_AUTHOR", "tester")
     monkeypatch.setenv("INSTRUCT_CURATOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("INSTRUCT_CURATOR_MODEL_CACHE_DIR", str(_model_cache_dir))
     monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "torch")  # the ONNX export is tested on its own
 
 
