@@ -12,7 +12,6 @@ Penalties multiply the score down for text that only looks stepwise: code, imper
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 
 from nltk.stem.porter import PorterStemmer  # rouge-score's own dependency; "placed" and "place" are one word
@@ -159,7 +158,7 @@ def _instructs(sentence: str) -> bool:
 
 def _linked_premises(prompt: str, parts: list[str]) -> str | None:
     """Premises that lead somewhere: two or more impersonal prose sentences of three words or more, each sharing a
-    word with the one before ("A bed is furniture with feet. Furniture with feet goes on the floor. The floor is
+    word with one before it ("A bed is furniture with feet. Furniture with feet goes on the floor. The floor is
     ..."), for a question that asks neither for a definition nor an explanation, and that the first sentence does
     not already answer by restating it (an answer-first reply covers half its words or more). Instructions
     ("Bring the water to a boil ...") and first-person replies are not premises. The shared words, or None."""
@@ -171,7 +170,7 @@ def _linked_premises(prompt: str, parts: list[str]) -> str | None:
     said = [_stems(p) for p in parts]
     if len(asked) < 2 or len(said[0] & asked) >= 0.5 * len(asked):
         return None
-    links = [sorted(a & b) for a, b in itertools.pairwise(said)]
+    links = [sorted(words & set().union(*said[:i])) for i, words in enumerate(said[1:], start=1)]
     return " → ".join(link[0] for link in links) if all(links) else None
 
 
