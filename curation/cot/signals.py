@@ -166,12 +166,17 @@ def _linked_premises(prompt: str, parts: list[str]) -> str | None:
         return None
     if any(_LIST_START.match(p) or len(p.split()) < 3 for p in parts) or _PERSONAL_START.match(parts[0]):
         return None
-    asked = _stems(prompt)
-    said = [_stems(p) for p in parts]
-    if len(asked) < 2 or len(said[0] & asked) >= 0.5 * len(asked):
+    asked, seen = _stems(prompt), _stems(parts[0])
+    if len(asked) < 2 or len(seen & asked) >= 0.5 * len(asked):
         return None
-    links = [sorted(words & set().union(*said[:i])) for i, words in enumerate(said[1:], start=1)]
-    return " → ".join(link[0] for link in links) if all(links) else None
+    links = []
+    for part in parts[1:]:  # stop at the first sentence that links to nothing before it
+        words = _stems(part)
+        if not words & seen:
+            return None
+        links.append(min(words & seen))
+        seen |= words
+    return " → ".join(links)
 
 
 def _computes_from_givens(prompt: str, output: str) -> str | None:
