@@ -133,17 +133,18 @@ def explain_cmd(
     example_id: Annotated[int, typer.Argument(help="Example id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score one row now and list every signal that fired, its weight and the text that fired it."""
+    """Score one row now and list every signal that fired, its weight, the text that fired it and what it means."""
     store = open_store(ctx)
     row = examples.get(store, example_id)
     if row is None:
         raise ValueError(f"no example with id {example_id}")
     found = cot.detect_row(row["instruction"], row["input"], row["output"], row.get("messages"))
+    signals = [s | {"why": cot.SIGNAL_HELP.get(s["name"], "")} for s in found.detail()]
     if as_json:
-        echo_json({"id": example_id, "score": found.score, "signals": found.detail()})
+        echo_json({"id": example_id, "score": found.score, "signals": signals})
         return
     typer.echo(f"example {example_id}: score {found.score:.4f} (threshold {cot.DEFAULT_THRESHOLD})")
-    echo_table(found.detail() or [{"name": "(no signal fired)", "weight": "", "evidence": ""}])
+    echo_table(signals or [{"name": "(no signal fired)", "weight": "", "evidence": "", "why": ""}])
 
 
 @app.command("check")

@@ -3,13 +3,18 @@
 The answer-marker signals in `detector` find CoT that announces its answer. These find reasoning by its
 moves, whatever the wording: referring back to the problem or to earlier steps, inference connectives,
 worked equations (arithmetic or symbolic), conditionals, a verdict after an explanation, an explanation that
-answers a closed question without saying yes/no first, and a conclusion that restates the question.
+answers a closed question without saying yes/no first, a conclusion that restates the question, premises
+linked sentence to sentence towards a question they do not restate first, and arithmetic on the question's
+own numbers.
 Penalties multiply the score down for text that only looks stepwise: code, imperative how-to lists, dialogue.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+
+import snowballstemmer  # English Snowball (Porter2): "placed" and "place" are one word; imports in ms, unlike nltk
 
 # Signal weights (noisy-OR) and penalty factors (the score is multiplied by 1 - factor).
 WEIGHTS: dict[str, float] = {
@@ -28,6 +33,8 @@ WEIGHTS: dict[str, float] = {
     "chained_premises": 0.5,
     "bridging_fact": 0.5,
     "back_reference": 0.45,
+    "linked_premises": 0.5,
+    "computes_from_givens": 0.5,
 }
 PENALTIES: dict[str, float] = {"code": 0.85, "how_to_steps": 0.7, "dialogue": 0.7, "letter": 0.7, "writing_task": 0.5}
 
@@ -92,6 +99,17 @@ _WRITING_TASK = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_QUESTION_END = re.compile(r"(?:\?|:|\b_+|\bwhat)\W*$|^\s*(?:what|which|where|when|who|why|how)\b", re.I)
+_RESULT = re.compile(r"=\s*\$?(\d[\d.]*)")
+_EXPLAIN_REQUEST = re.compile(
+    r"\b(?:explain|describe|define|definition|meaning of|what is meant|difference|differ|compare|functions? of)\b", re.I
+)
+_PERSONAL_START = re.compile(r"^\W*(?:i|i'\w+|we|my|our)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\d)")
+_OPERATION = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*\)?\s*(?:[-+*/×÷x−^]|times|plus|minus|divided by|multiplied by)\s*\(?\s*"
+    r"(\d+(?:\.\d+)?)"
+)
 _STOP_TEXT = (
     "a an the of to in on at for is are was were be been do does did what which who whom whose how why when "
     "where would could should can will might may must and or not no yes it its this that these those with by as "
@@ -123,6 +141,62 @@ def _clip(text: str, limit: int = 80) -> str:
 
 def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+_stem = functools.lru_cache(maxsize=65536)(snowballstemmer.stemmer("english").stemWord)
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def _instructs(sentence: str) -> bool:
+    """The sentence opens with an imperative verb ("Bring the water to a boil")."""
+    first = sentence.split(maxsplit=1)
+    return bool(first) and first[0].lower().strip(",") in _IMPERATIVE
+
+
+def _linked_premises(prompt: str, parts: list[str]) -> str | None:
+    """Premises that lead somewhere: two or more impersonal prose sentences of three words or more, each sharing a
+    word with one before it ("A bed is furniture with feet. Furniture with feet goes on the floor. The floor is
+    ..."), for a question that asks neither for a definition nor an explanation, and that the first sentence does
+    not already answer by restating it (an answer-first reply covers half its words or more). Instructions
+    ("Bring the water to a boil ...") and first-person replies are not premises. The shared words, or None."""
+    if len(parts) < 2 or not _QUESTION_END.search(prompt.strip()) or _EXPLAIN_REQUEST.search(prompt):
+        return None
+    if any(_LIST_START.match(p) or len(p.split()) < 3 for p in parts) or _PERSONAL_START.match(parts[0]):
+        return None
+    asked, seen = _stems(prompt), _stems(parts[0])
+    if len(asked) < 2 or len(seen & asked) >= 0.5 * len(asked):
+        return None
+    links = []
+    for part in parts[1:]:  # stop at the first sentence that links to nothing before it
+        words = _stems(part)
+        if not words & seen:
+            return None
+        links.append(min(words & seen))
+        seen |= words
+    return " → ".join(links)
+
+
+def _computes_from_givens(prompt: str, output: str) -> str | None:
+    """Arithmetic on the question's own numbers: two or more numbers of a worded problem used as operands in the
+    output, in operations the prompt does not already spell out, reaching a number the prompt does not contain
+    ("158 + 50 = 208" for "divided by 158 gives a remainder 50 ..."). The first such operation, or None."""
+    if len(prompt.split()) < 8 or "=" not in output:
+        return None
+    given = set(_NUMBER.findall(prompt.replace(",", "")))
+    if len(given) < 2:
+        return None
+    text, squeezed = output.replace(",", ""), re.sub(r"\s+", "", prompt.replace(",", ""))
+    used, first = set(), None
+    for m in _OPERATION.finditer(text):
+        if re.sub(r"\s+", "", m.group(0)) in squeezed:
+            continue
+        used |= {m.group(1), m.group(2)} & given
+        first = first or m.group(0)
+    results = {n for m in _RESULT.finditer(text) for n in _NUMBER.findall(m.group(1))}
+    return first if len(used) >= 2 and results - given else None
 
 
 def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[str, float, str]]:
@@ -165,6 +239,10 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
     listed = sum(1 for p in parts if _LIST_START.match(p)) >= 2
     if len(parts) >= 3 and not listed and (chain := _chained(parts)):
         add("chained_premises", chain)
+    if worked := _computes_from_givens(prompt, output):
+        add("computes_from_givens", worked)
+    if parts and _instructs(parts[0]):  # "Bring the water to a boil ...": advice, not premises
+        return found
     asks_definition = _DEFINITION_QUESTION.search(prompt)
     if (
         2 <= len(parts) <= 4
@@ -173,6 +251,8 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
         and (bridge := _bridge(prompt, parts))
     ):
         add("bridging_fact", bridge)
+    if linked := _linked_premises(prompt, parts):
+        add("linked_premises", linked)
     return found
 
 

@@ -64,3 +64,24 @@ def test_import_explain_and_check(tmp_path: Path) -> None:
 def test_explain_unknown_row_is_a_one_line_error(tmp_path: Path) -> None:
     result = invoke(tmp_path / "e.duckdb", "cot", "explain", "99")
     assert result.exit_code == 1 and "error: no example with id 99" in result.output
+
+
+def test_explain_names_each_signal_and_what_it_means(tmp_path: Path) -> None:
+    data = tmp_path / "premises.jsonl"
+    turns = [
+        {"role": "user", "content": "Where would you keep milk so that it stays fresh for a week?"},
+        {
+            "role": "assistant",
+            "content": "Milk spoils quickly at room temperature. Cold temperatures slow the growth of the bacteria "
+            "that spoil it. A refrigerator keeps food cold.",
+        },
+    ]
+    data.write_text(json.dumps({"messages": turns}) + "\n")
+    db = tmp_path / "p.duckdb"
+    assert invoke(db, "import", str(data), "--format", "messages").exit_code == 0
+    detail = json.loads(invoke(db, "cot", "explain", "1", "--json").stdout)
+    linked = next(s for s in detail["signals"] if s["name"] == "linked_premises")
+    assert detail["score"] >= 0.5 and linked["weight"] == 0.5
+    assert linked["why"].startswith("premises linked sentence to sentence")
+    text = invoke(db, "cot", "explain", "1").output
+    assert "linked_premises" in text and "premises linked sentence to sentence" in text

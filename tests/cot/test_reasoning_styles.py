@@ -132,6 +132,67 @@ STYLES = [
         True,
         {"answer_from_options", "short_final_answer"},
     ),
+    (
+        "commonsense justification: linked premises, no answer stated (ECQA style)",
+        "Where would you keep milk so that it stays fresh for a week?",
+        "Milk spoils quickly at room temperature. Cold temperatures slow the growth of the bacteria that spoil it. "
+        "A refrigerator keeps food cold.",
+        "",
+        True,
+        {"linked_premises"},
+    ),
+    (
+        "science justification towards a fill-in question (QASC style)",
+        "Plants lose water mostly through their:",
+        "Transpiration is the loss of water vapour from a plant. Most transpiration happens through small pores. "
+        "Those pores, called stomata, sit on the underside of leaves.",
+        "",
+        True,
+        {"linked_premises"},
+    ),
+    (
+        "terse arithmetic on the problem's numbers (AQuA style)",
+        "A tank holds 240 litres and a pump empties it at 8 litres per minute. How long does emptying take?",
+        "T = 240/8 = 30 minutes",
+        "",
+        True,
+        {"computes_from_givens"},
+    ),
+    (
+        "answer-first explanation restating the question (Alpaca style)",
+        "How does friction help us walk?",
+        "Friction helps us walk by pushing back against our feet. This force stops our shoes from slipping, so "
+        "each step moves us forward.",
+        "",
+        False,
+        set(),
+    ),
+    (
+        "definition request answered with linked sentences",
+        "What is the definition of a euphemism?",
+        "A euphemism is a mild expression used in place of a harsh one. Such an expression softens unpleasant "
+        "topics in polite conversation.",
+        "",
+        False,
+        set(),
+    ),
+    (
+        "the prompt's own expression evaluated (no worked problem)",
+        "Evaluate the expression 5 + (4 x 10) and give the result.",
+        "5 + (4 x 10) = 45.",
+        "",
+        False,
+        set(),
+    ),
+    (
+        "how-to advice answering a question",
+        "How long should I boil an egg for a soft yolk?",
+        "Bring the water to a rolling boil, lower the egg in gently and cook it for 6 to 7 minutes. Then move the "
+        "egg to ice water so it stops cooking.",
+        "",
+        False,
+        set(),
+    ),
     ("empty <think> block (non-thinking mode)", "Say hi.", "<think>\n\n</think>\n\nHi there!", "", False, set()),
     (
         "code",
