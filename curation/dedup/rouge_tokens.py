@@ -21,9 +21,11 @@ _WORD_BYTE[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8
 
 def rouge_token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(token ids flat, tokens per text): ids number distinct tokens in order of first appearance."""
+    if not len(texts):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     lowered = pa.array([t.lower().encode("utf-8", "surrogatepass") for t in texts], type=pa.large_binary())
     starts_of_text = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[: len(texts) + 1]
-    data = np.frombuffer(lowered.buffers()[2], dtype=np.uint8)[: starts_of_text[-1]] if len(texts) else np.zeros(0)
+    data = np.frombuffer(lowered.buffers()[2] or b"", dtype=np.uint8)[: starts_of_text[-1]]
     word = _WORD_BYTE[data]
     begins = word.copy()
     begins[1:] &= ~word[:-1]
