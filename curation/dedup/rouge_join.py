@@ -53,7 +53,11 @@ class Tokenized:
 
 def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
     """Tokenise and encode texts with one shared vocabulary."""
-    if tokenizer == "rouge":
+    if config.get("ray_address"):
+        from curation.dedup import distributed  # optional: needs ray
+
+        codes, lengths = distributed.token_ids(texts, tokenizer, config.get("ray_address"))
+    elif tokenizer == "rouge":
         codes, lengths = rouge_token_ids(texts)
     else:
         codes, lengths = _python_token_ids(texts, tokenizer_for(tokenizer))

@@ -21,8 +21,19 @@ _WORD_BYTE[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8
 
 def rouge_token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(token ids flat, tokens per text): ids number distinct tokens in order of first appearance."""
+    tokens, lengths = rouge_token_strings(texts)
+    return first_seen_ids(tokens), lengths
+
+
+def first_seen_ids(tokens: pa.Array) -> np.ndarray:
+    """Dense ids of a flat string array, numbered in order of first appearance (Arrow's C++ hashing)."""
+    return pc.dictionary_encode(tokens).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def rouge_token_strings(texts: Sequence[str]) -> tuple[pa.LargeStringArray, np.ndarray]:
+    """(every token of every text, flat, as an Arrow string array; tokens per text)."""
     if not len(texts):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return pa.array([], type=pa.large_string()), np.zeros(0, np.int64)
     lowered = pa.array([t.lower().encode("utf-8", "surrogatepass") for t in texts], type=pa.large_binary())
     starts_of_text = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[: len(texts) + 1]
     data = np.frombuffer(lowered.buffers()[2] or b"", dtype=np.uint8)[: starts_of_text[-1]]
@@ -38,5 +49,4 @@ def rouge_token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     tokens = pa.LargeStringArray.from_buffers(
         len(compact_starts), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data[word]))
     )
-    ids = pc.dictionary_encode(tokens).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return ids, lengths.astype(np.int64)
+    return tokens, lengths.astype(np.int64)
