@@ -1,12 +1,15 @@
 """All pairs of texts whose rouge-score ROUGE-L passes a threshold, without scoring every pair.
 
 Stages (each provably loses no passing pair; the final scores are rouge-score's floats):
-1. tokens -> ids; each token occurrence becomes an element (token, k-th occurrence), so the multiset
+1. tokens -> ids (`rouge_tokens`: numpy over the UTF-8 bytes, Arrow hashing; no Python string per token); each
+   token occurrence becomes an element (token, k-th occurrence), so the multiset
    overlap of two texts is the size of the intersection of their element sets, and LCS <= overlap.
 2. texts are grouped into length bands; a pair of bands is skipped when even LCS = min(m, n) cannot pass.
 3. prefix filtering: elements are ordered rarest first; a passing pair needs LCS >= L (the smallest LCS that
    passes for these lengths), so the first len - L + 1 elements of both texts share an element. Candidates
    come from a sparse product of the two bands' prefix matrices, which also counts the shared prefix elements.
+   Prefixes are `extend` elements longer than needed, so the first min(overlap, 1 + extend) shared elements lie
+   in both (the k-th sits at position <= len - (overlap - k) - 1): entries counting fewer are dropped at once.
 4. positional bound: overlap <= shared prefix elements + the suffix of the text whose prefix ends first.
 5. exact LCS (rapidfuzz, both cores) for the survivors, then rouge-score's float F-measure and the rule.
 The float F-measure is strictly increasing in the LCS length (steps of 2/(m+n) dwarf rounding), so testing a
