@@ -9,10 +9,12 @@ Corpus generator (`corpus(n, variant, seed)`, deterministic for a seed):
 - variant 'code': every text also carries numbers, hex identifiers and snake_case names (2-4 random tokens), so
   the corpus has > 1.2M distinct ROUGE tokens at 1M rows (numbers, code and identifiers of real corpora).
 
-Prints one line per figure: rows, variant, ROUGE-L all pairs at 0.7 (time, peak RSS of a fresh process, pairs,
-distinct tokens), and cosine search (exact vs faiss index + exact re-scoring: time, peak RSS, pairs, recall of
-the exact pairs) on vectors from the embedding cache (`--vectors FILE.npy`; texts are embedded with the ONNX
-encoder and cached there on first use, which is slow: ~1M texts take about an hour on 2 cores).
+Prints one line per figure: rows, variant, ROUGE-L all pairs at 0.7 (wall time, CPU seconds of all threads and
+the load average after the run, which tell how far a shared machine slowed it; peak RSS of a fresh process (the
+corpus included); pairs; distinct tokens), and cosine search (exact vs faiss index + exact re-scoring: time,
+peak RSS, pairs, recall of the exact pairs) on vectors from the embedding cache (`--vectors FILE.npy`; texts are
+embedded with the ONNX encoder and cached there on first use, which is slow: ~1M texts take about an hour on 2
+cores).
 
     python bench/scale_bench.py [--sizes 100000,300000,1000000] [--variants plain,code] [--skip-embeddings]
 """
@@ -80,17 +82,17 @@ def _code_tokens(rng: np.random.Generator) -> list[str]:
     return [forms[int(k)](int(v)) for k, v in zip(kinds, values, strict=True)]
 
 
-def _rouge(args: tuple[int, str]) -> tuple[float, int, int, int]:
-    from curation.dedup.rouge import tokenize
+def _rouge(args: tuple[int, str]) -> tuple[float, float, int, int, int]:
     from curation.dedup.rouge_join import find_rouge_pairs
+    from curation.dedup.rouge_tokens import rouge_token_ids
 
     n, variant = args
     texts = corpus(n, variant)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     pairs = find_rouge_pairs(texts, 0.7)
-    seconds = time.perf_counter() - start
-    distinct = len({tok for t in texts for tok in tokenize(t)})
-    return seconds, _peak_mb(), len(pairs), distinct
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    distinct = int(rouge_token_ids(texts)[0].max()) + 1 if texts else 0
+    return seconds, cpu, _peak_mb(), len(pairs), distinct
 
 
 def _search(args: tuple[str, str]) -> tuple[float, int, set]:
@@ -139,10 +141,12 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     for n in [int(s) for s in args.sizes.split(",") if s]:
         for variant in args.variants.split(","):
-            seconds, peak, pairs, distinct = in_fresh_process(_rouge, (n, variant))
+            seconds, cpu, peak, pairs, distinct = in_fresh_process(_rouge, (n, variant))
             print(
                 f"rouge-L >= 0.7 all pairs, {n:,} rows ({variant}, {distinct:,} distinct tokens): "
-                f"{seconds:.1f} s, peak RSS {peak:,} MB, {pairs:,} pairs"
+                f"{seconds:.1f} s ({cpu:.1f} CPU s, load {os.getloadavg()[0]:.1f}), peak RSS {peak:,} MB, "
+                f"{pairs:,} pairs",
+                flush=True,
             )
     if args.skip_embeddings:
         return

@@ -73,6 +73,12 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Run dedup's parallel stages on Ray: 'local' (this machine) or a cluster address; empty: in process.",
         ),
+        Setting(
+            "ray_shards_dir",
+            "",
+            "Folder for the Parquet shards Ray Data reads (a cluster: storage every node can read); "
+            "empty: cache_dir/ray-shards.",
+        ),
     ]
 }
 

@@ -58,6 +58,14 @@ RayOpt = Annotated[
         'needs `pip install "ray[data]"`.',
     ),
 ]
+RayShardsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ray-shards",
+        help="Folder for the Parquet shards Ray Data reads; on a cluster, storage every node can read "
+        "(default: the ray_shards_dir setting, else cache_dir/ray-shards).",
+    ),
+]
 KeepOriginsOpt = Annotated[
     str,
     typer.Option(
@@ -108,6 +116,10 @@ def _ray(address: str | None) -> str | None:
         except RuntimeError as exc:
             raise typer.BadParameter(str(exc), param_hint="--ray") from None
     return address
+
+
+def _shards(folder: Path | None) -> str | None:
+    return str(folder.expanduser().resolve()) if folder else None
 
 
 def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, apply: bool) -> None:
@@ -174,6 +186,7 @@ def rouge_cmd(
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
     ray: RayOpt = None,
+    ray_shards: RayShardsOpt = None,
 ) -> None:
     """Find near-duplicates by exact rouge-score ROUGE-L (all pairs or the greedy Self-Instruct filter)."""
     _check(tokenizer, TOKENIZERS, "--tokenizer")
@@ -190,7 +203,7 @@ def rouge_cmd(
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    with config.overridden({"ray_address": _ray(ray)}):
+    with config.overridden({"ray_address": _ray(ray), "ray_shards_dir": _shards(ray_shards)}):
         _run(ctx, cfg, pairs_out, apply)
 
 
@@ -212,6 +225,7 @@ def embed_cmd(
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
     ray: RayOpt = None,
+    ray_shards: RayShardsOpt = None,
     backend: Annotated[
         str | None,
         typer.Option(help=f"Embedding runtime: {', '.join(BACKENDS)} (default: the embedding_backend setting)."),
@@ -229,6 +243,7 @@ def embed_cmd(
         "embedding_backend": _check(backend, BACKENDS, "--backend") if backend else None,
         "embedding_search": _check(search, SEARCHES, "--search") if search else None,
         "ray_address": _ray(ray),
+        "ray_shards_dir": _shards(ray_shards),
     }
     cfg = _config(
         "embedding",

@@ -1,7 +1,11 @@
 """The embarrassingly parallel dedup stages on Ray (optional: `pip install "ray[data]"`), same results as in
-process: embedding (Ray Data `map_batches` over the texts, one model per worker), ROUGE-L candidate generation +
-exact LCS (one Ray task per group of length-band pairs of the join plan) and cosine search (one task per group
-of row blocks). Clustering and the keep decision stay on the driver (`curation.dedup.runs`), deterministic.
+process. The driver writes the compared texts once as Parquet shards (`position`, `text`; SHARD_ROWS rows
+each) into the `ray_shards_dir` folder, which a cluster's nodes must all be able to read (shared storage); Ray
+Data reads the shards for the row-wise stages: embedding (`map_batches`, one model per worker, through
+`embeddings.local_embedder` and the encoder) and ROUGE-L tokenisation (token strings per row; the driver numbers
+them in row order, exactly as in process). ROUGE-L candidate generation + exact LCS run as one Ray task per group
+of length-band pairs of the join plan, cosine search as one task per group of row blocks. Element ranks (one
+global sort), clustering and the keep decision stay on the driver (`curation.dedup.runs`), deterministic.
 
 Switched on by the `ray_address` setting (`--ray ADDRESS` on the CLI): 'local' starts Ray on this machine,
 anything else is passed to `ray.init(address=...)` (e.g. 'auto' inside a cluster, or 'ray://head:10001').
@@ -10,14 +14,24 @@ anything else is passed to `ray.init(address=...)` (e.g. 'auto' inside a cluster
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation import config
 
 Progress = Callable[[float, str], None]
 TASKS_PER_CPU = 4
+SHARD_ROWS = 50_000
 
 
 def ray_module() -> Any:
@@ -87,12 +101,64 @@ def _gather(ray: Any, futures: list, progress: Progress | None, what: str) -> li
     return [results[i] for i in range(len(futures))]
 
 
+@contextmanager
+def text_shards(texts: Sequence[str], rows: int = SHARD_ROWS) -> Iterator[Path]:
+    """The texts as Parquet shards (`position`, `text`) in a new folder under `ray_shards_dir` (default:
+    `cache_dir`/ray-shards), removed afterwards."""
+    base = Path(config.get("ray_shards_dir") or Path(config.get("cache_dir")) / "ray-shards")
+    folder = base / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    try:
+        for part, start in enumerate(range(0, max(len(texts), 1), rows)):
+            chunk = list(texts[start : start + rows])
+            positions = np.arange(start, start + len(chunk), dtype=np.int64)
+            table = pa.table({"position": positions, "text": pa.array(chunk, type=pa.large_string())})
+            pq.write_table(table, folder / f"part-{part:05d}.parquet")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _token_batch(batch: pa.Table, tokenizer: str) -> pa.Table:
+    """Ray Data: the tokens of each row of a batch, as a list column."""
+    from curation.dedup.rouge import tokenizer_for
+    from curation.dedup.rouge_tokens import rouge_token_strings
+
+    texts = batch.column("text").to_pylist()
+    if tokenizer == "rouge":
+        flat, lengths = rouge_token_strings(texts)
+    else:
+        lists = [tokenizer_for(tokenizer)(t) for t in texts]
+        flat, lengths = pa.array([w for ws in lists for w in ws], type=pa.large_string()), [len(ws) for ws in lists]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.table({"position": batch.column("position"), "tokens": pa.LargeListArray.from_arrays(offsets, flat)})
+
+
+def token_ids(texts: Sequence[str], tokenizer: str, address: str) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids flat, tokens per text) as `rouge_join.tokenize_texts` numbers them, tokenised by Ray Data
+    workers reading the texts' Parquet shards."""
+    from curation.dedup.rouge_tokens import first_seen_ids
+
+    ray = connect(address)
+    with text_shards(texts) as folder:
+        data = ray.data.read_parquet(str(folder)).map_batches(
+            _token_batch, fn_kwargs={"tokenizer": tokenizer}, batch_format="pyarrow"
+        )
+        table = pa.concat_tables(ray.get(data.to_arrow_refs()))
+    if table.num_rows != len(texts):
+        raise RuntimeError(f"Ray returned {table.num_rows:,} of {len(texts):,} rows")
+    tokens = table.sort_by("position").column("tokens").combine_chunks()
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.chunk(0) if tokens.num_chunks else pa.array([], pa.large_list(pa.large_string()))
+    lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
+    return first_seen_ids(pc.list_flatten(tokens)), lengths
+
+
 class _Embed:
     """A Ray Data actor: loads the model once, embeds batches of texts."""
 
     def __init__(self, model_path: str, backend: str) -> None:
-        from pathlib import Path
-
         from curation.dedup import embeddings
 
         self.embed = embeddings.local_embedder(Path(model_path), backend)  # never Ray again inside a worker
@@ -103,17 +169,23 @@ class _Embed:
 
 
 def embed_texts(texts: list[str], model_path: str, backend: str, address: str, batch_size: int = 512) -> np.ndarray:
-    """Vectors of `texts` (in order) computed by Ray Data workers, each with its own model."""
+    """Vectors of `texts` (in order) computed by Ray Data workers, each with its own model, reading the texts'
+    Parquet shards."""
     ray = connect(address)
-    frame = pd.DataFrame({"position": np.arange(len(texts)), "text": texts})
     workers = max(1, min(_cpus(ray), -(-len(texts) // batch_size)))
-    data = ray.data.from_pandas(frame).repartition(workers * 2)
-    embedded = data.map_batches(
-        _Embed,
-        fn_constructor_args=(model_path, backend),
-        batch_size=batch_size,
-        batch_format="pandas",
-        concurrency=workers,
-    ).to_pandas()
+    with text_shards(texts, rows=max(batch_size, -(-len(texts) // (workers * 2)))) as folder:
+        embedded = (
+            ray.data.read_parquet(str(folder))
+            .map_batches(
+                _Embed,
+                fn_constructor_args=(model_path, backend),
+                batch_size=batch_size,
+                batch_format="pandas",
+                concurrency=workers,
+            )
+            .to_pandas()
+        )
+    if len(embedded) != len(texts):
+        raise RuntimeError(f"Ray returned {len(embedded):,} of {len(texts):,} vectors")
     embedded = embedded.sort_values("position")
     return np.stack(embedded["vector"].to_numpy()).astype(np.float32)

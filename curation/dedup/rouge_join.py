@@ -1,12 +1,15 @@
 """All pairs of texts whose rouge-score ROUGE-L passes a threshold, without scoring every pair.
 
 Stages (each provably loses no passing pair; the final scores are rouge-score's floats):
-1. tokens -> ids; each token occurrence becomes an element (token, k-th occurrence), so the multiset
+1. tokens -> ids (`rouge_tokens`: numpy over the UTF-8 bytes, Arrow hashing; no Python string per token); each
+   token occurrence becomes an element (token, k-th occurrence), so the multiset
    overlap of two texts is the size of the intersection of their element sets, and LCS <= overlap.
 2. texts are grouped into length bands; a pair of bands is skipped when even LCS = min(m, n) cannot pass.
 3. prefix filtering: elements are ordered rarest first; a passing pair needs LCS >= L (the smallest LCS that
    passes for these lengths), so the first len - L + 1 elements of both texts share an element. Candidates
    come from a sparse product of the two bands' prefix matrices, which also counts the shared prefix elements.
+   Prefixes are `extend` elements longer than needed, so the first min(overlap, 1 + extend) shared elements lie
+   in both (the k-th sits at position <= len - (overlap - k) - 1): entries counting fewer are dropped at once.
 4. positional bound: overlap <= shared prefix elements + the suffix of the text whose prefix ends first.
 5. exact LCS (rapidfuzz, both cores) for the survivors, then rouge-score's float F-measure and the rule.
 The float F-measure is strictly increasing in the LCS length (steps of 2/(m+n) dwarf rounding), so testing a
@@ -26,6 +29,7 @@ from rapidfuzz.distance import LCSseq
 
 from curation import config
 from curation.dedup.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
+from curation.dedup.rouge_tokens import rouge_token_ids
 
 Progress = Callable[[float, str], None]
 MAX_CODES = 0x110000 - 0x800  # one character per token id; the surrogate range is skipped
@@ -52,20 +56,29 @@ class Tokenized:
 
 def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
     """Tokenise and encode texts with one shared vocabulary."""
-    tokenize = tokenizer_for(tokenizer)
-    token_lists = [tokenize(t) for t in texts]
-    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    if config.get("ray_address"):
+        from curation.dedup import distributed  # optional: needs ray
+
+        codes, lengths = distributed.token_ids(texts, tokenizer, config.get("ray_address"))
+    elif tokenizer == "rouge":
+        codes, lengths = rouge_token_ids(texts)
+    else:
+        codes, lengths = _python_token_ids(texts, tokenizer_for(tokenizer))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = [tok for tokens in token_lists for tok in tokens]
-    del token_lists
-    codes, _ = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), None)
-    del flat
-    codes = np.asarray(codes, dtype=np.int64)
     shared = _shared_codes(codes, lengths)
     if len(shared) and shared.max() >= MAX_CODES:
         return Tokenized(lengths, offsets, codes, None)
     return Tokenized(lengths, offsets, codes, _encode(shared, codes, offsets))
+
+
+def _python_token_ids(texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    token_lists = [tokenize(t) for t in texts]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    flat = [tok for tokens in token_lists for tok in tokens]
+    del token_lists
+    codes, _ = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), None)
+    return np.asarray(codes, dtype=np.int64), lengths
 
 
 def _shared_codes(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -142,6 +155,7 @@ class _Band:
     docs: np.ndarray  # global doc indices, sorted
     ranks: np.ndarray  # docs x longest length: element ranks ascending (rarest first), padded with -1
     lengths: np.ndarray
+    distinct: np.ndarray  # the distinct lengths
 
 
 class _Joiner:
@@ -159,19 +173,24 @@ class _Joiner:
         ranks = np.full(inside.shape, -1, dtype=np.int64)
         flat = self.tok.offsets[docs][:, None] + columns[None, :]
         ranks[inside] = self.sorted_ranks[flat[inside]]
-        return _Band(docs, ranks, lengths)
+        return _Band(docs, ranks, lengths, np.unique(lengths))
 
     def candidates(self, left: _Band, right: _Band, same: bool) -> tuple[np.ndarray, np.ndarray]:
         """Doc pairs (left, right) that survive the length, prefix and positional bounds."""
-        m_all, n_all = np.unique(left.lengths), np.unique(right.lengths)
+        m_all, n_all = left.distinct, right.distinct
         need = min_passing_lcs(m_all[:, None], n_all[None, :], self.threshold, self.rule)
         lcs_floor = int(need.min())
         if lcs_floor > min(m_all.max(), n_all.max()):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         a, last_a, suffix_a = self._prefix_matrix(left, lcs_floor)
         b, last_b, suffix_b = (a, last_a, suffix_a) if same else self._prefix_matrix(right, lcs_floor)
-        shared = (a @ b.T).tocoo()
-        i, j, count = shared.row, shared.col, shared.data.astype(np.int64)
+        shared = a @ b.T
+        # The first min(overlap, 1 + extend) shared elements lie in both prefixes (each is one longer than
+        # prefix filtering needs per extra element), so a pair that can pass shares at least that many.
+        keep = np.flatnonzero(shared.data >= min(lcs_floor, 1 + self.extend))
+        i = np.searchsorted(shared.indptr, keep, side="right") - 1
+        j, count = shared.indices[keep].astype(np.int64), shared.data[keep].astype(np.int64)
+        del shared
         if same:
             keep = i < j
             i, j, count = i[keep], j[keep], count[keep]
@@ -220,23 +239,34 @@ def pair_lcs(tok: Tokenized, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _element_ranks(tok: Tokenized) -> np.ndarray:
-    """For the flat token array: each occurrence's element rank (rarest first), sorted within each text."""
-    n_tokens = len(tok.token_ids)
-    if n_tokens == 0:
+    """For the flat token array: each occurrence's element rank (rarest first, ties by element key), sorted
+    within each text. Element (token t, k-th occurrence in its text) has key k * vocab + t."""
+    if len(tok.token_ids) == 0:
         return np.zeros(0, dtype=np.int64)
-    doc = np.repeat(np.arange(len(tok.lengths), dtype=np.int64), tok.lengths)
     vocab = int(tok.token_ids.max()) + 1
-    order = np.lexsort((tok.token_ids, doc))
-    key = doc[order] * vocab + tok.token_ids[order]
-    starts = np.r_[True, key[1:] != key[:-1]]
-    positions = np.arange(n_tokens)
+    keys = np.repeat(np.arange(len(tok.lengths), dtype=np.int64) * vocab, tok.lengths)
+    keys += tok.token_ids
+    keys.sort()  # by text, then token: the occurrences of a token in a text are adjacent
+    positions = np.arange(len(keys))
+    starts = np.r_[True, keys[1:] != keys[:-1]]
     occurrence = positions - np.maximum.accumulate(np.where(starts, positions, 0))
-    element_key = occurrence * vocab + tok.token_ids[order]
-    elements, element_of, frequency = np.unique(element_key, return_inverse=True, return_counts=True)
-    rank_of_element = np.empty(len(elements), dtype=np.int64)
-    rank_of_element[np.lexsort((elements, frequency))] = np.arange(len(elements))
-    ranks = rank_of_element[element_of]
-    return ranks[np.lexsort((ranks, doc[order]))]
+    del positions, starts
+    element = keys % vocab  # first occurrences: element id = token id (every token occurs once somewhere)
+    repeated = np.flatnonzero(occurrence > 0)
+    later, element_of = np.unique(occurrence[repeated] * vocab + element[repeated], return_inverse=True)
+    element[repeated] = vocab + element_of
+    del occurrence, repeated, element_of
+    n_elements = vocab + len(later)
+    frequency = np.bincount(element, minlength=n_elements)
+    rank_of_element = np.empty(n_elements, dtype=np.int64)
+    rank_of_element[np.lexsort((np.r_[np.arange(vocab), later], frequency))] = np.arange(n_elements)
+    keys //= vocab  # text of each occurrence
+    keys *= n_elements
+    keys += rank_of_element[element]
+    del element
+    keys.sort()
+    keys %= n_elements
+    return keys
 
 
 def rouge_self_join(

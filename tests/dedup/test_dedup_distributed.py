@@ -1,9 +1,12 @@
-"""The Ray path (a local Ray instance, 2 CPUs) gives the same pairs as the single-machine path."""
+"""The Ray path (a local Ray instance, 2 CPUs, reading Parquet shards) gives the same pairs as the single-machine
+path; without Ray installed the app and the in-process dedups still work."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,6 @@ from typer.testing import CliRunner
 from curation.cli import app
 from curation.dedup import distributed, embeddings, rouge_join
 
-ray = pytest.importorskip("ray")
 WORDS = [
     "write",
     "a",
@@ -53,9 +55,24 @@ def near_duplicate_texts(n: int, seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_ray():
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.mark.parametrize("tokenizer", ["rouge", "unicode"])
+def test_ray_data_tokenises_the_parquet_shards_as_in_process(
+    local_ray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokenizer: str
+) -> None:
+    texts = [*near_duplicate_texts(300, seed=4), "", "Straße İst 写诗 a+b", "x\u212a"]
+    expected = rouge_join.tokenize_texts(texts, tokenizer)
+    monkeypatch.setenv("INSTRUCT_CURATOR_RAY_SHARDS_DIR", str(tmp_path))
+    monkeypatch.setattr(distributed, "SHARD_ROWS", 70)  # several shards
+    ids, lengths = distributed.token_ids(texts, tokenizer, "local")
+    np.testing.assert_array_equal(ids, expected.token_ids)
+    np.testing.assert_array_equal(lengths, expected.lengths)
+    assert list(tmp_path.iterdir()) == []  # the shards are removed
 
 
 def test_rouge_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,16 +96,6 @@ def test_cosine_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.Mon
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
 
-def test_embedding_on_ray_equals_in_process(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = near_duplicate_texts(64, seed=1)
-    path = embeddings.model_dir()
-    expected = embeddings.model_embedder(path, backend="torch")(texts)
-    monkeypatch.setenv("INSTRUCT_CURATOR_RAY_ADDRESS", "local")
-    found = embeddings.embed_in_batches(texts, embeddings.model_embedder(path, backend="torch"), None)
-    assert found.shape == expected.shape
-    assert np.einsum("ij,ij->i", found, expected).min() > 0.99999
-
-
 def test_cli_ray_pairs_file_equals_in_process(local_ray, tmp_path: Path) -> None:
     rows = [{"instruction": t, "input": "", "output": "ok"} for t in near_duplicate_texts(400, seed=2)]
     data = tmp_path / "data.json"
@@ -105,7 +112,48 @@ def test_cli_ray_pairs_file_equals_in_process(local_ray, tmp_path: Path) -> None
     assert outputs[0] == outputs[1] and outputs[0].count("\n") > 20
 
 
+def test_cli_ray_embedding_pairs_equal_in_process(local_ray, tmp_path: Path) -> None:
+    texts = near_duplicate_texts(300, seed=3)
+    rows = [{"instruction": t, "input": "", "output": "ok"} for t in texts]
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(rows))
+    runner = CliRunner()
+    pairs = []
+    for extra in ([], ["--ray", "local", "--ray-shards", str(tmp_path / "shards")]):
+        db = tmp_path / f"cli{len(pairs)}.duckdb"  # a fresh database each: no cached vectors
+        assert runner.invoke(app, ["--db", str(db), "import", str(data), "--format", "alpaca"]).exit_code == 0
+        out = tmp_path / f"pairs{len(pairs)}.jsonl"
+        args = ["--db", str(db), "dedup", "embed", "--backend", "torch", "--threshold", "0.9", "--pairs-out", str(out)]
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        pairs.append({(r["a_id"], r["b_id"]): r["score"] for r in lines if r["kind"] == "pair"})
+    assert len(pairs[0]) > 50
+    assert pairs[1].keys() == pairs[0].keys()  # batches of other rows around a text move its vector by ~1e-7
+    assert max(abs(pairs[1][k] - pairs[0][k]) for k in pairs[0]) < 1e-5
+
+
 def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "ray", None)
+    monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RuntimeError, match=r'pip install "ray\[data\]"'):
         distributed.ray_module()
+    result = CliRunner().invoke(app, ["dedup", "rouge", "--ray", "local"])
+    assert result.exit_code != 0 and 'pip install "ray[data]"' in result.output
+
+
+def test_the_app_works_without_ray(tmp_path: Path) -> None:
+    """With ray unimportable, the CLI, the pages' modules and both in-process dedups load and run."""
+    script = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import curation.cli, curation.dedup.runs, curation.dedup.distributed\n"
+        "from curation.dedup import rouge_join, embeddings\n"
+        "import numpy as np\n"
+        "pairs = rouge_join.find_rouge_pairs(['write a poem about the sea', 'write a poem about the sky', 'hi'])\n"
+        "assert pairs[['a', 'b']].values.tolist() == [[0, 1]], pairs\n"
+        "assert len(embeddings.cosine_pairs(np.eye(3, dtype=np.float32)[[0, 0, 1]], 0.9)) == 1\n"
+        "print('ok')\n"
+    )
+    env = {**__import__("os").environ, "INSTRUCT_CURATOR_DB": str(tmp_path / "x.duckdb")}
+    env.pop("INSTRUCT_CURATOR_RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -8,9 +8,12 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from rouge_score import rouge_scorer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rouge_score import rouge_scorer, tokenize
 
 from curation.dedup import rouge_join
+from curation.dedup.rouge_tokens import rouge_token_ids
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 WORDS = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(60)]
@@ -75,3 +78,19 @@ def test_tokens_found_in_one_text_are_left_out_of_the_strings() -> None:
     tok = rouge_join.tokenize_texts(["alpha beta gamma", "beta delta alpha", "epsilon"])
     assert [len(s) for s in tok.encoded] == [2, 2, 0]
     assert tok.lengths.tolist() == [3, 3, 1]
+
+
+TRICKY = ["abc", "def", "İstanbul KELVIN \u212a", "straße ǅ", "a\U0001f600b", "x\ud800y", "", "  ", "A1-b2_c3", "é9"]
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aZ9 -_\u212a\u0130ßé\U0001f600\ud800\n")), max_size=12)))
+@settings(max_examples=200, deadline=None)
+def test_bulk_tokeniser_equals_rouge_score(texts: list[str]) -> None:
+    """rouge_token_ids gives rouge-score's tokens for any text (no run crosses into the next text)."""
+    for batch in (texts, TRICKY):
+        ids, lengths = rouge_token_ids(batch)
+        expected = [tokenize.tokenize(t, None) for t in batch]
+        assert lengths.tolist() == [len(e) for e in expected]
+        flat = [tok for e in expected for tok in e]
+        first_seen = {tok: i for i, tok in reversed(list(enumerate(dict.fromkeys(flat))))}
+        assert ids.tolist() == [first_seen[tok] for tok in flat]
