@@ -376,3 +376,17 @@ def test_held_out_reasoning_recall() -> None:
     # Measured 39 of 41 (before the self-check, code-trace, \boxed{} and closed-question rules: 30). Below 37 is a
     # regression; the two known misses are "why" explanations without an inference step.
     assert sum(hits) >= 37, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
+
+
+def test_blind_set_figures_do_not_regress() -> None:
+    """The blind set was written after the rules were tuned and never tuned on: its measured figures are a floor."""
+    found = {
+        name: [
+            cot.detect_row(r["instruction"], "", r["output"]).score >= cot.DEFAULT_THRESHOLD
+            for r in _jsonl(f"blind_{name}.jsonl")
+        ]
+        for name in ("reasoning", "non_reasoning")
+    }
+    # Measured 18 of 20 detected (misses: a string-slicing trace, an older/younger ordering) and 2 of 20 negatives
+    # flagged (a tides explanation, a rent-or-buy opinion).
+    assert sum(found["reasoning"]) >= 18 and sum(found["non_reasoning"]) <= 2, found
