@@ -138,6 +138,8 @@ _CODE_TRACE = re.compile(  # following a program's execution rather than writing
     r"\b(?:goes|changes) (?:from )?-?\d+ ?(?:->|→|to) ?-?\d+",
     re.I,
 )
+_SELF_CHECK_WORDS = ("wait", "hmm", "hold on", "second thought", "let me", "double-check")
+_CODE_TRACE_WORDS = ("loop", "after the", "on the", "evaluates", "goes", "changes")
 _NUMBER_WORD_TEXT = "one two three four five six seven eight nine ten eleven twelve"
 _NUMBER_WORDS = {word: str(n) for n, word in enumerate(_NUMBER_WORD_TEXT.split(), start=1)}
 _STOP_TEXT = (
@@ -244,9 +246,10 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
             not _NAMES_PROBLEM.match(r) for r in distinct
         )  # options, not "the argument"
         add("problem_reference", m.group(0), "problem_reference/repeated" if weighs else None)
-    if m := _SELF_CHECK.search(output):
+    lower = output.lower()  # cheap keyword checks first keep throughput: most outputs have neither move
+    if any(w in lower for w in _SELF_CHECK_WORDS) and (m := _SELF_CHECK.search(output)):
         add("self_check", m.group(0))
-    if m := _CODE_TRACE.search(output):
+    if any(w in lower for w in _CODE_TRACE_WORDS) and (m := _CODE_TRACE.search(output)):
         add("code_trace", m.group(0))
     if m := _WE.search(output):
         add("we_reasoning", m.group(0))
