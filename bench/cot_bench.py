@@ -8,7 +8,13 @@ Positives (nothing is appended or rewritten by this script):
   from the question, so neither an answer marker nor an option match can help;
 - the hand-written reasoning fixture in tests/cot/fixtures/reasoning.jsonl.
 Negatives: the 5,000-row Alpaca subset (its outputs) and tests/cot/fixtures/non_reasoning.jsonl (code,
-recipes, how-to steps, role-play, essays, lists). All figures are at the default threshold; one line each.
+recipes, how-to steps, role-play, essays, lists).
+Held-out check set (written for this project, not used to tune the rules it was measured with first):
+tests/cot/fixtures/heldout_reasoning.jsonl (GSM8K/MATH/R1/code-tracing/commonsense/puzzle/multi-turn styles) vs
+heldout_non_reasoning.jsonl; multi-turn rows are scored on their `messages` like a stored row. The rules were then
+improved on what it missed, so a second set, blind_reasoning.jsonl vs blind_non_reasoning.jsonl (20 + 20, also
+written for this project), was written afterwards and measured without tuning on it.
+All figures are at the default threshold; one line each.
 Reads ../shared/data beside the repository. BBH carries a canary: it is used here for measurement only.
 """
 
@@ -64,14 +70,19 @@ def load() -> pd.DataFrame:
     hand = pd.DataFrame(_jsonl(FIXTURES / "reasoning.jsonl")).assign(source="fixture_reasoning", label=True)
     alpaca = pd.DataFrame(json.loads((DATA / "alpaca_subset_5000.json").read_text(encoding="utf-8")))
     alpaca["instruction"] = alpaca["instruction"] + "\n" + alpaca["input"]
+    heldout = [
+        pd.DataFrame(_jsonl(FIXTURES / f"{kind}_{name}.jsonl")).assign(source=f"{kind}_{name}", label=label)
+        for kind in ("heldout", "blind")
+        for name, label in (("reasoning", True), ("non_reasoning", False))
+    ]
     negatives = pd.DataFrame(_jsonl(FIXTURES / "non_reasoning.jsonl"))
     kinds = negatives["kind"].where(negatives["kind"].isin(["code", "recipe", "roleplay"]), "other")
     negatives["source"] = "fixture_" + kinds
     frame = pd.concat(
-        [positives, hand, alpaca.assign(source="alpaca_5000", label=False), negatives.assign(label=False)],
+        [positives, hand, alpaca.assign(source="alpaca_5000", label=False), negatives.assign(label=False), *heldout],
         ignore_index=True,
     )
-    return frame[["instruction", "output", "source", "label"]]
+    return frame[["instruction", "output", "messages", "source", "label"]]
 
 
 def prf(frame: pd.DataFrame) -> tuple[float, float, float]:
@@ -86,7 +97,10 @@ def prf(frame: pd.DataFrame) -> tuple[float, float, float]:
 def main() -> None:
     frame = load()
     start, cpu = time.perf_counter(), time.process_time()
-    frame["score"] = [cot.detect(i, "", o).score for i, o in zip(frame["instruction"], frame["output"], strict=True)]
+    frame["score"] = [
+        cot.detect_row(i, "", o, m if isinstance(m, list) else None).score
+        for i, o, m in zip(frame["instruction"], frame["output"], frame["messages"], strict=True)
+    ]
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(
         f"detect throughput: {len(frame):,} rows in {elapsed:.2f} s wall, {cpu:.2f} s CPU = "
@@ -107,6 +121,12 @@ def main() -> None:
         ("FLAN rationales (no answer sentence, no options) vs Alpaca", flan | alpaca),
     ):
         p, r, f1 = prf(frame[subset])
+        print(f"{label}: precision {p:.4f} recall {r:.4f} F1 {f1:.4f} at {t}")
+    for kind, label in (
+        ("heldout_", "held-out check set (41 vs 41)"),
+        ("blind_", "blind set, never tuned on (20 vs 20)"),
+    ):
+        p, r, f1 = prf(frame[src.str.startswith(kind)])
         print(f"{label}: precision {p:.4f} recall {r:.4f} F1 {f1:.4f} at {t}")
     fixtures = src.str.startswith("fixture_")
     p, r, f1 = prf(frame[fixtures])

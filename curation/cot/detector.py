@@ -44,7 +44,7 @@ WEIGHTS: dict[str, float] = {
 # What each signal means, for the CoT page and `cot explain` (penalties lower the score instead of raising it).
 SIGNAL_HELP: dict[str, str] = {
     "trigger_phrase": "a chain-of-thought request or opener ('Let's think step by step', 'explain your reasoning')",
-    "answer_marker": "a rationale that ends in a final-answer marker ('So the answer is X', 'Final answer:', '####')",
+    "answer_marker": "rationale, then an answer marker ('So the answer is X', 'Final answer:', '####', '\\boxed{}')",
     "answer_then_explanation": "a short answer followed by its explanation ('Yes. Explanation: ...')",
     "reasoning_opener": "the output opens like a derivation ('Let's solve', 'First, we', 'We know')",
     "conclusion_sentence": "the last sentence draws a conclusion ('Therefore, ...', 'So ...')",
@@ -69,6 +69,8 @@ SIGNAL_HELP: dict[str, str] = {
     "bridging_fact": "short facts about the question linked through a word the question does not name",
     "linked_premises": "premises linked sentence to sentence, for a question the first sentence does not restate",
     "computes_from_givens": "arithmetic on the question's own numbers, in operations the question does not spell out",
+    "self_check": "a trace that checks itself ('Wait,', 'Let me double-check', 'Hmm,')",
+    "code_trace": "follows a program's execution ('the loop runs 3 times', 'i goes 0 -> 2', 'evaluates to')",
     "code": "penalty: source code (fences or code lines)",
     "how_to_steps": "penalty: imperative how-to or recipe steps",
     "dialogue": "penalty: a dialogue or script with speaker labels",
@@ -124,6 +126,7 @@ _CONNECTIVE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _OPTIONS = re.compile(r"(?im)^\s*(?:-\s*)?(?:\((?P<letter>[A-Ha-h])\)\s*)?(?P<text>[^\n]{1,120}?)\s*$")
 _CANONICAL = re.compile(r"^(?:yes|no|true|false|\(?[A-H]\)?|-?\$?\d[\d,./]*%?|sentence [AB]|option \(?[A-H]\)?)$", re.I)
+_BOXED = re.compile(r"\\boxed\{(?P<answer>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")  # MATH style: $\boxed{56}$
 _THINK = re.compile(r"^\s*<think>(?P<trace>.*?)</think>(?P<answer>.*)$", re.S | re.I)
 _NON_WORD = re.compile(r"[^a-z0-9/:.()]+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][.)])\s")
@@ -186,6 +189,10 @@ def split_answer(output: str) -> tuple[str, str, str] | None:
         answer = (found.group("answer") or found.group("hash") or "").strip()
         if answer and _words(answer) <= 15:
             return text[:start].strip(), answer.rstrip("."), "answer_marker"
+    boxed = [*_BOXED.finditer(tail)] if "boxed" in tail else []
+    if boxed and boxed[-1].group("answer").strip():
+        start = len(text) - len(tail) + boxed[-1].start()
+        return text[:start].strip(), boxed[-1].group("answer").strip(), "answer_marker"
     explained = _EXPLAINED.match(text)
     if explained and _words(explained.group("answer")) <= 12 and _words(explained.group("rationale")) >= 3:
         style = "labelled_explanation" if explained.group("marker").endswith(":") else "explanation"

@@ -19,6 +19,7 @@ import snowballstemmer  # English Snowball (Porter2): "placed" and "place" are o
 # Signal weights (noisy-OR) and penalty factors (the score is multiplied by 1 - factor).
 WEIGHTS: dict[str, float] = {
     "problem_reference": 0.45,
+    "problem_reference/repeated": 0.6,  # options weighed twice or more ("rules out (A)", "that leaves (C)")
     "we_reasoning": 0.3,
     "enumerated_derivation": 0.35,
     "state_tracking": 0.3,
@@ -35,6 +36,8 @@ WEIGHTS: dict[str, float] = {
     "back_reference": 0.45,
     "linked_premises": 0.5,
     "computes_from_givens": 0.5,
+    "self_check": 0.45,
+    "code_trace": 0.45,
 }
 PENALTIES: dict[str, float] = {"code": 0.85, "how_to_steps": 0.7, "dialogue": 0.7, "letter": 0.7, "writing_task": 0.5}
 
@@ -43,8 +46,12 @@ _PROBLEM_REF = re.compile(  # first-letter lookaheads let `re` skip most positio
     r"(?:question|problem|puzzle|statement|claim|argument|premises?)\b|"
     r"we are (?:told|given|asked)|we need to (?:determine|find|figure|check|compute|identify)|"
     r"here we need|the (?:options?|choices?|answer choices)\b|option \(?[A-H]\)?|\([A-H]\) (?:is|cannot|must|says)|"
-    r"(?:is|are) (?:eliminated|ruled out)|rules? out|eliminat(?:e|es|ing) )",
+    r"(?:is|are) (?:eliminated|ruled out)|rules? out|eliminat(?:e|es|ing) |(?:that|which|this) leaves\b|"
+    r"the only (?:\w+ )?(?:left|remaining)\b)",
     re.I,
+)
+_NAMES_PROBLEM = re.compile(
+    r"(?:in |from |according to )?(?:this|the) (?:question|problem|puzzle|statement|claim|argum)"
 )
 _WE = re.compile(
     r"\b(?=[wl])(?:we|let'?s|let us) (?:first |now |then |can |still )?(?:know|get|find|conclude|compute|calculate|"
@@ -54,11 +61,16 @@ _WE = re.compile(
 )
 _INFERENCE = re.compile(
     r"\b(?=[stbhwcaim])(?:so|therefore|thus|hence|because|since|which means|this means|that means|it follows|implies|"
-    r"consequently|as a result|must be|cannot be|can't be|must have|would have to|which makes|so that)\b",
+    r"consequently|as a result|must be|cannot be|can't be|must have|would have to|which makes|so that|"
+    r"(?:that|this|which) is why)\b",
     re.I,
 )
 _SYMBOLIC = re.compile(r"(?:[\w)\]\"'](?: ?[-+*/×÷−^] ?[\w(]+)* ?= ?[\w(\"'-])")
-_CONDITIONAL = re.compile(r"\bif\b[^.?!\n]{3,120}?,? (?:then|so)\b|\b(?:suppose|assume) (?:that )?\w", re.I)
+_CONDITIONAL = re.compile(
+    r"\bif\b[^.?!\n]{3,120}?,? (?:then|so)\b|\b(?:suppose|assume) (?:that )?\w|"
+    r"\bif\b[^.?!\n]{3,120}?, (?!you\b)\w+(?: \w+)? (?:must|cannot|can't|could not|couldn't)\b",
+    re.I,
+)
 _VERDICT = re.compile(
     r"\b(?:not |im)?plausible\b|\b(?:in)?valid\b|\b(?:does not|doesn't|do not) (?:follow|hold|make sense)\b|"
     r"^(?:yes|no|true|false)\b|\b(?:is|are) (?:true|false|correct|incorrect|wrong|right)\b|"
@@ -66,7 +78,7 @@ _VERDICT = re.compile(
     re.I,
 )
 _CLOSED_QUESTION = re.compile(
-    r"^(?:(?:claim|question|q)\s*:\s*)?(?:is|are|was|were|can|could|do|does|did|would|will|has|have|had|should|"
+    r"(?:^|\.\s+)(?:(?:claim|question|q)\s*:\s*)?(?:is|are|was|were|can|could|do|does|did|would|will|has|have|had|should|"
     r"may|might)\b[^?]*\?|\b(?:true or false|yes\W{1,3}(?:or\W{1,3})?no|which (?:one )?of (?:the following|these)|"
     r"which (?:one|sentence|statement|option)|is the (?:claim|statement|following) (?:above )?(?:true|correct|"
     r"factual|plausible|a verifiable)|against common sense|does\W{1,3}not\W{1,3}make sense|nonsensical|"
@@ -74,7 +86,12 @@ _CLOSED_QUESTION = re.compile(
     re.I | re.M,
 )
 TASK_VERB = re.compile(r"\s*(?:solve|calculate|compute|find|simplify|evaluate|determine|work out)\b", re.I)
-_REQUEST = re.compile(r"^\s*(?:can|could|would|will) you\b", re.I)  # a polite request, not a closed question
+_REQUEST = re.compile(  # a polite request, not a closed question ("Can you fit a piano in a lift?" is one)
+    r"^\s*(?:can|could|would|will) you (?:please |kindly )?(?:help|write|tell|give|explain|provide|describe|list|make|"
+    r"create|show|suggest|recommend|summari[sz]e|translate|generate|name|come|think|share|edit|rewrite|draft|compose|"
+    r"find|identify|classify|convert|paraphrase|correct|add|plan|outline|design|brainstorm|offer|teach|walk|let)\b",
+    re.I,
+)
 _DEFINITION_QUESTION = re.compile(
     r"^\s*(?:what (?:is|are|was|were)|what's|who (?:is|was)|describe|explain|define)\b|\b(?:difference|differ|"
     r"compare|comparison|definition|meaning of|example of)\b",
@@ -110,6 +127,21 @@ _OPERATION = re.compile(
     r"(?<![\w.])(\d+(?:\.\d+)?)\s*\)?\s*(?:[-+*/×÷x−^]|times|plus|minus|divided by|multiplied by)\s*\(?\s*"
     r"(\d+(?:\.\d+)?)"
 )
+_SELF_CHECK = re.compile(  # a trace that checks itself: "Wait, ...", "Let me double-check", "Hmm,"
+    r"(?:^|(?<=[.!?\n]) ?)(?:wait|hmm+|hold on|on second thought)\b[,.!]|\blet me (?:double-check|check|verify|"
+    r"re-?check|recount|count|re-?calculate|re-?compute|reconsider|make sure|try again|redo)\b|\bdouble-check",
+    re.I,
+)
+_CODE_TRACE = re.compile(  # following a program's execution rather than writing one
+    r"\bthe loop (?:runs|executes|iterates|repeats)\b|\bafter the (?:loop|first iteration|call)\b|"
+    r"\bon the (?:first|second|third|next|last|final) (?:iteration|pass)\b|\bevaluates to\b|"
+    r"\b(?:goes|changes) (?:from )?-?\d+ ?(?:->|→|to) ?-?\d+",
+    re.I,
+)
+_SELF_CHECK_WORDS = ("wait", "hmm", "hold on", "second thought", "let me", "double-check")
+_CODE_TRACE_WORDS = ("loop", "after the", "on the", "evaluates", "goes", "changes")
+_NUMBER_WORD_TEXT = "one two three four five six seven eight nine ten eleven twelve"
+_NUMBER_WORDS = {word: str(n) for n, word in enumerate(_NUMBER_WORD_TEXT.split(), start=1)}
 _STOP_TEXT = (
     "a an the of to in on at for is are was were be been do does did what which who whom whose how why when "
     "where would could should can will might may must and or not no yes it its this that these those with by as "
@@ -185,7 +217,9 @@ def _computes_from_givens(prompt: str, output: str) -> str | None:
     ("158 + 50 = 208" for "divided by 158 gives a remainder 50 ..."). The first such operation, or None."""
     if len(prompt.split()) < 8 or "=" not in output:
         return None
-    given = set(_NUMBER.findall(prompt.replace(",", "")))
+    given = set(_NUMBER.findall(prompt.replace(",", ""))) | {
+        _NUMBER_WORDS[w] for w in _WORD.findall(prompt.lower()) if w in _NUMBER_WORDS
+    }
     if len(given) < 2:
         return None
     text, squeezed = output.replace(",", ""), re.sub(r"\s+", "", prompt.replace(",", ""))
@@ -207,7 +241,16 @@ def reasoning_signals(prompt: str, output: str, parts: list[str]) -> list[tuple[
         found.append((name, WEIGHTS[variant or name], _clip(evidence)))
 
     if m := _PROBLEM_REF.search(output):
-        add("problem_reference", m.group(0))
+        distinct = {r.lower() for r in _PROBLEM_REF.findall(output)}
+        weighs = len(distinct) >= 2 and any(
+            not _NAMES_PROBLEM.match(r) for r in distinct
+        )  # options, not "the argument"
+        add("problem_reference", m.group(0), "problem_reference/repeated" if weighs else None)
+    lower = output.lower()  # cheap keyword checks first keep throughput: most outputs have neither move
+    if any(w in lower for w in _SELF_CHECK_WORDS) and (m := _SELF_CHECK.search(output)):
+        add("self_check", m.group(0))
+    if any(w in lower for w in _CODE_TRACE_WORDS) and (m := _CODE_TRACE.search(output)):
+        add("code_trace", m.group(0))
     if m := _WE.search(output):
         add("we_reasoning", m.group(0))
     inferential = [p for p in parts if _INFERENCE.search(p)]

@@ -229,6 +229,88 @@ STYLES = [
         False,
         {"writing_task"},
     ),
+    # Held-out styles (tests/cot/fixtures/heldout_*.jsonl); each of these scored below the threshold before.
+    (
+        "MATH-style LaTeX derivation ending in \\boxed{}",
+        "Compute $\\dbinom{8}{3}$.",
+        "$$\\binom{8}{3} = \\frac{8!}{3!\\,5!} = \\frac{8 \\times 7 \\times 6}{3 \\times 2 \\times 1} = "
+        "\\frac{336}{6} = \\boxed{56}.$$",
+        "",
+        True,
+        {"answer_marker"},
+    ),
+    (
+        "R1-style self-correction without <think> tags",
+        "Write the number of vowels in 'onomatopoeia'.",
+        "Let me count them one by one: o, o, a, o, e, i, a. Wait, I skipped one: o-n-o-m-a-t-o-p-o-e-i-a has o, o, "
+        "a, o, o, e, i, a. That's 8 vowels.",
+        "",
+        True,
+        {"self_check"},
+    ),
+    (
+        "code tracing",
+        "What does `len('hello world'.split())` evaluate to?",
+        "'hello world'.split() splits on whitespace and gives ['hello', 'world']. That list has two elements, so "
+        "len(...) evaluates to 2.",
+        "",
+        True,
+        {"code_trace", "verdict_after_reasoning"},
+    ),
+    (
+        "'Can you ...?' that is a closed question, not a request",
+        "Can you fit a grand piano in a typical elevator?",
+        "A grand piano is about 1.5 m wide and up to 2.7 m long, while a typical passenger elevator is around 1.1 m "
+        "by 1.4 m. Even tilted on its side the piano is longer than the car is deep, so it would not fit.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "syllogism: the closed question follows the premises",
+        "All bloops are razzies and all razzies are lazzies. Are all bloops definitely lazzies?",
+        "Every bloop is a razzie. Every razzie is a lazzie. Since each bloop belongs to the razzies, and all razzies "
+        "are lazzies, every bloop is a lazzie. The conclusion holds.",
+        "",
+        True,
+        {"explains_closed_question"},
+    ),
+    (
+        "ordering puzzle by elimination",
+        "Three friends finished a race. Mia was not first. Leo finished right after Mia. Who won?",
+        "If Mia was not first and Leo came right after her, Leo cannot be first either. The only friend left is "
+        "Zoe, so Zoe must have won. That puts Mia second and Leo third.",
+        "",
+        True,
+        {"conditional_inference", "problem_reference"},
+    ),
+    (
+        "arithmetic on numbers the question spells out in words",
+        "If an octopus has three hearts, how many hearts do 7 octopuses have?",
+        "Each octopus has 3 hearts, so 7 octopuses have 7 × 3 = 21 hearts in total.",
+        "",
+        True,
+        {"computes_from_givens"},
+    ),
+    (
+        "an experiment design that names 'this claim' and 'the claim' (no options weighed)",
+        "Design an experiment to test the claim that music helps plants grow.",
+        "One way to test this claim is to grow two groups of identical seedlings. One group hears music for three "
+        "hours a day and the other grows in silence. Measure their height every week. If the music group grows "
+        "taller, the results support the claim.",
+        "",
+        False,
+        set(),
+    ),
+    (
+        "an idiom example with 'if ..., it would be best'",
+        "Give an example of the idiom 'Let sleeping dogs lie'.",
+        "Suppose an old argument with a neighbour has finally been forgotten. If you bring it up again, it would "
+        "start the quarrel over, so it is best to let sleeping dogs lie.",
+        "",
+        False,
+        set(),
+    ),
 ]
 
 
@@ -275,3 +357,36 @@ def test_hand_written_reasoning_fixture_recall() -> None:
     hits = [cot.detect(r["instruction"], "", r["output"]).score >= cot.DEFAULT_THRESHOLD for r in rows]
     # Measured 23 of 24 (the old detector: 7); the bench prints the figure. A drop below 21 is a regression.
     assert sum(hits) >= 21, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
+
+
+@pytest.mark.parametrize(
+    "row", _jsonl("heldout_non_reasoning.jsonl"), ids=lambda r: r["kind"] + ":" + r["instruction"][:30]
+)
+def test_held_out_non_reasoning_outputs_are_not_cot(row: dict) -> None:
+    found = cot.detect_row(row["instruction"], "", row["output"], row.get("messages"))
+    assert found.score < cot.DEFAULT_THRESHOLD, found
+
+
+def test_held_out_reasoning_recall() -> None:
+    rows = _jsonl("heldout_reasoning.jsonl")
+    hits = [
+        cot.detect_row(r["instruction"], "", r["output"], r.get("messages")).score >= cot.DEFAULT_THRESHOLD
+        for r in rows
+    ]
+    # Measured 39 of 41 (before the self-check, code-trace, \boxed{} and closed-question rules: 30). Below 37 is a
+    # regression; the two known misses are "why" explanations without an inference step.
+    assert sum(hits) >= 37, [r["style"] for r, h in zip(rows, hits, strict=True) if not h]
+
+
+def test_blind_set_figures_do_not_regress() -> None:
+    """The blind set was written after the rules were tuned and never tuned on: its measured figures are a floor."""
+    found = {
+        name: [
+            cot.detect_row(r["instruction"], "", r["output"]).score >= cot.DEFAULT_THRESHOLD
+            for r in _jsonl(f"blind_{name}.jsonl")
+        ]
+        for name in ("reasoning", "non_reasoning")
+    }
+    # Measured 18 of 20 detected (misses: a string-slicing trace, an older/younger ordering) and 2 of 20 negatives
+    # flagged (a tides explanation, a rent-or-buy opinion).
+    assert sum(found["reasoning"]) >= 18 and sum(found["non_reasoning"]) <= 2, found
