@@ -16,11 +16,13 @@ from curation.build.llm import make_llm
 from curation.jobs import JobRunner
 from curation.store import Store, examples, jobs_table
 from curation.store import ratings as ratings_table
+from ui.feedback import refusal_shown
 from ui.filters import current_filter
 
 Flash = Callable[..., None]
 
 
+@refusal_shown
 def _start(store: Store, runner: JobRunner, flash: Flash, kind: str, make_job: Callable, params: dict) -> None:
     backend, options, concurrency = st.session_state.get("gen_backend_args", ("fake", {}, 16))
     try:
@@ -93,6 +95,7 @@ def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) 
     )
 
 
+@refusal_shown
 def _reject(store: Store, flash: Flash, rubric: str, threshold: float, flt: Any, author: str) -> None:
     action = ratings.reject_below(store, rubric, threshold, author=author, flt=flt)
     if action is None:
