@@ -485,8 +485,11 @@ if "ft_goto" in st.session_state:
     st.session_state["ft_view"], st.session_state["ft_run"] = "Monitor", st.session_state.pop("ft_goto")
 if "ft_goto_view" in st.session_state:
     st.session_state["ft_view"] = st.session_state.pop("ft_goto_view")
-st.session_state.setdefault("ft_view", "Monitor" if listed else "New run")
-view = st.segmented_control("View", VIEWS, key="ft_view", label_visibility="collapsed") or "Monitor"
+if "ft_view" not in st.query_params:  # a reload keeps the view (?ft_view=Runs), else the monitor once a run exists
+    st.session_state.setdefault("ft_view", "Monitor" if listed else "New run")
+view = (
+    st.segmented_control("View", VIEWS, key="ft_view", label_visibility="collapsed", bind="query-params") or "Monitor"
+)
 if view == "New run":
     new_run_view()
 elif view == "Monitor":

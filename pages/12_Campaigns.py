@@ -12,6 +12,7 @@ from curation.team import accounts, campaigns
 from ui import feedback
 from ui.feedback import refusal_shown
 from ui.filters import filter_sidebar
+from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -112,7 +113,7 @@ def show_campaign(cid: int) -> None:
 st.title("Campaigns")
 feedback.show_flash(FLASH)
 current = filter_sidebar(store)
-campaigns_tab, new_tab = st.tabs(["Campaigns", "New campaign"])
+campaigns_tab, new_tab = kept_tabs(["Campaigns", "New campaign"], "campaigns_tab")
 with new_tab:
     show_create(current)
 with campaigns_tab:

@@ -29,7 +29,7 @@ from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
-FLASH = "tpl_flash"
+FLASH, WRITE_FLASH = "tpl_flash", "tpl_write_flash"
 SOURCES = ("Built-in sample", "Upload a file", "Store rows")
 PREVIEW_ROWS = 5
 
@@ -232,10 +232,12 @@ def write_rows(task: Task, templates: list[Template], dataset: T.Dataset, cfg: F
     try:
         ids = T.apply_templates(store, task, templates, dataset, cfg, author=author())
     except ValueError as err:
-        flash("error", "Nothing was written.", str(err.args[0]))
+        feedback.flash(WRITE_FLASH, "error", "Nothing was written.", str(err.args[0]))
         return
-    flash(
-        "success", f"Wrote {len(ids):,} templated rows for task {task.name} (pending review, ids {ids[0]}-{ids[-1]})."
+    feedback.flash(
+        WRITE_FLASH,
+        "success",
+        f"Wrote {len(ids):,} templated rows for task {task.name} (pending review, ids {ids[0]}-{ids[-1]}).",
     )
 
 
@@ -274,6 +276,7 @@ def apply_section(task: Task) -> None:
         on_click=write_rows,
         args=(task, templates, dataset, cfg),
     )
+    feedback.show_flash(WRITE_FLASH)  # under the button, where the user is (the page's top is scrolled away)
 
 
 def sample_dataset(task: Task, cfg: FormatConfig) -> T.Dataset:
