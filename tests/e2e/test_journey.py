@@ -44,13 +44,15 @@ class Journey:
         self.page.get_by_role("button", name=name).first.click()
 
     def idle(self) -> None:
-        """Wait until the page is not running (the status widget is gone)."""
-        self.page.wait_for_timeout(300)
+        """Wait until the page is not running (the status widget, shown after a moment, is gone)."""
+        self.page.wait_for_timeout(700)
         self.expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)
 
     def shot(self, name: str) -> None:
         """Check no exception is shown, then save a screenshot for a person to look at."""
         self.idle()
+        # widgets still loading their code show as grey placeholders: wait for them, as a person would
+        self.expect(self.page.get_by_test_id("stSkeletonElement")).to_have_count(0, timeout=LONG)
         self.expect(self.page.get_by_test_id("stException")).to_have_count(0)
         self.expect(self.page.get_by_text("Traceback")).to_have_count(0)
         self.step += 1
@@ -129,7 +131,9 @@ def test_journey(tmp_path: Path) -> None:
         j.see(re.compile(r"^Example #\d+ rejected\.$"))
         j.idle()
         page.keyboard.press("S")
+        j.see("1 skipped this session")
         j.idle()
+        page.wait_for_timeout(1000)
         page.keyboard.press("U")
         j.see(re.compile(r"^Undid your last decision"))
         j.shot("review_keys")
@@ -182,8 +186,10 @@ def test_journey(tmp_path: Path) -> None:
         j.shot("mixture")
 
         j.open("Finetune", "Launch training")
-        page.get_by_label("Max steps (0 = use epochs)").fill("4")
-        page.get_by_label("Eval every (steps)").fill("2")
+        for key, value in (("ft_max_steps", "4"), ("ft_eval_interval", "2")):
+            page.locator(f".st-key-{key} input").fill(value)
+            page.locator(f".st-key-{key} input").press("Enter")
+            j.idle()
         j.click("Launch training")
         j.see(re.compile(r"^Status: (running|succeeded)"))  # the page went to the monitor by itself
         j.see(re.compile(r"^Status: succeeded"))  # ...and shows the end of the run without a click
