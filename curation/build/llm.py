@@ -75,10 +75,7 @@ class LocalLM:
 
     def loading_message(self) -> str:
         """What `load` is about to do, for a job's status line (the packaged model's first use is slow, once)."""
-        first_use = self.model_ref in (None, "", models.DEFAULT_MODEL)
-        if first_use and not (models.default_cache_dir() / "config.json").exists():
-            return f"loading model {self.name}: first use converts the packaged GGUF to a float32 cache (~35 s, once)"
-        return f"loading model {self.name}"
+        return f"loading model {self.name}{models.first_use_note(self.model_ref)}"
 
     def load(self) -> tuple[Any, Any]:
         """Load the model and tokenizer once (GPU when present); later calls return them."""

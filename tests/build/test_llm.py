@@ -295,7 +295,7 @@ def test_loading_message_says_when_the_packaged_model_is_converted_first() -> No
 
     first = LocalLM().loading_message()  # a fresh cache dir (conftest): the GGUF is converted on this load
     assert first == (
-        "loading model smollm2-135m-instruct: first use converts the packaged GGUF to a float32 cache (~35 s, once)"
+        "loading model smollm2-135m-instruct (first use: converting the packaged GGUF to a float32 cache, ~35 s, once)"
     )
     cache = models.default_cache_dir()
     cache.mkdir(parents=True)
