@@ -142,7 +142,7 @@ def summary_section(flt: ExampleFilter, threshold: float) -> None:
             )
         )
         rule = alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(color="red").encode(x="t:Q")
-        st.altair_chart((bars + rule).properties(height=180), width="stretch")
+        st.altair_chart(bars + rule, width="stretch", height=180)
 
 
 # -- rows ----------------------------------------------------------------------------------------

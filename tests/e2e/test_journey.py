@@ -187,7 +187,7 @@ def test_journey(tmp_path: Path) -> None:
         j.shot("mixture")
 
         j.open("Finetune", "Launch training")
-        for key, value in (("ft_max_steps", "4"), ("ft_eval_interval", "2")):
+        for key, value in (("ft_max_steps", "4"), ("ft_eval_interval", "0")):
             page.locator(f".st-key-{key} input").fill(value)
             page.locator(f".st-key-{key} input").press("Enter")
             j.idle()
