@@ -53,6 +53,13 @@ def resolve_model_dir(model: str | None = None) -> Path:
     return path
 
 
+def first_use_note(model: str | None = None) -> str:
+    """For a status line: ' (first use: ...)' while the packaged model still has to be converted, else ''."""
+    if model in (None, "", DEFAULT_MODEL) and not (default_cache_dir() / "config.json").exists():
+        return " (first use: converting the packaged GGUF to a float32 cache, ~35 s, once)"
+    return ""
+
+
 def _build_f32_cache(target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

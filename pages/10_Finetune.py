@@ -27,7 +27,7 @@ from curation.finetune.plan import make_plan
 from curation.mixture import export as mixture_export
 from curation.mixture import snapshot
 from curation.mixture.plan import MixConfig
-from curation.models import DEFAULT_MODEL
+from curation.models import DEFAULT_MODEL, first_use_note
 from curation.store import jobs_table
 from ui.state import get_runner, get_store
 from ui.text import inert
@@ -134,7 +134,7 @@ def settings_form(snapshot_path: str) -> TrainConfig:
 
 def show_plan(cfg: TrainConfig) -> bool:
     """Validate; show every problem (field + fix) or what the run will do. True when it may launch."""
-    with st.spinner("Checking settings against the snapshot and the model…"):
+    with st.spinner(f"Checking settings against the snapshot and the model…{first_use_note(cfg.base_model)}"):
         plan = make_plan(cfg)
     if plan.long_row_choices:
         choices = "\n".join(f"- {choice}" for choice in plan.long_row_choices)
@@ -485,8 +485,11 @@ if "ft_goto" in st.session_state:
     st.session_state["ft_view"], st.session_state["ft_run"] = "Monitor", st.session_state.pop("ft_goto")
 if "ft_goto_view" in st.session_state:
     st.session_state["ft_view"] = st.session_state.pop("ft_goto_view")
-st.session_state.setdefault("ft_view", "Monitor" if listed else "New run")
-view = st.segmented_control("View", VIEWS, key="ft_view", label_visibility="collapsed") or "Monitor"
+if "ft_view" not in st.query_params:  # a reload keeps the view (?ft_view=Runs), else the monitor once a run exists
+    st.session_state.setdefault("ft_view", "Monitor" if listed else "New run")
+view = (
+    st.segmented_control("View", VIEWS, key="ft_view", label_visibility="collapsed", bind="query-params") or "Monitor"
+)
 if view == "New run":
     new_run_view()
 elif view == "Monitor":

@@ -8,6 +8,7 @@ from curation.store import examples
 from curation.store import team as team_store
 from curation.team import campaigns
 from ui import feedback
+from ui.feedback import refusal_shown
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -16,6 +17,7 @@ store = get_store()
 me = author()
 
 
+@refusal_shown
 def decide(campaign_id: int, example_id: int, decision: str) -> None:
     reason = st.session_state.get("annotate_reason", "")
     try:

@@ -10,7 +10,9 @@ from curation.store import examples
 from curation.store import team as team_store
 from curation.team import accounts, campaigns
 from ui import feedback
+from ui.feedback import refusal_shown
 from ui.filters import filter_sidebar
+from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
@@ -24,6 +26,7 @@ def annotator_choices() -> list[str]:
     return [a.username for a in accounts.load_accounts().values() if a.role != "viewer"]
 
 
+@refusal_shown
 def create(flt) -> None:
     s = st.session_state
     names = s.get("camp_annotators") or [n.strip() for n in s.get("camp_annotators_text", "").split(",") if n.strip()]
@@ -36,6 +39,7 @@ def create(flt) -> None:
     feedback.flash(FLASH, "success", f"Campaign #{cid} created over {examples.count(store, flt):,} rows.")
 
 
+@refusal_shown
 def resolve(cid: int, rule: str, calls: dict[int, str]) -> None:
     try:
         result = campaigns.resolve(store, cid, rule, author=author(), final_calls=calls)
@@ -109,7 +113,7 @@ def show_campaign(cid: int) -> None:
 st.title("Campaigns")
 feedback.show_flash(FLASH)
 current = filter_sidebar(store)
-campaigns_tab, new_tab = st.tabs(["Campaigns", "New campaign"])
+campaigns_tab, new_tab = kept_tabs(["Campaigns", "New campaign"], "campaigns_tab")
 with new_tab:
     show_create(current)
 with campaigns_tab:

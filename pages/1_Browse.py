@@ -23,12 +23,14 @@ TEXT_FIELDS = ("instruction", "input", "output")
 EDIT_FIELDS = (*TEXT_FIELDS, "task", "tags")
 # The columns that matter first; the rest scroll into view.
 SHOWN = ["id", "instruction", "output", "status", "source", "tags", "input", "task", "origin", "length", "version"]
+BESIDE_EDITOR = ["id", "instruction", "output", "status"]  # what fits beside the open editor on a 1366 px screen
 PREVIEW_CHARS = 200
 ROW_HEIGHT = 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
 FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
 REVERT = "browse_revert_confirm"
+SHOW_OPEN_PAGE = "browse_show_open_page"
 ROW_PARAM = "row"  # ?row=ID: the open example, so a reload or a shared link opens it again
 
 st.set_page_config(page_title="Browse · instruct-curator", page_icon=":material/dataset:", layout="wide")
@@ -79,6 +81,8 @@ def open_example(example_id: int) -> None:
         st.session_state.update({OPEN: None})
         return
     st.session_state[OPEN] = example_id
+    if example_id not in st.session_state.get("browse_page_ids", []):
+        st.session_state[SHOW_OPEN_PAGE] = True  # the table turns to the row's page (a link, or an id typed in)
     load_into_editor(example_id, editable(row), row["version"])
 
 
@@ -107,7 +111,7 @@ def step_page(delta: int, pages: int) -> None:
 
 
 # -- table ---------------------------------------------------------------------------------------
-def page_controls(total: int, signature: str) -> tuple[str, bool, int, int]:
+def page_controls(flt, total: int, signature: str) -> tuple[str, bool, int, int]:
     sort_col, desc_col, size_col, page_col, prev_col, next_col = st.columns([2, 1.3, 1.3, 1.3, 1, 1])
     sort = sort_col.selectbox("Sort by", SORTABLE, key="browse_sort", bind="query-params")
     descending = desc_col.toggle("Descending", key="browse_desc", bind="query-params")
@@ -119,6 +123,10 @@ def page_controls(total: int, signature: str) -> tuple[str, bool, int, int]:
     elif st.session_state.get("browse_signature") not in (None, signature):  # a new filter or order: page 1
         st.session_state["browse_page"] = 1
     st.session_state["browse_signature"] = signature
+    if st.session_state.pop(SHOW_OPEN_PAGE, False) and st.session_state.get(OPEN):
+        place = examples.position(store, st.session_state[OPEN], flt, sort=sort, descending=descending)
+        if place is not None:
+            st.session_state["browse_page"] = place // size + 1
     st.session_state["browse_page"] = min(max(1, st.session_state["browse_page"]), pages)
     page_no = page_col.number_input(
         "Page", min_value=1, max_value=pages, step=1, key="browse_page", bind="query-params"
@@ -131,7 +139,7 @@ def page_controls(total: int, signature: str) -> tuple[str, bool, int, int]:
 def show_table(flt, editor: Callable[[], None] | None = None) -> None:
     """Page controls and count across the page; then the table, with `editor` beside it when a row is open."""
     total = examples.count(store, flt)
-    sort, descending, size, page_no = page_controls(total, repr(sorted(flt.to_dict().items())))
+    sort, descending, size, page_no = page_controls(flt, total, repr(sorted(flt.to_dict().items())))
     pages = max(1, math.ceil(total / size))
     st.markdown(f"**{total:,} matching rows** · page {page_no:,} of {pages:,}")
     frame = examples.page(store, flt, sort=sort, descending=descending, limit=size, offset=(page_no - 1) * size)
@@ -139,17 +147,27 @@ def show_table(flt, editor: Callable[[], None] | None = None) -> None:
     shown = frame[SHOWN].copy()
     for field in TEXT_FIELDS:
         shown[field] = shown[field].str.slice(0, PREVIEW_CHARS)
+    tick_open_row(frame["id"].tolist())
     if editor is None:
         table_rows(shown)
         return
     table_col, editor_col = st.columns([5, 4], gap="medium")  # the row and its editor both in view
     with table_col:
-        table_rows(shown)
+        table_rows(shown[BESIDE_EDITOR], text_width="medium")
     with editor_col:
         editor()
 
 
-def table_rows(shown) -> None:
+def tick_open_row(ids: list[int]) -> None:
+    """Tick the open row in the table (opened from the URL, Previous/Next or its id), and nothing else."""
+    position = ids.index(st.session_state[OPEN]) if st.session_state.get(OPEN) in ids else None
+    wanted = [] if position is None else [position]
+    ticked = ((st.session_state.get("browse_table") or {}).get("selection") or {}).get("rows") or []
+    if list(ticked) != wanted:
+        st.session_state["browse_table"] = {"selection": {"rows": wanted, "columns": [], "cells": []}}
+
+
+def table_rows(shown, text_width: str = "large") -> None:
     st.dataframe(
         shown,
         key="browse_table",
@@ -160,9 +178,9 @@ def table_rows(shown) -> None:
         height=min(620, 40 + ROW_HEIGHT * max(1, len(shown))),
         row_height=ROW_HEIGHT,  # three wrapped lines of each text preview
         column_config={
-            "id": st.column_config.NumberColumn("id", width="small"),
-            "instruction": st.column_config.TextColumn("instruction", width="large"),
-            "output": st.column_config.TextColumn("output", width="large"),
+            "id": st.column_config.NumberColumn("id", width=56),
+            "instruction": st.column_config.TextColumn("instruction", width=text_width),
+            "output": st.column_config.TextColumn("output", width=text_width),
             "input": st.column_config.TextColumn("input", width="medium"),
         },
     )
@@ -365,7 +383,7 @@ def show_editor(example_id: int) -> None:
     position = ids.index(example_id) if example_id in ids else None
     prev_row, next_row, close = st.columns(3)
     prev_row.button(
-        "Previous",
+        "Prev",
         key="browse_prev_row",
         on_click=step_row,
         args=(-1,),
@@ -382,16 +400,19 @@ def show_editor(example_id: int) -> None:
         disabled=position is None or position == len(ids) - 1,
         width="stretch",
     )
-    close.button(
-        "Close editor", key="browse_close", on_click=lambda: st.session_state.update({OPEN: None}), width="stretch"
-    )
+    close.button("Close", key="browse_close", on_click=lambda: st.session_state.update({OPEN: None}), width="stretch")
     approve, reject, pending = st.columns(3)
     for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
         column.button(
             label, key=f"browse_{status}", on_click=set_row_status, args=(example_id, status), width="stretch"
         )
     pending.button(
-        "Back to pending", key="browse_pending", on_click=set_row_status, args=(example_id, "pending"), width="stretch"
+        "Pending",
+        key="browse_pending",
+        on_click=set_row_status,
+        args=(example_id, "pending"),
+        width="stretch",
+        help="Back to pending review",
     )
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:

@@ -24,11 +24,12 @@ from curation.io.importers import InvalidInputError
 from curation.store import examples
 from ui import feedback
 from ui.actions import recent_actions
+from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
 from ui.state import author, get_store
 from ui.text import inert
 
-FLASH = "tpl_flash"
+FLASH, WRITE_FLASH = "tpl_flash", "tpl_write_flash"
 SOURCES = ("Built-in sample", "Upload a file", "Store rows")
 PREVIEW_ROWS = 5
 
@@ -74,6 +75,7 @@ def registry_table(tasks: list[Task]) -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
+@refusal_shown
 def create_task() -> None:
     s = st.session_state
     split = lambda v: tuple(x.strip() for x in (v or "").split(",") if x.strip())  # noqa: E731
@@ -106,6 +108,7 @@ def task_form() -> None:
 
 
 # -- templates -----------------------------------------------------------------------------------
+@refusal_shown
 def save_edit(template_id: str) -> None:
     s = st.session_state
     try:
@@ -116,6 +119,7 @@ def save_edit(template_id: str) -> None:
     flash("success", f"Saved template {template_id}.")
 
 
+@refusal_shown
 def delete(template_id: str) -> None:
     action = T.delete_template(store, template_id, author=author())
     for prefix in ("tpl_in_", "tpl_tg_"):
@@ -136,6 +140,7 @@ def existing_templates(task: Task) -> None:
             remove.button("Delete", key=f"tpl_del_{tpl.id}", on_click=delete, args=(tpl.id,))
 
 
+@refusal_shown
 def add_new(task_name: str) -> None:
     s = st.session_state
     try:
@@ -222,14 +227,17 @@ def store_dataset(task: Task, cfg: FormatConfig) -> T.Dataset | None:
     return T.dataset_from_store(store, flt, task, cfg, mapping={k: v for k, v in mapping.items() if v})
 
 
+@refusal_shown
 def write_rows(task: Task, templates: list[Template], dataset: T.Dataset, cfg: FormatConfig) -> None:
     try:
         ids = T.apply_templates(store, task, templates, dataset, cfg, author=author())
     except ValueError as err:
-        flash("error", "Nothing was written.", str(err.args[0]))
+        feedback.flash(WRITE_FLASH, "error", "Nothing was written.", str(err.args[0]))
         return
-    flash(
-        "success", f"Wrote {len(ids):,} templated rows for task {task.name} (pending review, ids {ids[0]}-{ids[-1]})."
+    feedback.flash(
+        WRITE_FLASH,
+        "success",
+        f"Wrote {len(ids):,} templated rows for task {task.name} (pending review, ids {ids[0]}-{ids[-1]}).",
     )
 
 
@@ -268,6 +276,7 @@ def apply_section(task: Task) -> None:
         on_click=write_rows,
         args=(task, templates, dataset, cfg),
     )
+    feedback.show_flash(WRITE_FLASH)  # under the button, where the user is (the page's top is scrolled away)
 
 
 def sample_dataset(task: Task, cfg: FormatConfig) -> T.Dataset:

@@ -21,6 +21,7 @@ from curation.store import templates as drops_table
 from ui import feedback, judge
 from ui import jobs as ui_jobs
 from ui.charts import ranked_bars
+from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
@@ -42,6 +43,7 @@ show_flash = partial(feedback.show_flash, FLASH)
 
 
 # -- pool ----------------------------------------------------------------------------------------
+@refusal_shown
 def import_seeds() -> None:
     upload = st.session_state.get("gen_seed_upload")
     if upload is None:
@@ -153,6 +155,7 @@ def throughput_settings() -> tuple[int, float | None]:
     return int(concurrency), float(cost) or None
 
 
+@refusal_shown
 def start(
     backend: str,
     options: dict[str, Any],
@@ -273,6 +276,7 @@ def _job_details(job: dict) -> None:
 
 
 # -- review --------------------------------------------------------------------------------------
+@refusal_shown
 def decide(ids: list[int], status: str) -> None:
     result = revisions.set_status(store, status, author=author(), ids=ids, kind="generation-review")
     flash("success", f"{status.capitalize()}: {result.rows} rows (action #{result.action_id}).")

@@ -20,6 +20,7 @@ from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
 from ui import feedback
 from ui import jobs as ui_jobs
+from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
 from ui.text import inert
@@ -89,10 +90,10 @@ def run_form() -> None:
                 statuses=tuple(statuses),
                 keep=keep,
             )
-        except ValueError as err:
+            job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
+        except ValueError as err:  # bad settings, or a role that may not start it
             st.error(inert(err))
             return
-        job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
         st.session_state.dd_job = job_id
         flash("info", f"Started dedup job #{job_id}.")
         st.rerun()
@@ -229,7 +230,7 @@ def member_card(column, run: dict, cluster: int, member: pd.Series, kept: pd.Ser
                 "Put back",
                 key=f"dd_unsplit_{cluster}_{member['id']}",
                 disabled=disabled,
-                on_click=dedup_store.set_split,
+                on_click=refusal_shown(dedup_store.set_split),
                 args=(store, run["id"], int(member["id"]), False),
             )
         else:
@@ -242,11 +243,13 @@ def member_card(column, run: dict, cluster: int, member: pd.Series, kept: pd.Ser
             )
 
 
+@refusal_shown
 def _keep(run_id: int, cluster: int, example_id: int) -> None:
     unmatched = dedup_store.set_kept(store, run_id, cluster, example_id)
     _say_unmatched(unmatched, example_id)
 
 
+@refusal_shown
 def _split(run_id: int, cluster: int, example_id: int) -> None:
     _say_unmatched(runs.split_off(store, run_id, cluster, example_id), None)
 
@@ -302,7 +305,7 @@ def cluster_review(run: dict) -> None:
         "Accept this cluster",
         key="dd_accept_cluster",
         disabled=runs.is_applied(run),
-        on_click=dedup_store.set_accepted,
+        on_click=refusal_shown(dedup_store.set_accepted),
         args=(store, run["id"], True, cluster),
     )
     right.button(
@@ -323,6 +326,7 @@ def _jump_to_selected(picked, options: list[int], key: str) -> None:
     st.session_state[f"{key}_jumped"] = target
 
 
+@refusal_shown
 def _not_duplicates(run_id: int, cluster: int) -> None:
     n = dedup_store.split_cluster(store, run_id, cluster)
     flash("info", f"Cluster {cluster}: {n} rows split off; applying this run leaves them as they are.")
@@ -346,11 +350,13 @@ def decisions(run: dict) -> None:
         st.caption(f"Applied as action #{run['applied_action']}; undo to change the decisions.")
 
 
+@refusal_shown
 def _accept_all(run_id: int) -> None:
     dedup_store.set_accepted(store, run_id, True)
     flash("info", "Every cluster accepted as proposed; press Apply to mark the duplicates.")
 
 
+@refusal_shown
 def _apply(run_id: int) -> None:
     try:
         result = runs.apply_run(store, run_id, author=author())
@@ -360,6 +366,7 @@ def _apply(run_id: int) -> None:
     flash("success", f"Marked {result.rows:,} rows duplicate (action #{result.action_id}).")
 
 
+@refusal_shown
 def _undo(run: dict, force: bool = False) -> None:
     action_id = int(run["applied_action"])
     st.session_state.pop("dd_undo_conflict", None)
@@ -412,7 +419,11 @@ def contamination_form() -> None:
             return
         cfg = contamination.ContaminationConfig(method=method, threshold=float(threshold), scope=scope)
         job = contamination.contamination_job(data, name, fmt if upload else "jsonl", cfg, author())
-        st.session_state.dd_job = runner.submit("contamination", job, {"eval_file": name})
+        try:
+            st.session_state.dd_job = runner.submit("contamination", job, {"eval_file": name})
+        except ValueError as err:  # a role that may not start it
+            st.error(inert(err))
+            return
         st.rerun()
 
 
@@ -445,6 +456,7 @@ def contamination_results() -> None:
     undo_conflict(run)
 
 
+@refusal_shown
 def _tag(run_id: int) -> None:
     result = contamination.flag_matches(store, run_id, author=author())
     flash("success", f"Tagged {result.rows:,} rows 'contaminated' (action #{result.action_id}).")

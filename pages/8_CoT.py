@@ -18,6 +18,7 @@ from curation.store import examples
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.actions import recent_actions
+from ui.feedback import refusal_shown
 from ui.filters import filter_sidebar
 from ui.state import author, get_runner, get_store
 
@@ -41,6 +42,7 @@ show_flash = partial(feedback.show_flash, FLASH)
 
 
 # -- detector job and threshold ------------------------------------------------------------------
+@refusal_shown
 def start_job(threshold: float, flt: ExampleFilter, rescore: bool) -> None:
     job_id = runner.submit(
         cot_tagging.JOB_KIND,
@@ -51,6 +53,7 @@ def start_job(threshold: float, flt: ExampleFilter, rescore: bool) -> None:
     flash("info", f"Started CoT detection job #{job_id}.")
 
 
+@refusal_shown
 def apply_threshold(threshold: float) -> None:
     result = cot_store.apply_threshold(store, threshold)
     flash(
@@ -139,10 +142,11 @@ def summary_section(flt: ExampleFilter, threshold: float) -> None:
             )
         )
         rule = alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(color="red").encode(x="t:Q")
-        st.altair_chart((bars + rule).properties(height=180), width="stretch")
+        st.altair_chart(bars + rule, width="stretch", height=180)
 
 
 # -- rows ----------------------------------------------------------------------------------------
+@refusal_shown
 def mark(ids: list[int], present: bool) -> None:
     if not ids:
         flash("warning", "Choose rows first.")
@@ -248,6 +252,7 @@ def reasoning_section(flt: ExampleFilter) -> None:
         )
 
 
+@refusal_shown
 def tag_conflicts(flt: ExampleFilter) -> None:
     result = cot_report.tag_conflicts(store, flt, author=author())
     if result:
@@ -259,6 +264,7 @@ def ask_bulk(present: bool, flt: ExampleFilter, count: int) -> None:
     st.session_state[CONFIRM] = {"present": present, "filter": flt.to_dict(), "count": count}
 
 
+@refusal_shown
 def confirm_bulk() -> None:
     request = st.session_state.pop(CONFIRM)
     flt = ExampleFilter.from_dict(request["filter"])

@@ -17,6 +17,7 @@ from curation.store import examples
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.charts import before_after_bars, share_bars
+from ui.feedback import refusal_shown
 from ui.state import get_runner, get_store
 from ui.text import inert
 
@@ -202,6 +203,7 @@ def preview_section(plan: mixture.MixturePlan) -> None:
 
 
 # -- export --------------------------------------------------------------------------------------
+@refusal_shown
 def start_export(config: mixture.MixConfig) -> None:
     job_id = runner.submit(mixture_export.JOB_KIND, mixture_export.export_job(config), config.to_dict())
     st.session_state.mix_job = job_id

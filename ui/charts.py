@@ -40,9 +40,9 @@ def ranked_bars(counts: pd.DataFrame, label: str, *, key: str, top: int = 25) ->
             y=alt.Y("value:N", sort=None, title=label, axis=alt.Axis(labelLimit=LABEL_LIMIT)),
             tooltip=[alt.Tooltip("value:N", title=label), alt.Tooltip("count:Q", format=",")],
         )
-        .properties(height=max(80, 22 * len(shown)))
     )
-    st.altair_chart(chart, width="stretch")
+    # the height goes to Streamlit, not the spec: a spec height alone is drawn squashed to ~10 px (Streamlit 1.67)
+    st.altair_chart(chart, width="stretch", height=max(120, 28 * len(shown) + 60))
     if len(counts) > top:
         st.caption(f"The {top} largest of {len(counts):,} values, the rest summed as 'other'; the table lists all.")
 
@@ -63,9 +63,8 @@ def before_after_bars(groups: pd.DataFrame, *, key: str, top: int = 25) -> None:
             color=alt.Color("when:N", sort=["before", "after"], title=None, legend=alt.Legend(orient="top")),
             tooltip=["group:N", "when:N", alt.Tooltip("rows:Q", format=",")],
         )
-        .properties(height=max(100, 34 * len(shown)))
     )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(chart, width="stretch", height=max(140, 34 * len(shown) + 80))
     if len(groups) > top:
         st.caption(f"The {top} largest of {len(groups):,} groups, the rest summed as 'other'; the table lists all.")
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from curation.jobs import JobRunner
 from curation.store import Store, jobs_table
+from ui.feedback import refusal_shown
 from ui.text import inert
 
 ACTIVE = ("queued", "running")
@@ -105,7 +106,7 @@ def _draw(
     st.progress(float(job["progress"] or 0.0), text=f"job #{job['id']} · {job['kind']} · {status}")
     if status in ACTIVE:
         st.text(job.get("message") or ("waiting to start" if status == "queued" else "starting"))
-        st.button("Cancel", key=f"{key}_cancel", on_click=runner.cancel, args=(int(job["id"]),))
+        st.button("Cancel", key=f"{key}_cancel", on_click=refusal_shown(runner.cancel), args=(int(job["id"]),))
     elif status == "failed":
         st.error(describe(job))
         st.code(job.get("error") or job.get("message") or "no error text recorded", language=None, wrap_lines=True)

@@ -14,13 +14,16 @@ import streamlit as st
 from curation.build import evol, ratings
 from curation.build.llm import make_llm
 from curation.jobs import JobRunner
-from curation.store import Store, examples, jobs_table
+from curation.store import Store, examples
 from curation.store import ratings as ratings_table
+from ui import jobs as ui_jobs
+from ui.feedback import refusal_shown
 from ui.filters import current_filter
 
 Flash = Callable[..., None]
 
 
+@refusal_shown
 def _start(store: Store, runner: JobRunner, flash: Flash, kind: str, make_job: Callable, params: dict) -> None:
     backend, options, concurrency = st.session_state.get("gen_backend_args", ("fake", {}, 16))
     try:
@@ -34,16 +37,23 @@ def _start(store: Store, runner: JobRunner, flash: Flash, kind: str, make_job: C
     flash("info", f"Started {kind} job #{job_id} with the {backend} backend.")
 
 
-def _job_status(store: Store, kind: str) -> None:
-    jobs = jobs_table.list_jobs(store, [kind], 1)
-    if jobs.empty:
-        return
-    job = jobs_table.get(store, int(jobs["id"].iloc[0]))
-    st.progress(float(job["progress"]), text=f"{kind} job #{job['id']} · {job['status']}")
-    if job["error"]:
-        st.code(job["error"], language=None, wrap_lines=True)
-    elif job["result"]:
-        st.caption(", ".join(f"{k}: {v}" for k, v in job["result"].items()))
+SUMMARIES = {
+    "rating": lambda job: (
+        f"Job #{job['id']} rated {job['result']['rated']:,} of {job['result']['rows']:,} rows under rubric "
+        f"{job['result']['rubric']} ({job['result']['unusable']:,} answers without a usable score)."
+    ),
+    "evol": lambda job: (
+        f"Job #{job['id']} rewrote {job['result']['parents']:,} rows and added {job['result']['rows']:,} pending rows "
+        f"as source {job['result']['source']} ({job['result']['empty_rewrites']:,} empty rewrites dropped)."
+    ),
+}
+
+
+def _job_status(store: Store, runner: JobRunner, kind: str) -> None:
+    """The newest job of `kind`: live progress, then what it did; the page redraws itself when it ends."""
+    job_id = ui_jobs.current_job_id(store, [kind], f"judge_{kind}_job")
+    if job_id is not None:
+        ui_jobs.job_panel(store, runner, job_id, key=f"judge_{kind}_panel", summary=SUMMARIES[kind])
 
 
 def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) -> None:
@@ -70,7 +80,7 @@ def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) 
     st.button(
         f"Rate {count:,} rows", key="judge_rate", on_click=_start, args=(store, runner, flash, "rating", make, params)
     )
-    _job_status(store, "rating")
+    _job_status(store, runner, "rating")
     scores = ratings_table.ratings(store, rubric, flt)
     if scores.empty:
         st.caption("No ratings under this rubric for these rows yet.")
@@ -93,6 +103,7 @@ def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) 
     )
 
 
+@refusal_shown
 def _reject(store: Store, flash: Flash, rubric: str, threshold: float, flt: Any, author: str) -> None:
     action = ratings.reject_below(store, rubric, threshold, author=author, flt=flt)
     if action is None:
@@ -127,4 +138,4 @@ def evol_section(store: Store, runner: JobRunner, flash: Flash) -> None:
         on_click=_start,
         args=(store, runner, flash, "evol", make, params),
     )
-    _job_status(store, "evol")
+    _job_status(store, runner, "evol")

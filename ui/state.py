@@ -17,6 +17,7 @@ from curation.io import sample_data
 from curation.jobs import JobRunner
 from curation.store import Store, StoreAccessError, StoreLockedError
 from curation.team import accounts
+from ui.feedback import show_refusal
 from ui.text import inert
 
 
@@ -64,6 +65,7 @@ _navigation_fixed = False
 
 def _opened() -> tuple[Store, JobRunner]:
     ensure_app_navigation()
+    show_refusal()  # every page asks for the store first: a refused button shows here, at the top
     try:
         return _open(str(config.get_path("db")))
     except StoreLockedError as err:

@@ -77,7 +77,7 @@ def evol_job(
 
     def job(ctx: JobContext) -> dict[str, Any]:
         if hasattr(llm, "load"):
-            ctx.progress(0, 1, "loading model")
+            ctx.progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
             llm.load()  # type: ignore[attr-defined]
         parents = examples.fetch(ctx.store, flt, ("id", "instruction", "input"))
         total = 2 * len(parents)

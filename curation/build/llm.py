@@ -73,6 +73,10 @@ class LocalLM:
         self._calls = 0
         self._lock = threading.Lock()
 
+    def loading_message(self) -> str:
+        """What `load` is about to do, for a job's status line (the packaged model's first use is slow, once)."""
+        return f"loading model {self.name}{models.first_use_note(self.model_ref)}"
+
     def load(self) -> tuple[Any, Any]:
         """Load the model and tokenizer once (GPU when present); later calls return them."""
         with self._lock:

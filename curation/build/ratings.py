@@ -82,7 +82,7 @@ def rating_job(llm: LLM, cfg: RatingConfig, flt: ExampleFilter, *, concurrency: 
 
     def job(ctx: JobContext) -> dict[str, Any]:
         if hasattr(llm, "load"):
-            ctx.progress(0, 1, "loading model")
+            ctx.progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
             llm.load()  # type: ignore[attr-defined]
         store = ctx.store
         ratings_table.save_rubric(store, cfg.rubric, cfg.prompt)

@@ -337,7 +337,7 @@ def generation_job(
 
     def job(ctx: JobContext) -> dict[str, Any]:
         if hasattr(llm, "load"):
-            ctx.progress(0, cfg.n_instructions, "loading model")
+            ctx.progress(0, cfg.n_instructions, llm.loading_message())  # type: ignore[attr-defined]
             llm.load()  # type: ignore[attr-defined]
         ctx.progress(0, cfg.n_instructions, "loading the pool")
         run = SelfInstructRun(

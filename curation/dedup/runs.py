@@ -128,10 +128,12 @@ def embed_texts(
     """Vectors for `texts`, from the store's cache where possible; returns (vectors, number newly embedded)."""
     path = embeddings.model_dir(model_path)
     key = embeddings.model_key(path)
-    embed = embed or embeddings.model_embedder(path)
     hashes = [text_hash(t) for t in texts]
     found, cached = dedup_store.load_vectors(store, key, scope, hashes)
     missing = np.setdiff1d(np.arange(len(texts)), found)
+    if progress and len(missing):  # the first batch waits for the model: say so, not "0 of N" with no reason
+        progress(0.0, f"loading the embedding model {path.name} for {len(missing):,} texts ({len(found):,} cached)")
+    embed = embed or embeddings.model_embedder(path)
 
     def cache(positions: np.ndarray, vectors: np.ndarray) -> None:  # per batch: a cancelled run keeps its work
         dedup_store.save_vectors(store, key, scope, [hashes[missing[p]] for p in positions], vectors)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from curation import identity
 from curation.filters import ExampleFilter
 from curation.store import examples
 from curation.store.core import Store
@@ -74,6 +75,7 @@ def save_scores(store: Store, scores: pd.DataFrame) -> int:
 
 def apply_threshold(store: Store, threshold: float) -> dict[str, int]:
     """Re-materialise auto `cot` tags: every unprotected scored row with score >= threshold, and no others."""
+    identity.require("cot-threshold")  # it rewrites auto tags: a curator's change, like running the detector
     with store.transaction():
         store.execute(
             f"DELETE FROM example_tags WHERE tag = 'cot' AND source = 'auto' AND example_id NOT IN ({PROTECTED})"

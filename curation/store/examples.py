@@ -158,6 +158,22 @@ def page(
     return store.query_df(sql, [*params, int(limit), int(offset)])
 
 
+def position(
+    store: Store, example_id: int, flt: ExampleFilter | None = None, *, sort: str = "id", descending: bool = False
+) -> int | None:
+    """0-based place of a row among the filter's matches in `page`'s order; None when it does not match."""
+    if sort not in SORTABLE:
+        raise ValueError(f"sort must be one of {SORTABLE}; got {sort!r}")
+    where, params = where_clause(flt or ExampleFilter())
+    direction = "DESC" if descending else "ASC"
+    value = store.query_value(
+        f"SELECT n FROM (SELECT e.id, row_number() OVER (ORDER BY {_SORT[sort]} {direction}, e.id {direction}) - 1"
+        f" AS n FROM examples e WHERE {where}) WHERE id = ?",
+        [*params, int(example_id)],
+    )
+    return None if value is None else int(value)
+
+
 def get(store: Store, example_id: int) -> dict[str, Any] | None:
     """One example with its source name and tag list, or None."""
     rows = store.query_dicts(

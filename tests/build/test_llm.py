@@ -287,3 +287,18 @@ def test_local_batched_generation_with_left_padding_matches_one_by_one(tiny_mode
     single = [llm.complete(p, max_tokens=6, temperature=0.0, top_p=1.0) for p in prompts]
     assert [c.text for c in batched] == [c.text for c in single]
     assert all(c.completion_tokens <= 6 for c in batched) and llm.load()[1].padding_side == "left"
+
+
+def test_loading_message_says_when_the_packaged_model_is_converted_first() -> None:
+    from curation import models
+    from curation.build.llm import LocalLM
+
+    first = LocalLM().loading_message()  # a fresh cache dir (conftest): the GGUF is converted on this load
+    assert first == (
+        "loading model smollm2-135m-instruct (first use: converting the packaged GGUF to a float32 cache, ~35 s, once)"
+    )
+    cache = models.default_cache_dir()
+    cache.mkdir(parents=True)
+    (cache / "config.json").write_text("{}")
+    assert LocalLM().loading_message() == "loading model smollm2-135m-instruct"
+    assert LocalLM("/models/mine").loading_message() == "loading model /models/mine"

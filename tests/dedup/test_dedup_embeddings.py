@@ -142,3 +142,12 @@ def test_an_interrupted_embedding_run_keeps_the_batches_it_finished(store) -> No
     vectors, embedded = runs.embed_texts(store, texts, "instruction", embed=fake)
     assert embedded == 88 and len(fake.texts) == 88
     np.testing.assert_array_equal(vectors, CountingEmbedder()(texts))
+
+
+def test_embedding_progress_says_the_model_is_loading_before_the_first_batch(store) -> None:
+    texts = ["alpha beta", "gamma delta", "epsilon zeta"]
+    runs.embed_texts(store, texts[:1], "instruction", embed=CountingEmbedder())
+    said: list[str] = []
+    runs.embed_texts(store, texts, "instruction", embed=CountingEmbedder(), progress=lambda f, m: said.append(m))
+    model = runs.embeddings.model_dir(None).name
+    assert said[0] == f"loading the embedding model {model} for 2 texts (1 cached)"

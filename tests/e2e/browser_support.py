@@ -63,11 +63,19 @@ def app_env(tmp_path: Path, db: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_app(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end."""
+def running_app(
+    tmp_path: Path, env: dict[str, str], *, fake_trainer: bool = False
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end.
+
+    `fake_trainer`: training runs launched from the page start tests/fake_trainer.py instead of the real trainer.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    launcher = [str(Path(__file__).with_name("serve_with_fake_trainer.py"))] if fake_trainer else ["-m", "streamlit"]
+    command = [sys.executable, *launcher, "run", "app.py", "--server.port", str(port)]
+    if fake_trainer:  # the launcher imports curation before streamlit puts the app's folder on sys.path
+        env = env | {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)}
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     log = tmp_path / "streamlit.log"
     with log.open("w") as log_file:

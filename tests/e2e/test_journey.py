@@ -1,8 +1,10 @@
 """A user's journey through the pages in a real browser at 1366x768, one screenshot per step.
 
-import -> browse/edit -> review keys A/D/S/U -> bulk review (tab kept) -> generate (fake backend) -> dedup find,
-apply, undo (tab kept) -> CoT run -> mixture export -> export. Each step asserts what the user sees: no exception
-text, job results without another click. Screenshots land in $JOURNEY_ARTIFACTS (default: the test's tmp folder).
+import -> browse/edit -> edit conflict between two sessions -> review keys A/D/S/U -> bulk review (tab kept) ->
+template apply (tab kept) -> generate (fake backend) -> dedup find, apply, undo (tab kept) -> CoT run -> mixture
+export -> fine-tune launch (fake trainer) watched to the end -> export. Each step asserts what the user sees: no
+exception text, job results without another click. Screenshots land in $JOURNEY_ARTIFACTS (default: the test's
+tmp folder).
 """
 
 from __future__ import annotations
@@ -41,9 +43,17 @@ class Journey:
     def click(self, name: str | re.Pattern) -> None:
         self.page.get_by_role("button", name=name).first.click()
 
+    def idle(self) -> None:
+        """Wait until the page is not running (the status widget, shown after a moment, is gone)."""
+        self.page.wait_for_timeout(700)
+        self.expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)
+
     def shot(self, name: str) -> None:
         """Check no exception is shown, then save a screenshot for a person to look at."""
-        self.expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)  # not mid-run
+        self.idle()
+        # widgets still loading their code show as grey placeholders: wait for them, as a person would
+        placeholders = self.page.locator("[data-testid=stSkeleton], [data-testid=stSkeletonElement]")
+        self.expect(placeholders).to_have_count(0, timeout=LONG)
         self.expect(self.page.get_by_test_id("stException")).to_have_count(0)
         self.expect(self.page.get_by_text("Traceback")).to_have_count(0)
         self.step += 1
@@ -65,7 +75,7 @@ def test_journey(tmp_path: Path) -> None:
     upload.write_text(
         json.dumps([{"instruction": f"Name the journeyword colour {i}.", "output": "Blue."} for i in range(3)])
     )
-    with running_app(tmp_path, app_env(tmp_path, db)) as (url, _), browser_page() as page:
+    with running_app(tmp_path, app_env(tmp_path, db), fake_trainer=True) as (url, _), browser_page() as page:
         j = Journey(page, url, shots, expect)
         j.open("", "Recent changes")
         j.shot("overview")
@@ -90,13 +100,41 @@ def test_journey(tmp_path: Path) -> None:
         j.see(re.compile(r"Saved example #\d+ \(now version 2\)\."))
         j.shot("browse_edit")
 
+        # Two sessions edit the same row: the second save is refused with both versions shown, nothing lost.
+        row = re.search(r"\d+", page.get_by_text(re.compile(r"^Example #\d+$")).first.inner_text()).group()
+        other = page.context.browser.new_page(viewport=page.viewport_size)  # a second session
+        mine = Journey(other, url, shots, expect)
+        mine.open(f"Browse?row={row}", f"Example #{row}")
+        expect(other.get_by_label("Output", exact=True)).to_have_value("Green.", timeout=LONG)
+        j.open(f"Browse?row={row}", f"Example #{row}")
+        page.get_by_label("Output", exact=True).fill("Teal.")
+        page.get_by_label("Output", exact=True).press("Control+s")
+        j.see(re.compile(r"now version 3"))
+        other.get_by_label("Output", exact=True).fill("Purple.")
+        other.get_by_label("Output", exact=True).press("Control+s")
+        mine.see(f"Someone else saved example #{row} while you were editing")
+        mine.see("Nothing was lost")
+        expect(other.get_by_text("Teal.", exact=True).first).to_be_visible()  # theirs, beside mine
+        expect(other.get_by_text("Purple.", exact=True).first).to_be_visible()
+        mine.step = j.step
+        mine.shot("browse_conflict")
+        j.step = mine.step
+        other.get_by_role("button", name=re.compile(r"^Keep mine")).click()
+        mine.see(re.compile(rf"Saved example #{row} \(now version 4\)\."))
+        other.close()
+
         j.open("Review", "Review queue")
         expect(page.locator(".st-key-review_q_approve button")).to_be_enabled(timeout=LONG)
         page.keyboard.press("A")
         j.see(re.compile(r"^Example #\d+ approved\.$"))
+        j.idle()  # a key pressed during the rerun is lost, as for a user
         page.keyboard.press("D")
         j.see(re.compile(r"^Example #\d+ rejected\.$"))
+        j.idle()
         page.keyboard.press("S")
+        j.see("1 skipped this session")
+        j.idle()
+        page.wait_for_timeout(1000)
         page.keyboard.press("U")
         j.see(re.compile(r"^Undid your last decision"))
         j.shot("review_keys")
@@ -106,6 +144,13 @@ def test_journey(tmp_path: Path) -> None:
         expect(page.get_by_role("button", name=re.compile(r"^Yes, change"))).to_have_count(0, timeout=LONG)
         j.tab_selected("Bulk review")  # the bulk action kept the user on this tab
         j.shot("review_bulk")
+
+        j.open("Templates?templates_tab=Apply+to+data", "Task registry")
+        j.tab_selected("Apply to data")
+        j.click(re.compile(r"^Write [\d,]+ templated rows"))
+        j.see(re.compile(r"^Wrote [\d,]+ templated rows for task"))
+        j.tab_selected("Apply to data")  # writing rows used to jump back to the first tab
+        j.shot("templates_apply")
 
         j.open("Generate", "Pool")
         page.get_by_text("fake", exact=True).click()
@@ -140,6 +185,19 @@ def test_journey(tmp_path: Path) -> None:
         j.see("wrote snapshot")
         expect(page.get_by_text("No snapshots yet")).to_have_count(0)
         j.shot("mixture")
+
+        j.open("Finetune", "Launch training")
+        for key, value in (("ft_max_steps", "4"), ("ft_eval_interval", "0")):
+            page.locator(f".st-key-{key} input").fill(value)
+            page.locator(f".st-key-{key} input").press("Enter")
+            j.idle()
+        j.click("Launch training")
+        # the settings check loads the tokenizer (the packaged model's first use converts it: minutes on a busy CI)
+        j.see(re.compile(r"^Status: (running|succeeded)"), timeout=4 * LONG)  # the page went to the monitor by itself
+        j.see(re.compile(r"^Status: succeeded"))  # ...and shows the end of the run without a click
+        j.see("succeeded: step 4/4")
+        j.see("fake trainer: succeeded at step 4", timeout=30_000)  # the log tail
+        j.shot("finetune")
 
         j.open("Export", "Export")
         j.click("Export")

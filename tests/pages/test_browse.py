@@ -163,3 +163,25 @@ def test_markup_in_data_is_shown_as_text(app_store: Store) -> None:
     at = open_row(markup_id)
     assert "<script>" in at.text_area(key=f"browse_edit_{markup_id}_instruction").value
     assert not any("<script>" in m.value for m in at.markdown)
+
+
+def test_a_row_opened_from_the_url_is_on_the_shown_page_and_ticked(app_store: Store) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["row"] = "60"  # a reload or a shared link: /Browse?row=60 (rows 51-100 are page 2 of 50)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="browse_page").value == 2
+    table = at.dataframe[0]
+    assert table.value.columns.tolist() == ["id", "instruction", "output", "status"]  # Output in view beside the editor
+    ticked = at.session_state["browse_table"]["selection"]["rows"]
+    assert [table.value["id"].iloc[i] for i in ticked] == [60]
+    at.button(key="browse_next_row").click().run()  # Next moves the tick along
+    assert [at.dataframe[0].value["id"].iloc[i] for i in at.session_state["browse_table"]["selection"]["rows"]] == [61]
+
+
+def test_position_follows_the_filter_and_sort(app_store: Store) -> None:
+    flt = ExampleFilter(search="capital")
+    ids = examples.page(app_store, flt, sort="id", descending=True, limit=1000)["id"].tolist()
+    assert [examples.position(app_store, i, flt, sort="id", descending=True) for i in ids] == list(range(len(ids)))
+    outside = examples.page(app_store, ExampleFilter(search="sentiment"), limit=1)["id"].iloc[0]
+    assert examples.position(app_store, int(outside), flt) is None

@@ -241,3 +241,11 @@ def test_experiment_launches_one_run_per_snapshot_and_shows_them_side_by_side(sn
     chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     assert chart["encoding"]["color"]["field"] == "snapshot"
     assert {r["eval_snapshot"] for r in runs.list_runs()} == {runs.list_runs()[0]["eval_snapshot"]}
+
+
+def test_the_view_survives_a_reload_through_the_url(snaps: Path) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["ft_view"] = "Runs"  # a reload of /Finetune?ft_view=Runs
+    at.run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="ft_view").value == "Runs"

@@ -179,6 +179,9 @@ def test_quality_ratings_histogram_reject_below_and_evol_rewrites() -> None:
     assert _wait_kind("rating")["result"]["rated"] == 10
     at.run()
     assert not at.exception, at.exception
+    job = _wait_kind("rating")  # the finished job says what it did, in words
+    said = f"Job #{job['id']} rated 10 of 10 rows under rubric accuracy (0 answers without a usable score)."
+    assert said in [m.value.replace("\\", "") for m in at.success]
     scores = ratings_table.ratings(store, "accuracy")
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert len(scores) == 10 and [s["encoding"]["x"]["title"] for s in specs] == ["judge score"]
@@ -195,6 +198,12 @@ def test_quality_ratings_histogram_reject_below_and_evol_rewrites() -> None:
     at.button(key="judge_evolve").click().run()
     evolved = _wait_kind("evol")
     assert evolved["result"]["rows"] == 10
+    at.run()
+    said = [m.value.replace("\\", "") for m in at.success]
+    assert (
+        f"Job #{evolved['id']} rewrote 10 rows and added 10 pending rows as source evol-job-{evolved['id']}"
+        in " ".join(said)
+    ), said
     new = examples.fetch(store, ExampleFilter(sources=[evolved["result"]["source"]]))
     assert set(new["status"]) == {"pending"} and sorted(json.loads(p)["parent_id"] for p in new["provenance"]) == list(
         range(1, 11)

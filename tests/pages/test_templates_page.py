@@ -91,6 +91,11 @@ def test_apply_builtin_sample_few_shot(at: AppTest) -> None:
     rows = examples.fetch(_store(), ExampleFilter(origins=["templated"], tasks=["sentiment"]))
     assert len(rows) == 12 and set(rows["format"]) == {"few-shot"}
     assert rows["instruction"].tolist()[:5] == preview
+    # the outcome shows under the button, inside the tab the user is on, not at the page's top
+    said = [m.value for m in at.tabs[1].success]
+    assert said == [
+        f"Wrote 12 templated rows for task sentiment (pending review, ids {rows['id'].min()}-{rows['id'].max()})."
+    ]
 
 
 def test_create_a_task(at: AppTest) -> None:
