@@ -88,6 +88,24 @@ def encoded(texts: list[str], cache: Path, backend: str, minutes: float) -> np.n
     return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
 
 
+def fidelity(texts: list[str], vectors: np.ndarray, threshold: float) -> None:
+    """The cached vectors of the first texts vs ONNX Runtime fp32 (cosine 1.0 to bare encode): cosine, and the
+    pairs >= threshold that differ, with how many lie farther than 0.002 from the threshold."""
+    from curation.dedup import embeddings
+
+    reference = embeddings.local_embedder(embeddings.model_dir(), "onnx")(texts)
+    cosine = np.einsum("ij,ij->i", vectors, reference)
+    want = embeddings.cosine_pairs(reference, threshold, search="exact")
+    got = embeddings.cosine_pairs(vectors, threshold, search="exact")
+    differ = set(zip(want["a"], want["b"], strict=True)) ^ set(zip(got["a"], got["b"], strict=True))
+    outside = sum(abs(float(reference[a] @ reference[b]) - threshold) > 0.002 for a, b in differ)
+    print(
+        f"fidelity on the first {len(texts):,} real texts vs ONNX Runtime fp32: cosine min {cosine.min():.6f}; pairs "
+        f">= {threshold}: {len(got):,} vs {len(want):,}, {len(differ)} differ, {outside} farther than 0.002",
+        flush=True,
+    )
+
+
 def _search(args: tuple[Path, int, float, str]) -> tuple[float, int, set[tuple[int, int]]]:
     from curation.dedup import embeddings
 
@@ -96,8 +114,15 @@ def _search(args: tuple[Path, int, float, str]) -> tuple[float, int, set[tuple[i
     start = time.perf_counter()
     pairs = embeddings.cosine_pairs(vectors, threshold, search=search)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    return seconds, peak, set(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True))
+    return seconds, _peak_mb(), set(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True))
+
+
+def _peak_mb() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it is not inherited from the parent across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def in_fresh_process(fn, args):
@@ -111,6 +136,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--backend", default="auto", help="encoder for the vectors (see curation.dedup.encoder)")
     parser.add_argument("--encode-minutes", type=float, default=60.0, help="most minutes of new encoding per run")
+    parser.add_argument("--fidelity-texts", type=int, default=0, help="compare the first N vectors with fp32")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "instruct-curator-bench")
     args = parser.parse_args()
     texts = real_texts()
@@ -120,6 +146,9 @@ def main() -> None:
     stacked = args.cache / "search-bench-vectors.npy"
     np.save(stacked, vectors)
     print(f"real-text vectors available: {len(vectors):,}", flush=True)
+    if args.fidelity_texts:
+        k = min(args.fidelity_texts, len(vectors))
+        fidelity(texts[:k], vectors[:k], args.threshold)
     for n in sizes:
         if n > len(vectors):
             print(f"{n:,} vectors: skipped, only {len(vectors):,} encoded so far (run again to encode more)")
