@@ -60,8 +60,9 @@ def real_texts() -> list[str]:
     return [unique[i] for i in np.random.default_rng(0).permutation(len(unique))]
 
 
-def encoded(texts: list[str], cache: Path, backend: str, minutes: float) -> np.ndarray:
-    """Vectors of as many leading texts as are encoded (resuming earlier parts; at most `minutes` of new work)."""
+def encoded(texts: list[str], limit: int, cache: Path, backend: str, minutes: float) -> np.ndarray:
+    """Vectors of as many of the first `limit` texts as are encoded (resuming earlier parts, which are keyed by the
+    whole corpus; at most `minutes` of new work)."""
     from curation.dedup import embeddings
 
     path = embeddings.model_dir()
@@ -72,7 +73,7 @@ def encoded(texts: list[str], cache: Path, backend: str, minutes: float) -> np.n
     embed = None
     deadline = time.monotonic() + 60 * minutes
     parts = []
-    for number, start in enumerate(range(0, len(texts), PART)):
+    for number, start in enumerate(range(0, min(limit, len(texts)), PART)):
         part = folder / f"part-{number:05d}.npy"
         if not part.exists():
             if time.monotonic() > deadline:
@@ -142,7 +143,7 @@ def main() -> None:
     texts = real_texts()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {len(texts):,} real texts")
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    vectors = encoded(texts[: max(sizes)], args.cache, args.backend, args.encode_minutes)
+    vectors = encoded(texts, max(sizes), args.cache, args.backend, args.encode_minutes)
     stacked = args.cache / "search-bench-vectors.npy"
     np.save(stacked, vectors)
     print(f"real-text vectors available: {len(vectors):,}", flush=True)
