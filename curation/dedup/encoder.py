@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -294,10 +295,12 @@ class OpenVinoEmbedder(SortedBatchEmbedder):
         if precision != ov.Type.bf16:
             raise RuntimeError(f"OpenVINO runs this model in {precision}, not bf16; use embedding backend 'onnx'")
         self.request = compiled.create_infer_request()
+        self.lock = threading.Lock()  # one request per process (cached): job threads take turns
 
     def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        result = self.request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
-        return np.array(result[0], dtype=np.float32)  # a copy: the request reuses its output buffer
+        with self.lock:
+            result = self.request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+            return np.array(result[0], dtype=np.float32)  # a copy: the request reuses its output buffer
 
 
 def _max_seq_length(model_path: Path) -> int:
