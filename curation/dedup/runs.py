@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curation.dedup import embeddings
+from curation.dedup import embeddings, encoder, index
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, assign_to_kept, greedy_order, pair_clusters
 from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
@@ -48,6 +48,8 @@ class DedupConfig:
     statuses: tuple[str, ...] = ("pending", "approved")
     keep: KeepRule = field(default_factory=KeepRule)
     embedding_model: str | None = None
+    embedding_backend: str | None = None  # None: the embedding_backend setting (see encoder.BACKENDS)
+    embedding_search: str | None = None  # None: the embedding_search setting (see index.SEARCHES)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -60,6 +62,10 @@ class DedupConfig:
             raise ValueError(f"tokenizer must be one of {TOKENIZERS}; got {self.tokenizer!r}")
         if set(self.statuses) - set(STATUSES):
             raise ValueError(f"statuses must be among {STATUSES}; got {list(self.statuses)}")
+        if self.embedding_backend is not None and self.embedding_backend not in encoder.BACKENDS:
+            raise ValueError(f"embedding backend must be one of {encoder.BACKENDS}; got {self.embedding_backend!r}")
+        if self.embedding_search is not None and self.embedding_search not in index.SEARCHES:
+            raise ValueError(f"embedding search must be one of {index.SEARCHES}; got {self.embedding_search!r}")
         check_scope(self.scope)
         if self.rule is None:
             object.__setattr__(self, "rule", default_rule(self.mode))
@@ -99,6 +105,7 @@ class DedupOutcome:
     embedded: int = 0
     histogram: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
+    runtime: str | None = None  # the embedding backend that ran (resolved from 'auto')
 
     def summary(self) -> dict[str, Any]:
         dropped = int((~self.members["keep"]).sum()) if len(self.members) else 0
@@ -109,7 +116,7 @@ class DedupOutcome:
             "clusters": int(self.members["cluster"].nunique()) if len(self.members) else 0,
             "duplicates": dropped,
             "embedded": self.embedded,
-        }
+        } | ({"embedding_backend": self.runtime} if self.runtime else {})
 
 
 def load_rows(store: Store, flt: ExampleFilter) -> pd.DataFrame:
@@ -124,16 +131,18 @@ def embed_texts(
     model_path: str | None = None,
     embed: embeddings.Embedder | None = None,
     progress: Progress | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for `texts`, from the store's cache where possible; returns (vectors, number newly embedded)."""
+    """Vectors for `texts`, from the store's cache where possible; returns (vectors, number newly embedded).
+    `backend` (default: the embedding_backend setting) picks the runtime and so the cache key."""
     path = embeddings.model_dir(model_path)
-    key = embeddings.model_key(path)
+    key = embeddings.model_key(path, backend)
     hashes = [text_hash(t) for t in texts]
     found, cached = dedup_store.load_vectors(store, key, scope, hashes)
     missing = np.setdiff1d(np.arange(len(texts)), found)
     if progress and len(missing):  # the first batch waits for the model: say so, not "0 of N" with no reason
         progress(0.0, f"loading the embedding model {path.name} for {len(missing):,} texts ({len(found):,} cached)")
-    embed = embed or embeddings.model_embedder(path)
+    embed = embed or embeddings.model_embedder(path, backend=backend)
 
     def cache(positions: np.ndarray, vectors: np.ndarray) -> None:  # per batch: a cancelled run keeps its work
         dedup_store.save_vectors(store, key, scope, [hashes[missing[p]] for p in positions], vectors)
@@ -167,9 +176,13 @@ def find_pairs(
         pairs = rouge_self_join(tok, cfg.effective_threshold, cfg.rule, progress)
         return pairs, 0, nearest_scores(tok, sample)
     embed_progress = _scaled(progress, 0.0, 0.8)
-    vectors, embedded = embed_texts(store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress)
-    search = _scaled(progress, 0.8, 1.0)
-    pairs = embeddings.cosine_pairs(vectors, cfg.effective_threshold, cfg.rule, search)
+    vectors, embedded = embed_texts(
+        store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress, cfg.embedding_backend
+    )
+    search_progress = _scaled(progress, 0.8, 1.0)
+    pairs = embeddings.cosine_pairs(
+        vectors, cfg.effective_threshold, cfg.rule, search_progress, search=cfg.embedding_search
+    )
     return pairs, embedded, embeddings.nearest_neighbour_similarity(vectors, rows=sample)
 
 
@@ -215,6 +228,8 @@ def run_dedup(
     texts = scope_texts(rows, cfg.scope)
     pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
     outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded, histogram=histogram(nearest))
+    if cfg.method == "embedding" and embed is None:
+        outcome.runtime = embeddings.runtime_for(cfg.embedding_model, cfg.embedding_backend)
     if save:
         outcome.run_id = _record(store, cfg, outcome, job_id, author)
     if progress:
@@ -237,7 +252,7 @@ def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int |
         "scope": cfg.scope,
         "threshold": cfg.effective_threshold,
         "rule": cfg.rule,
-        "params": cfg.params() | {"histogram": outcome.histogram},
+        "params": cfg.params() | {"histogram": outcome.histogram, "embedding_runtime": outcome.runtime},
         "job_id": job_id,
         "row_count": len(outcome.rows),
         "author": author,

@@ -12,6 +12,7 @@ from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
 from curation.cli import app
+from curation.dedup import encoder
 from curation.store import Store
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
@@ -162,3 +163,30 @@ def test_keep_rule_options(make_store, tmp_path: Path, options: list[str], dupli
     gravity = 4 if "--no-prefer-longer-output" in options else 3  # equal origins: longer output, else oldest id
     assert marked == {duplicate, gravity}
     assert invoke(db, "dedup", "rouge", "--keep-origins", "seed,robot").exit_code == 2
+
+
+def test_embed_runs_on_the_chosen_backend_and_search_and_records_them(tmp_path: Path) -> None:
+    db, _ = imported(tmp_path)
+    result = invoke(db, "dedup", "embed", "--backend", "torch", "--search", "exact", "--threshold", "0.95")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "embedding backend: torch"
+    store = Store(db)
+    try:
+        params = json.loads(store.query_value("SELECT params FROM dedup_runs ORDER BY id DESC LIMIT 1"))
+    finally:
+        store.close()
+    assert (params["embedding_backend"], params["embedding_search"], params["embedding_runtime"]) == (
+        "torch",
+        "exact",
+        "torch",
+    )
+
+
+@pytest.mark.skipif(encoder.cuda_available(), reason="a GPU is present")
+def test_embed_backend_that_cannot_run_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    db, _ = imported(tmp_path)
+    before = snapshot(db)
+    result = invoke(db, "dedup", "embed", "--backend", "cuda-fp16")
+    assert result.exit_code == 2 and not isinstance(result.exception, RuntimeError)
+    assert "needs a CUDA GPU" in result.output and "Traceback" not in result.output
+    assert snapshot(db) == before

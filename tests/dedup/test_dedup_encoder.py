@@ -1,5 +1,6 @@
-"""Fast embeddings: the ONNX export of the packaged model matches sentence-transformers fp32, is built once and
-cached; backends are chosen and refused clearly; CUDA fp16 is checked only where a GPU exists."""
+"""Fast embeddings: the exported packaged model (OpenVINO bf16, ONNX Runtime fp32 / int8) matches
+sentence-transformers fp32, is built once and cached; backends are chosen and refused clearly; CUDA fp16 is checked
+only where a GPU exists."""
 
 from __future__ import annotations
 
@@ -30,8 +31,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.mark.parametrize(("backend", "cosine"), [("onnx", 0.999), ("onnx-int8", 0.95)])
-def test_onnx_vectors_match_sentence_transformers(backend: str, cosine: float, cache_dir: Path, monkeypatch) -> None:
+BF16 = pytest.param(
+    "openvino-bf16",
+    0.999,
+    marks=pytest.mark.skipif(not encoder.cpu_has_bf16(), reason="needs openvino and a CPU with bf16 units"),
+)
+
+
+@pytest.mark.parametrize(("backend", "cosine"), [BF16, ("onnx", 0.999), ("onnx-int8", 0.95)])
+def test_exported_vectors_match_fp32(backend: str, cosine: float, cache_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_CACHE_DIR", str(cache_dir))
     path = embeddings.model_dir()
     texts = sample_texts()
@@ -40,24 +48,35 @@ def test_onnx_vectors_match_sentence_transformers(backend: str, cosine: float, c
     assert fast.shape == reference.shape and fast.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     assert np.einsum("ij,ij->i", fast, reference).min() >= cosine  # int8: lower fidelity, opt-in only
-    built = encoder.onnx_file(path, backend == "onnx-int8")
+    built = encoder.onnx_file(path, backend)
     assert built.parent.parent == cache_dir / "onnx" and built.exists()
     before = built.stat().st_mtime_ns
-    assert encoder.build_onnx(path, backend == "onnx-int8") == built  # cached: not rebuilt
+    assert encoder.build_onnx(path, backend) == built  # cached: not rebuilt
     assert built.stat().st_mtime_ns == before
 
 
-def test_vectors_of_each_backend_are_cached_apart() -> None:
+def test_vectors_of_each_backend_are_cached_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     path = embeddings.model_dir()
     assert embeddings.model_key(path, "torch") == f"{path.name}@{path.resolve()}"  # existing caches stay valid
     assert embeddings.model_key(path, "onnx-int8").endswith("#onnx-int8")
     assert embeddings.model_key(path, "onnx").endswith("#onnx")
+    monkeypatch.setattr(encoder, "cpu_has_bf16", lambda: True)
+    assert embeddings.model_key(path, "openvino-bf16").endswith("#openvino-bf16")
 
 
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = embeddings.model_dir()
     monkeypatch.setattr(encoder, "cuda_available", lambda: False)
+    monkeypatch.setattr(encoder, "cpu_has_bf16", lambda: True)
+    assert encoder.backend_for(path) == "openvino-bf16"
+    monkeypatch.setattr(encoder, "cpu_has_bf16", lambda: False)
     assert encoder.backend_for(path) == "onnx"  # int8 is opt-in: it does not keep cosine >= 0.999
+    if encoder.openvino_available():  # never a silent fallback to fp32 when bf16 was asked for
+        with pytest.raises(RuntimeError, match="needs a CPU with bf16 units"):
+            encoder.backend_for(path, "openvino-bf16")
+    monkeypatch.setattr(encoder, "openvino_available", lambda: False)
+    with pytest.raises(RuntimeError, match="pip install openvino"):
+        encoder.backend_for(path, "openvino-bf16")
     assert encoder.backend_for(path, "torch") == "torch"
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         encoder.backend_for(path, "cuda-fp16")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation.dedup import contamination, runs
+from curation.dedup import contamination, embeddings, runs
 from curation.dedup.clusters import KeepRule, cluster_labels, greedy_order
 from curation.jobs import JobCancelled, JobRunner
 from curation.store import dedup as dedup_store
@@ -189,3 +189,24 @@ def test_empty_and_single_row_runs(make_store, mode: str, rows: list) -> None:
             "duplicates": 0,
             "embedded": len(rows) if method == "embedding" else 0,
         }
+
+
+@pytest.mark.parametrize(("field", "value"), [("embedding_backend", "tpu"), ("embedding_search", "fast")])
+def test_embedding_runtime_and_search_choices_are_checked(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match="must be one of"):
+        runs.DedupConfig(method="embedding", **{field: value})
+
+
+def test_the_chosen_search_reaches_the_cosine_search(make_store, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+    exact = embeddings.cosine_pairs
+
+    def recording(*args, search=None, **kwargs):
+        seen.append(search)
+        return exact(*args, search="exact", **kwargs)
+
+    monkeypatch.setattr(embeddings, "cosine_pairs", recording)
+    store = make_store([{"instruction": "a"}, {"instruction": "b"}])
+    fake = lambda texts: embeddings.normalize(np.ones((len(texts), 4), np.float32))  # noqa: E731
+    outcome = runs.run_dedup(store, runs.DedupConfig(method="embedding", embedding_search="index"), embed=fake)
+    assert seen == ["index"] and len(outcome.pairs) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from curation.dedup import encoder
 from curation.store import Store, examples, jobs_table, revisions
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "7_Dedup.py")
@@ -34,8 +35,8 @@ def _statuses() -> dict[int, str]:
     return dict(_store().query_rows("SELECT id, status FROM examples ORDER BY id"))
 
 
-def _wait(job_id: int) -> dict:
-    deadline = time.monotonic() + 60
+def _wait(job_id: int, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         job = jobs_table.get(_store(), job_id)
         if job["status"] in ("succeeded", "failed", "cancelled"):
@@ -58,7 +59,7 @@ def _started_run(at: AppTest) -> AppTest:
     at.run()
     at.number_input(key="dd_threshold_rouge").set_value(0.8).run()
     at.button(key="dd_start").click().run()
-    job = _wait(int(at.session_state["dd_job"]))
+    job = _wait(int(at.session_state["dd_job"]), seconds=300)  # loads the real model
     assert job["status"] == "succeeded", job
     at.run()
     assert not at.exception, at.exception
@@ -156,12 +157,26 @@ def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() 
     assert _statuses()[4] == "pending" and not at.exception
 
 
-def test_embedding_method_says_which_runtime_and_search_run(monkeypatch) -> None:
+def test_embedding_runtime_and_search_are_chosen_on_the_page_and_reach_the_run(monkeypatch) -> None:
     monkeypatch.setenv("INSTRUCT_CURATOR_EMBEDDING_BACKEND", "onnx")
+    examples.add_examples(_store(), pd.DataFrame(ROWS), examples.SourceInfo(name="page", format="test"))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
     at.radio(key="dd_method").set_value("embedding").run()
     assert not at.exception, at.exception
-    text = " ".join(c.value for c in at.caption)
-    assert "Embeddings run on **onnx** in this process" in text
-    assert "exact up to 150,000 rows, then a faiss index" in text
+    assert at.selectbox(key="dd_backend").value == "onnx"  # the setting is the default
+    assert "Embeddings run on **onnx** in this process" in " ".join(c.value for c in at.caption)
+    if not encoder.cuda_available():  # a runtime that cannot run here says why and cannot start
+        at.selectbox(key="dd_backend").set_value("cuda-fp16").run()
+        assert any("needs a CUDA GPU" in e.value for e in at.error)
+        assert at.button(key="dd_start").disabled
+    at.selectbox(key="dd_backend").set_value("torch").run()
+    at.selectbox(key="dd_search").set_value("exact").run()
+    at.button(key="dd_start").click().run()
+    job = _wait(int(at.session_state["dd_job"]), seconds=300)  # loads the real model
+    assert job["status"] == "succeeded", job
+    assert (job["params"]["embedding_backend"], job["params"]["embedding_search"]) == ("torch", "exact")
+    assert job["result"]["embedding_backend"] == "torch" and job["result"]["embedded"] == len(ROWS)
+    at.run()
+    shown = [m.value for m in [*at.success, *at.info]]
+    assert any("6 rows embedded with torch" in m for m in shown), shown
