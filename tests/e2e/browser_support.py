@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -63,12 +63,18 @@ def app_env(tmp_path: Path, db: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_app(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end."""
+def running_app(
+    tmp_path: Path, env: dict[str, str], launcher: Sequence[str] = ("-m", "streamlit"), options: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end.
+
+    `launcher` runs Streamlit's CLI (bench/soak_server.py wraps it); `options` are more `--server.x value` pairs.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command = [sys.executable, *launcher, "run", "app.py", "--server.port", str(port)]
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    command += list(options)
     log = tmp_path / "streamlit.log"
     with log.open("w") as log_file:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
