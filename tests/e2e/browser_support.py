@@ -97,3 +97,10 @@ def browser_page(width: int = 1366, height: int = 768) -> Iterator[object]:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until no script run is in progress, so stale widgets of the previous run are gone."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.wait_for_timeout(1000)  # a click's rerun may not have begun yet
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
