@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -64,19 +64,26 @@ def app_env(tmp_path: Path, db: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_app(
-    tmp_path: Path, env: dict[str, str], *, fake_trainer: bool = False
+    tmp_path: Path,
+    env: dict[str, str],
+    launcher: Sequence[str] = ("-m", "streamlit"),
+    options: Sequence[str] = (),
+    *,
+    fake_trainer: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """A fresh server (nobody has opened any page yet); yields its base URL and process, kills it at the end.
 
+    `launcher` runs Streamlit's CLI (bench/soak_server.py wraps it); `options` are more `--server.x value` pairs;
     `fake_trainer`: training runs launched from the page start tests/fake_trainer.py instead of the real trainer.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    launcher = [str(Path(__file__).with_name("serve_with_fake_trainer.py"))] if fake_trainer else ["-m", "streamlit"]
-    command = [sys.executable, *launcher, "run", "app.py", "--server.port", str(port)]
     if fake_trainer:  # the launcher imports curation before streamlit puts the app's folder on sys.path
+        launcher = [str(Path(__file__).with_name("serve_with_fake_trainer.py"))]
         env = env | {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)}
+    command = [sys.executable, *launcher, "run", "app.py", "--server.port", str(port)]
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    command += list(options)
     log = tmp_path / "streamlit.log"
     with log.open("w") as log_file:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -99,3 +106,10 @@ def browser_page(width: int = 1366, height: int = 768) -> Iterator[object]:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until no script run is in progress, so stale widgets of the previous run are gone."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.wait_for_timeout(1000)  # a click's rerun may not have begun yet
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
