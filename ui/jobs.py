@@ -57,10 +57,26 @@ def job_panel(
     if job is None:
         return None
     if job["status"] in ACTIVE:
+        _seen(ACTIVE_SEEN).add(job_id)
         _live_panel(store, runner, job_id, key, summary, on_finish, details)
+    elif job_id not in _seen(END_SEEN):
+        # The job may have ended during this run, after parts of the page above were drawn while it still ran
+        # (a disabled Run button, a count of rows still to do): draw the whole page once more.
+        _seen(END_SEEN).add(job_id)
+        if on_finish is not None and job_id in _seen(ACTIVE_SEEN):
+            on_finish(job)
+        st.rerun(scope="app")
     else:
         _draw(job, runner, key, summary, details)
     return job
+
+
+ACTIVE_SEEN, END_SEEN = "_jobs_seen_active", "_jobs_seen_ended"
+
+
+def _seen(name: str) -> set[int]:
+    """Job ids this session has drawn running (ACTIVE_SEEN) or has redrawn the page for after they ended."""
+    return st.session_state.setdefault(name, set())
 
 
 @st.fragment(run_every=1)
@@ -78,6 +94,7 @@ def _live_panel(
         return
     _draw(job, runner, key, summary, details)
     if job["status"] not in ACTIVE:
+        _seen(END_SEEN).add(job_id)
         if on_finish is not None:
             on_finish(job)
         st.rerun(scope="app")

@@ -289,11 +289,12 @@ def test_local_batched_generation_with_left_padding_matches_one_by_one(tiny_mode
     assert all(c.completion_tokens <= 6 for c in batched) and llm.load()[1].padding_side == "left"
 
 
-def test_loading_message_says_when_the_packaged_model_is_converted_first() -> None:
+def test_loading_message_says_when_the_packaged_model_is_converted_first(tmp_path, monkeypatch) -> None:
     from curation import models
     from curation.build.llm import LocalLM
 
-    first = LocalLM().loading_message()  # a fresh cache dir (conftest): the GGUF is converted on this load
+    monkeypatch.setenv("INSTRUCT_CURATOR_MODEL_CACHE_DIR", str(tmp_path / "models"))  # not the session's shared copy
+    first = LocalLM().loading_message()  # a fresh cache dir: the GGUF is converted on this load
     assert first == (
         "loading model smollm2-135m-instruct (first use: converting the packaged GGUF to a float32 cache, ~35 s, once)"
     )

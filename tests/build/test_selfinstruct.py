@@ -344,8 +344,11 @@ def test_status_says_loading_model_while_the_model_loads(seeded) -> None:
     seen: list[str] = []
 
     class LoadingLLM(FakeLLM):
+        def loading_message(self) -> str:
+            return "loading model fake-1"
+
         def load(self) -> None:
             seen.append(jobs_table.get(seeded, int(seeded.query_value("SELECT max(id) FROM jobs")))["message"])
 
     result, _ = _run(seeded, LoadingLLM(seed=1), n_instructions=2)
-    assert seen == ["loading model"] and result["kept"] == 2
+    assert seen == ["loading model fake-1"] and result["kept"] == 2
