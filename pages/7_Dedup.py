@@ -117,6 +117,12 @@ SEARCH_LABELS = {
 }
 
 
+def _setting_index(options: list[str], setting: str) -> int:
+    """Position of the setting's value among `options` (the first option when it is not one of them)."""
+    value = config.get(setting)
+    return options.index(value) if value in options else 0
+
+
 def embedding_form() -> tuple[str, str, bool]:
     """Embedding runtime and cosine search (defaults: the embedding_backend / embedding_search settings); says
     what will run, or why the chosen runtime cannot (then a run cannot start)."""
@@ -125,14 +131,14 @@ def embedding_form() -> tuple[str, str, bool]:
     backend = left.selectbox(
         "Embedding runtime",
         backends,
-        index=backends.index(config.get("embedding_backend")) if config.get("embedding_backend") in backends else 0,
+        index=_setting_index(backends, "embedding_backend"),
         format_func=BACKEND_LABELS.get,
         key="dd_backend",
     )
     search = right.selectbox(
         "Cosine search",
         searches,
-        index=searches.index(config.get("embedding_search")) if config.get("embedding_search") in searches else 0,
+        index=_setting_index(searches, "embedding_search"),
         format_func=SEARCH_LABELS.get,
         key="dd_search",
     )

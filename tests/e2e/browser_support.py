@@ -50,6 +50,19 @@ def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float =
     raise TimeoutError(f"streamlit did not answer on {url} within {timeout} s:\n{log.read_text()[-2000:]}")
 
 
+def sample_db(path: Path) -> Path:
+    """A new database at `path` holding the packaged sample rows (the state every browser test starts from)."""
+    from curation.io import sample_data
+    from curation.store import Store
+
+    store = Store(path)
+    try:
+        sample_data.load_sample(store)
+    finally:
+        store.close()
+    return path
+
+
 def app_env(tmp_path: Path, db: Path) -> dict[str, str]:
     return os.environ | {
         "INSTRUCT_CURATOR_DB": str(db),

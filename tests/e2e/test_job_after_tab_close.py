@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, app_env, needs_chromium, running_app, settle
+from browser_support import CHROMIUM, CHROMIUM_ARGS, app_env, needs_chromium, running_app, sample_db, settle
 
-from curation.io import sample_data
 from curation.store import Store, jobs_table
 
 RUNNING = re.compile(r"job #(\d+) · selfinstruct.* · running")
@@ -32,10 +31,7 @@ def start_long_generation(page, url: str) -> None:
 
 def test_a_job_keeps_running_after_its_tab_closes_and_a_later_session_sees_it_end(tmp_path: Path) -> None:
     api = pytest.importorskip("playwright.sync_api")
-    db = tmp_path / "tabs.duckdb"
-    store = Store(db)
-    sample_data.load_sample(store)
-    store.close()
+    db = sample_db(tmp_path / "tabs.duckdb")
     with running_app(tmp_path, app_env(tmp_path, db)) as (url, _), api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         first = browser.new_context()  # its own cookies and websocket: a separate Streamlit session

@@ -15,10 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import app_env, browser_page, needs_chromium, running_app
-
-from curation.io import sample_data
-from curation.store import Store
+from browser_support import app_env, browser_page, needs_chromium, running_app, sample_db
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 SUCCEEDED = re.compile(r"job #\d+ · .* · succeeded")
@@ -67,10 +64,7 @@ def test_journey(tmp_path: Path) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
     shots = Path(os.environ.get("JOURNEY_ARTIFACTS", tmp_path / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
-    db = tmp_path / "journey.duckdb"
-    store = Store(db)
-    sample_data.load_sample(store)
-    store.close()
+    db = sample_db(tmp_path / "journey.duckdb")
     upload = tmp_path / "journey.json"
     upload.write_text(
         json.dumps([{"instruction": f"Name the journeyword colour {i}.", "output": "Blue."} for i in range(3)])

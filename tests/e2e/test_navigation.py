@@ -8,20 +8,14 @@ from pathlib import Path
 import bcrypt
 import pytest
 import yaml
-from browser_support import app_env, browser_page, needs_chromium, running_app
-
-from curation.io import sample_data
-from curation.store import Store
+from browser_support import app_env, browser_page, needs_chromium, running_app, sample_db
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 def test_deep_link_first_request_gets_sections(tmp_path: Path) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
-    db = tmp_path / "nav.duckdb"
-    store = Store(db)
-    sample_data.load_sample(store)
-    store.close()
+    db = sample_db(tmp_path / "nav.duckdb")
     with running_app(tmp_path, app_env(tmp_path, db)) as (url, _), browser_page() as page:
         page.goto(f"{url}/Browse")  # the very first request this server sees
         expect(page.get_by_text("matching rows").first).to_be_visible(timeout=60_000)
@@ -37,10 +31,7 @@ def test_deep_link_first_request_gets_sections(tmp_path: Path) -> None:
 )
 def test_deep_link_first_request_with_login_on_signs_in_then_shows_the_page(tmp_path: Path) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
-    db = tmp_path / "nav.duckdb"
-    store = Store(db)
-    sample_data.load_sample(store)
-    store.close()
+    db = sample_db(tmp_path / "nav.duckdb")
     users = tmp_path / "users.yaml"
     digest = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(rounds=4)).decode()
     users.write_text(yaml.safe_dump({"users": {"ada": {"role": "admin", "password_hash": digest}}}))

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from browser_support import app_env, browser_page, needs_chromium, running_app, settle
+from browser_support import app_env, browser_page, needs_chromium, running_app, sample_db, settle
 from finetune_support import TAUGHT, fake_trainer, make_snapshot, snapshot_rows, tiny_config, wait_for  # noqa: F401
 
 from curation.finetune import runner, runs
@@ -20,10 +20,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 
 def test_sigterm_marks_a_running_generation_job_with_the_reason(tmp_path: Path) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
-    db = tmp_path / "stop.duckdb"
-    store = Store(db)
-    sample_data.load_sample(store)
-    store.close()
+    db = sample_db(tmp_path / "stop.duckdb")
     with running_app(tmp_path, app_env(tmp_path, db)) as (url, server), browser_page() as page:
         page.goto(f"{url}/Generate")
         page.get_by_text("fake", exact=True).click()
