@@ -11,10 +11,10 @@ Corpus generator (`corpus(n, variant, seed)`, deterministic for a seed):
 
 Prints one line per figure: rows, variant, ROUGE-L all pairs at 0.7 (wall time, CPU seconds of all threads and
 the load average after the run, which tell how far a shared machine slowed it; peak RSS of a fresh process (the
-corpus included); pairs; distinct tokens), and cosine search (exact vs faiss index + exact re-scoring: time,
-peak RSS, pairs, recall of the exact pairs) on vectors from the embedding cache (`--vectors FILE.npy`; texts are
-embedded with the ONNX encoder and cached there on first use, which is slow: ~1M texts take about an hour on 2
-cores).
+corpus included); pairs; distinct tokens), and cosine search at 0.9 (index candidates + exact re-scoring vs
+exact search: time, peak RSS, pairs, recall of the exact pairs) on the first n vectors of the 1M plain corpus,
+encoded once with the fast encoder in resumable parts under `--cache` (outside the repository; ~470 texts/s with
+OpenVINO bf16 on 2 cores, so ~35 minutes for 1M; `--encode-minutes` bounds one run's share).
 
     python bench/scale_bench.py [--sizes 100000,300000,1000000] [--variants plain,code] [--skip-embeddings]
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 
 DUP_RATE = 0.08
 SUBSTITUTE = 0.30
+SEARCH_CORPUS = 1_000_000  # the cosine figures use the first n vectors of this corpus
 
 
 def corpus(n: int, variant: str = "plain", seed: int = 0) -> list[str]:
@@ -95,18 +95,20 @@ def _rouge(args: tuple[int, str]) -> tuple[float, float, int, int, int]:
     return seconds, cpu, _peak_mb(), len(pairs), distinct
 
 
-def _search(args: tuple[str, str]) -> tuple[float, int, set]:
+def _search(args: tuple[str, int, str]) -> tuple[float, int, set]:
     from curation.dedup import embeddings
 
-    path, search = args
-    vectors = np.load(path)
+    path, n, search = args
+    vectors = np.load(path, mmap_mode="r")[:n].copy()
     start = time.perf_counter()
     pairs = embeddings.cosine_pairs(vectors, 0.9, search=search)
     return time.perf_counter() - start, _peak_mb(), set(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True))
 
 
 def _peak_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    from search_bench import _peak_mb as peak_of_this_process
+
+    return peak_of_this_process()
 
 
 def in_fresh_process(fn, args):
@@ -115,28 +117,25 @@ def in_fresh_process(fn, args):
         return pool.apply(fn, (args,))
 
 
-def cached_vectors(n: int, cache: Path) -> Path:
-    """Vectors of corpus(n, 'plain'), embedded once with the ONNX encoder and kept in `cache`."""
-    path = cache / f"scale_plain_{n}.npy"
-    if not path.exists():
-        from curation.dedup import embeddings
+def cached_vectors(cache: Path, backend: str, minutes: float) -> np.ndarray:
+    """Vectors of corpus(1M, 'plain') (the first n of them for a smaller size), encoded once with the fast encoder
+    in resumable parts under `cache` (at most `minutes` of new encoding per run)."""
+    from search_bench import encoded
 
-        texts = corpus(n, "plain")
-        embed = embeddings.model_embedder(embeddings.model_dir(), backend="onnx")
-        cache.mkdir(parents=True, exist_ok=True)
-        vectors = embeddings.embed_in_batches(texts, embed, None, batch=4096)
-        np.save(path.with_suffix(".tmp.npy"), vectors)
-        os.replace(path.with_suffix(".tmp.npy"), path)
-    return path
+    texts = corpus(SEARCH_CORPUS, "plain")
+    return encoded(texts, len(texts), cache, backend, minutes, name="scale-plain")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--variants", default="plain,code")
-    parser.add_argument("--search-sizes", default="200000", help="sizes for the cosine search figures")
+    parser.add_argument("--search-sizes", default="200000,1000000", help="sizes for the cosine search figures")
+    parser.add_argument("--exact-max", type=int, default=1_000_000, help="largest size also searched exactly")
     parser.add_argument("--skip-embeddings", action="store_true")
-    parser.add_argument("--cache", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "cache" / "bench")
+    parser.add_argument("--backend", default="auto", help="encoder for the vectors (see curation.dedup.encoder)")
+    parser.add_argument("--encode-minutes", type=float, default=60.0, help="most minutes of new encoding per run")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "instruct-curator-bench")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     for n in [int(s) for s in args.sizes.split(",") if s]:
@@ -150,18 +149,24 @@ def main() -> None:
             )
     if args.skip_embeddings:
         return
+    vectors = cached_vectors(args.cache, args.backend, args.encode_minutes)
+    stacked = args.cache / "scale-bench-vectors.npy"
+    np.save(stacked, vectors)
     for n in [int(s) for s in args.search_sizes.split(",") if s]:
-        path = str(cached_vectors(n, args.cache))
-        exact_s, exact_mb, exact = in_fresh_process(_search, (path, "exact"))
-        index_s, index_mb, found = in_fresh_process(_search, (path, "index"))
-        recall = len(found & exact) / max(len(exact), 1)
-        head = f"cosine >= 0.9 exact search, {n:,} vectors"
-        print(f"{head}: {exact_s:.1f} s, peak RSS {exact_mb:,} MB, {len(exact):,} pairs")
-        print(
-            f"cosine >= 0.9 index search, {n:,} vectors: {index_s:.1f} s, peak RSS {index_mb:,} MB, "
-            f"{len(found):,} pairs, recall {recall:.4f} of exact, {len(found - exact)} pairs not in exact, "
-            f"speed-up {exact_s / index_s:.1f}x"
-        )
+        if n > len(vectors):
+            print(f"cosine search, {n:,} vectors: skipped, only {len(vectors):,} encoded so far (run again)")
+            continue
+        index_s, index_mb, found = in_fresh_process(_search, (str(stacked), n, "index"))
+        line = f"cosine >= 0.9 index search, {n:,} vectors: {index_s:.1f} s, peak RSS {index_mb:,} MB"
+        line += f", {len(found):,} pairs"
+        if n <= args.exact_max:
+            exact_s, exact_mb, exact = in_fresh_process(_search, (str(stacked), n, "exact"))
+            recall = len(found & exact) / max(len(exact), 1)
+            line += (
+                f"; exact {exact_s:.1f} s, peak RSS {exact_mb:,} MB, {len(exact):,} pairs; recall {recall:.4f} of "
+                f"exact, {len(found - exact)} not in exact; exact / index time {exact_s / index_s:.2f}"
+            )
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -60,15 +60,15 @@ def real_texts() -> list[str]:
     return [unique[i] for i in np.random.default_rng(0).permutation(len(unique))]
 
 
-def encoded(texts: list[str], limit: int, cache: Path, backend: str, minutes: float) -> np.ndarray:
-    """Vectors of as many of the first `limit` texts as are encoded (resuming earlier parts, which are keyed by the
-    whole corpus; at most `minutes` of new work)."""
+def encoded(texts: list[str], limit: int, cache: Path, backend: str, minutes: float, name: str = "real") -> np.ndarray:
+    """Vectors of as many of the first `limit` texts as are encoded (resuming earlier parts, which are keyed by
+    `name` and the whole corpus; at most `minutes` of new work)."""
     from curation.dedup import embeddings
 
     path = embeddings.model_dir()
     runtime = embeddings.runtime_for(None, backend)
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
-    folder = cache / f"real-{key}-{runtime}"
+    folder = cache / f"{name}-{key}-{runtime}"
     folder.mkdir(parents=True, exist_ok=True)
     embed = None
     deadline = time.monotonic() + 60 * minutes

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from curation.dedup import embeddings, index
 
@@ -30,12 +34,12 @@ def brute_pairs(vectors: np.ndarray, threshold: float, rule: str) -> pd.DataFram
     return pd.DataFrame({"a": a.astype(np.int64), "b": b.astype(np.int64), "score": score})
 
 
-@pytest.mark.parametrize("rule", ["ge", "gt"])
-def test_index_pairs_are_exact_and_recall_the_exact_search(rule: str) -> None:
+@pytest.mark.parametrize(("rule", "dtype"), [("ge", "auto"), ("gt", "auto"), ("ge", "float32")])
+def test_index_pairs_are_exact_and_recall_the_exact_search(rule: str, dtype: str) -> None:
     vectors = planted_vectors(4_000)
     for threshold in (0.8, 0.9):
         exact = brute_pairs(vectors, threshold, rule)
-        found = index.indexed_cosine_pairs(vectors, threshold, rule, nprobe=8)
+        found = index.indexed_cosine_pairs(vectors, threshold, rule, dtype=dtype)
         exact_set = set(zip(exact["a"], exact["b"], strict=True))
         found_set = set(zip(found["a"], found["b"], strict=True))
         assert len(exact_set) > 100
@@ -66,3 +70,20 @@ def test_missing_faiss_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     assert index.search_for(10**7) == "exact"
     with pytest.raises(RuntimeError, match="pip install faiss-cpu"):
         index.search_for(10, "index")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float32, (2, 384), elements=st.floats(-1, 1, width=32)),
+    st.sampled_from([1.0, 1e-3, 1e3]),
+)
+def test_the_bf16_screen_never_moves_a_cosine_by_its_margin(pair: np.ndarray, scale: float) -> None:
+    """The candidate screen's bound: a bf16 matrix product of two unit vectors is within BF16_MARGIN of the float64
+    dot product (else a pair that passes could be dropped before it is scored exactly)."""
+    unit = embeddings.normalize(pair * np.float32(scale))
+    assume_unit = np.linalg.norm(unit.astype(np.float64), axis=1)
+    if not np.allclose(assume_unit, 1, atol=1e-5):
+        return
+    screened = (torch.from_numpy(unit[:1]).bfloat16() @ torch.from_numpy(unit[1:]).bfloat16().T).float().item()
+    exact = float(unit[0].astype(np.float64) @ unit[1].astype(np.float64))
+    assert abs(screened - exact) <= index.BF16_MARGIN
