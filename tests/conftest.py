@@ -27,6 +27,17 @@ def _model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _app_navigation_switched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest resets Streamlit's pages/ flag before every run, so each AppTest run starts as a plain pages/ app
+    that app.py switches over; the once-per-process rerun that does it in a real server would fall in whichever
+    test ran first and change that test's widget identities between its runs (a submitted form then is lost).
+    The real server's first request is tested in a browser (tests/e2e/test_navigation.py)."""
+    from ui import state
+
+    monkeypatch.setattr(state, "_navigation_fixed", True)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _model_cache_dir: Path) -> None:
     """Every test gets its own database and folders; nothing touches data/ in the repo."""
     monkeypatch.setenv("INSTRUCT_CURATOR_DB", str(tmp_path / "curator.duckdb"))

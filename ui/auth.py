@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
 import streamlit as st
 
@@ -51,7 +53,7 @@ def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:
         st.button("Sign in with your identity provider", key="auth_oidc", on_click=st.login)
 
 
-def _from_identity_provider(accounts_by_name: dict[str, accounts.Account]) -> None:
+def _from_identity_provider(accounts_by_name: dict[str, accounts.Account], stop: Callable[[], NoReturn]) -> None:
     """Map an OIDC login to an account by e-mail; unknown addresses get no role."""
     if not _oidc_configured() or not st.user.is_logged_in or SESSION_KEY in st.session_state:
         return
@@ -59,7 +61,7 @@ def _from_identity_provider(accounts_by_name: dict[str, accounts.Account]) -> No
     if account is None:
         st.error(inert(f"{st.user.get('email')} has no account here; ask an admin to add it to the users file."))
         st.button("Sign out", on_click=st.logout)
-        st.stop()
+        stop()
     st.session_state[SESSION_KEY] = {"name": account.username, "role": account.role, "at": time.time()}
 
 
@@ -69,8 +71,19 @@ def sign_out() -> None:
         st.logout()
 
 
-def gate() -> User | None:
-    """Stop the page unless someone may use it: the signed-in user, or None when login is off."""
+def gate(hidden_navigation: Callable[[], object] | None = None) -> User | None:
+    """Stop the page unless someone may use it: the signed-in user, or None when login is off.
+
+    `hidden_navigation` declares the app's pages (hidden) before a stop, after the sign-in form is drawn: the
+    sidebar then never falls back to listing pages/, and the requested URL (a deep link) survives the sign-in.
+    It runs after the form so that the form's widgets keep their identity across reruns.
+    """
+
+    def stop() -> NoReturn:
+        if hidden_navigation is not None:
+            hidden_navigation()
+        st.stop()
+
     if not accounts.auth_enabled():
         if not _open_address_allowed():
             print("instruct-curator: login is off; refusing a non-local address", file=sys.stderr)
@@ -78,14 +91,14 @@ def gate() -> User | None:
                 "Login is off, so this app only serves localhost. Set INSTRUCT_CURATOR_USERS_FILE to a users file, "
                 "or start it with `python -m curation serve --address ... --allow-open` on a trusted network."
             )
-            st.stop()
+            stop()
         return None
     try:
         accounts_by_name = accounts.load_accounts()
     except ValueError as err:
         st.error(inert(err))
-        st.stop()
-    _from_identity_provider(accounts_by_name)
+        stop()
+    _from_identity_provider(accounts_by_name, stop)
     entry = st.session_state.get(SESSION_KEY)
     if entry and expired(entry):
         st.session_state.pop(SESSION_KEY)
@@ -93,7 +106,7 @@ def gate() -> User | None:
         entry = None
     if not entry or entry["name"] not in accounts_by_name:
         _sign_in_form(accounts_by_name)
-        st.stop()
+        stop()
     user = accounts_by_name[entry["name"]].user  # the role in the users file now, not the one at sign-in
     with st.sidebar:
         st.caption(inert(f"Signed in as {user.name} ({user.role})"))

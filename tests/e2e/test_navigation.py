@@ -23,12 +23,6 @@ def test_deep_link_first_request_gets_sections(tmp_path: Path) -> None:
         assert page.url.endswith("/Browse")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 18 item 1 with login on): the sign-in form stops app.py before st.navigation, so the "
-    "first deep link still lists pages/ (Finetune, no sections) beside the form; declaring a hidden navigation there "
-    "broke AppTest's sign-in flow and client.showSidebarNavigation=false hides app.py's navigation too",
-)
 def test_deep_link_first_request_with_login_on_signs_in_then_shows_the_page(tmp_path: Path) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
     db = sample_db(tmp_path / "nav.duckdb")
