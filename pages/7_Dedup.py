@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from curation import config
-from curation.dedup import contamination, embeddings, encoder, index, runs
+from curation.dedup import contamination, distributed, embeddings, encoder, index, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.highlight import highlighted_html
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
@@ -73,8 +73,10 @@ def run_form() -> None:
     sources = left.multiselect("Sources (empty = all)", examples.distinct_values(store, "source"), key="dd_sources")
     statuses = right.multiselect("Statuses", STATUSES, default=["pending", "approved"], key="dd_statuses")
     backend, search, runnable = embedding_form() if method == "embedding" else (None, None, True)
+    ray_address = where_form()
     keep = keep_rule_form()
     busy = _running_job() is not None
+    runnable = runnable and ray_address is not None
     if st.button("Find duplicates", key="dd_start", type="primary", disabled=busy or not statuses or not runnable):
         try:
             cfg = runs.DedupConfig(
@@ -90,6 +92,7 @@ def run_form() -> None:
                 keep=keep,
                 embedding_backend=backend,
                 embedding_search=search,
+                ray_address=ray_address,
             )
             job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
         except ValueError as err:  # bad settings, or a role that may not start it
@@ -111,10 +114,41 @@ BACKEND_LABELS = {
     "cuda-fp16": "CUDA fp16 (GPU)",
 }
 SEARCH_LABELS = {
-    "auto": f"auto (exact up to {index.EXACT_MAX_ROWS:,} rows, then a faiss index with exact re-scoring)",
+    "auto": f"auto (exact up to {index.EXACT_MAX_ROWS:,} rows, then index candidates with exact re-scoring)",
     "exact": "exact (every pair)",
-    "index": "faiss index candidates, exact re-scoring",
+    "index": "index candidates (k-means lists), exact re-scoring",
 }
+
+
+def where_form() -> str | None:
+    """Where the parallel stages run: '' (this process) or a Ray address (default: the ray_address setting);
+    None while Ray is chosen without an address."""
+    setting = config.get("ray_address")
+    installed = distributed.ray_installed()
+    left, right = st.columns(2)
+    where = left.radio(
+        "Run the parallel stages",
+        ["here", "ray"],
+        index=1 if setting and installed else 0,
+        format_func={"here": "in this process", "ray": "on Ray (this machine or a cluster)"}.get,
+        key="dd_where",
+        horizontal=True,
+        disabled=not installed,
+        help=None if installed else 'Ray is not installed: pip install "ray[data]"',
+    )
+    address = right.text_input(
+        "Ray address",
+        value=setting or "local",
+        key="dd_ray_address",
+        disabled=where != "ray",
+        help="'local' starts Ray on this machine, 'auto' joins the cluster of this node, 'ray://head:10001' a "
+        "remote one. Workers read the compared texts from Parquet shards in the ray_shards_dir setting (on a "
+        "cluster: storage every node reads); clustering and the keep decision stay here.",
+    )
+    if where == "ray" and not address.strip():
+        st.caption("Give a Ray address, or run in this process.")
+        return None
+    return address.strip() if where == "ray" else ""
 
 
 def _setting_index(options: list[str], setting: str) -> int:
@@ -147,8 +181,7 @@ def embedding_form() -> tuple[str, str, bool]:
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         st.error(inert(f"Embedding runtime {backend}: {exc}"))
         return backend, search, False
-    where = "on Ray at " + config.get("ray_address") if config.get("ray_address") else "in this process"
-    st.caption(f"Embeddings run on **{runtime}** {where}; progress shows as rows are embedded, then searched.")
+    st.caption(f"Embeddings run on **{runtime}**; progress shows as rows are embedded, then searched.")
     return backend, search, True
 
 

@@ -4,7 +4,8 @@ each) into the `ray_shards_dir` folder, which a cluster's nodes must all be able
 Data reads the shards for the row-wise stages: embedding (`map_batches`, one model per worker, through
 `embeddings.local_embedder` and the encoder) and ROUGE-L tokenisation (token strings per row; the driver numbers
 them in row order, exactly as in process). ROUGE-L candidate generation + exact LCS run as one Ray task per group
-of length-band pairs of the join plan, cosine search as one task per group of row blocks. Element ranks (one
+of length-band pairs of the join plan, cosine search as one task per group of row blocks (exact search) or of
+inverted lists (index search). Element ranks (one
 global sort), clustering and the keep decision stay on the driver (`curation.dedup.runs`), deterministic.
 
 Switched on by the `ray_address` setting (`--ray ADDRESS` on the CLI): 'local' starts Ray on this machine,
@@ -13,6 +14,7 @@ anything else is passed to `ray.init(address=...)` (e.g. 'auto' inside a cluster
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import uuid
@@ -41,6 +43,11 @@ def ray_module() -> Any:
     except ImportError:
         raise RuntimeError('Ray is not installed: pip install "ray[data]" (or run without --ray)') from None
     return ray
+
+
+def ray_installed() -> bool:
+    """Whether ray can be imported (without importing it: that takes seconds)."""
+    return importlib.util.find_spec("ray") is not None
 
 
 def connect(address: str) -> Any:
@@ -87,6 +94,27 @@ def cosine_blocks(unit: np.ndarray, screen: np.ndarray, starts: list[int], args:
     task = ray.remote(blocks)
     futures = [task.remote(unit_ref, screen_ref, group) for group in _groups(starts, _cpus(ray))]
     return [item for found in _gather(ray, futures, progress, "row-block groups") for item in found]
+
+
+def index_lists(
+    unit: np.ndarray,
+    members: list[np.ndarray],
+    queries: list[np.ndarray],
+    threshold: float,
+    dtype: str,
+    address: str,
+    progress: Progress | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`index.list_pairs` for every inverted list, as Ray tasks (groups of lists per task; each worker picks its
+    own screen type, bf16 only where its CPU multiplies bf16 natively)."""
+    from curation.dedup import index
+
+    ray = connect(address)
+    unit_ref, members_ref, queries_ref = ray.put(unit), ray.put(members), ray.put(queries)
+    task = ray.remote(lambda u, m, q, numbers: index.list_pairs(u, m, q, numbers, threshold, dtype))
+    groups = _groups(list(range(len(members))), _cpus(ray))
+    futures = [task.remote(unit_ref, members_ref, queries_ref, group) for group in groups]
+    return [item for found in _gather(ray, futures, progress, "list groups") for item in found]
 
 
 def _gather(ray: Any, futures: list, progress: Progress | None, what: str) -> list:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
+from curation import config
 from curation.dedup.embeddings import normalize, snap_to_one
 from curation.dedup.rouge import check_rule, check_threshold, passes_rule
 
@@ -85,34 +86,54 @@ def indexed_cosine_pairs(
     dtype: str = "auto",
 ) -> pd.DataFrame:
     """Index candidates, exact scores: columns a, b, score (like `cosine_pairs`)."""
-    import torch
-
     check_threshold(threshold)
     check_rule(rule)
     unit = np.ascontiguousarray(normalize(vectors))
     n = len(unit)
-    dtype, margin = screen_dtype_and_margin(dtype)
     lists = n_lists(n)
     probes = min(probes, lists)
     with torch_threads(os.cpu_count() or 2):
         centroids = _centroids(unit, lists, seed)
-        screen = torch.from_numpy(unit).to(getattr(torch, dtype))
-        nearest = _nearest_lists(screen, torch.from_numpy(centroids).to(screen.dtype), probes)
-        members = _grouped(nearest[:, 0], lists)
-        queries = _grouped(nearest.reshape(-1), lists, every=probes)
-        found_a, found_b = [], []
-        for number in range(lists):
+        nearest = _nearest_lists(unit, centroids, probes, dtype)
+    members = _grouped(nearest[:, 0], lists)
+    queries = _grouped(nearest.reshape(-1), lists, every=probes)
+    if config.get("ray_address"):
+        from curation.dedup import distributed  # optional: needs ray
+
+        found = distributed.index_lists(unit, members, queries, threshold, dtype, config.get("ray_address"), progress)
+    else:
+        found = list_pairs(unit, members, queries, range(lists), threshold, dtype, progress)
+    return _exact_pairs(unit, [f[0] for f in found], [f[1] for f in found], threshold, rule)
+
+
+def list_pairs(
+    unit: np.ndarray,
+    members: list[np.ndarray],
+    queries: list[np.ndarray],
+    numbers: Iterable[int],
+    threshold: float,
+    dtype: str = "auto",
+    progress: Progress | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidate pairs (query row, member row) of the given lists: screen products >= threshold - margin."""
+    import torch
+
+    dtype, margin = screen_dtype_and_margin(dtype)
+    numbers = list(numbers)
+    found = []
+    with torch_threads(os.cpu_count() or 2):
+        for done, number in enumerate(numbers, 1):
             member_rows = members[number]
             if len(member_rows):
-                block = screen[torch.from_numpy(member_rows)].T
+                block = torch.from_numpy(unit[member_rows]).to(getattr(torch, dtype)).T
                 for start in range(0, len(queries[number]), QUERY_ROWS):
                     query_rows = queries[number][start : start + QUERY_ROWS]
-                    hits = torch.nonzero(screen[torch.from_numpy(query_rows)] @ block >= threshold - margin).numpy()
-                    found_a.append(query_rows[hits[:, 0]])
-                    found_b.append(member_rows[hits[:, 1]])
-            if progress and (number % 64 == 63 or number == lists - 1):
-                progress((number + 1) / lists, f"compared {number + 1:,}/{lists:,} lists of similar rows")
-    return _exact_pairs(unit, found_a, found_b, threshold, rule)
+                    screen = torch.from_numpy(unit[query_rows]).to(block.dtype) @ block
+                    hits = torch.nonzero(screen >= threshold - margin).numpy()
+                    found.append((query_rows[hits[:, 0]], member_rows[hits[:, 1]]))
+            if progress and (done % 64 == 0 or done == len(numbers)):
+                progress(done / len(numbers), f"compared {done:,}/{len(numbers):,} lists of similar rows")
+    return found
 
 
 @contextmanager
@@ -140,14 +161,17 @@ def _centroids(unit: np.ndarray, lists: int, seed: int) -> np.ndarray:
     return kmeans.centroids
 
 
-def _nearest_lists(screen, centroids, probes: int) -> np.ndarray:
+def _nearest_lists(unit: np.ndarray, centroids: np.ndarray, probes: int, dtype: str) -> np.ndarray:
     """Each row's `probes` most similar centroids, nearest first (rows x probes)."""
     import torch
 
-    out = torch.empty((len(screen), probes), dtype=torch.int64)
-    for start in range(0, len(screen), ASSIGN_ROWS):
-        out[start : start + ASSIGN_ROWS] = torch.topk(screen[start : start + ASSIGN_ROWS] @ centroids.T, probes).indices
-    return out.numpy()
+    kind = getattr(torch, screen_dtype_and_margin(dtype)[0])
+    towards = torch.from_numpy(centroids).to(kind).T
+    out = np.empty((len(unit), probes), dtype=np.int64)
+    for start in range(0, len(unit), ASSIGN_ROWS):
+        sims = torch.from_numpy(unit[start : start + ASSIGN_ROWS]).to(kind) @ towards
+        out[start : start + ASSIGN_ROWS] = torch.topk(sims, probes).indices.numpy()
+    return out
 
 
 def _grouped(labels: np.ndarray, lists: int, every: int = 1) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation import config
 from curation.dedup import embeddings, encoder, index
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, assign_to_kept, greedy_order, pair_clusters
 from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
@@ -50,6 +51,7 @@ class DedupConfig:
     embedding_model: str | None = None
     embedding_backend: str | None = None  # None: the embedding_backend setting (see encoder.BACKENDS)
     embedding_search: str | None = None  # None: the embedding_search setting (see index.SEARCHES)
+    ray_address: str | None = None  # None: the ray_address setting; '': this process; 'local' or a cluster address
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -66,6 +68,13 @@ class DedupConfig:
             raise ValueError(f"embedding backend must be one of {encoder.BACKENDS}; got {self.embedding_backend!r}")
         if self.embedding_search is not None and self.embedding_search not in index.SEARCHES:
             raise ValueError(f"embedding search must be one of {index.SEARCHES}; got {self.embedding_search!r}")
+        if self.ray_address:
+            from curation.dedup import distributed  # optional: needs ray
+
+            try:
+                distributed.ray_module()
+            except RuntimeError as err:
+                raise ValueError(str(err)) from None
         check_scope(self.scope)
         if self.rule is None:
             object.__setattr__(self, "rule", default_rule(self.mode))
@@ -226,7 +235,8 @@ def run_dedup(
     """Find duplicates among the configured rows and record the run (nothing is marked until applied)."""
     rows = load_rows(store, cfg.example_filter())
     texts = scope_texts(rows, cfg.scope)
-    pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
+    with config.scoped({"ray_address": cfg.ray_address}):
+        pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
     outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded, histogram=histogram(nearest))
     if cfg.method == "embedding" and embed is None:
         outcome.runtime = embeddings.runtime_for(cfg.embedding_model, cfg.embedding_backend)

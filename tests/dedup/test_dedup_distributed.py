@@ -4,9 +4,11 @@ path; without Ray installed the app and the in-process dedups still work."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +86,15 @@ def test_rouge_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.Monk
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
 
-def test_cosine_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("search", ["exact", "index"])
+def test_cosine_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.MonkeyPatch, search: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(3000, 64)).astype(np.float32)
     copies = rng.choice(3000, 600, replace=False)
     vectors[copies] = vectors[rng.integers(0, 3000, 600)] + rng.normal(size=(600, 64)).astype(np.float32) * 0.3
-    expected = embeddings.cosine_pairs(vectors, 0.9, search="exact")
+    expected = embeddings.cosine_pairs(vectors, 0.9, search=search)
     monkeypatch.setenv("INSTRUCT_CURATOR_RAY_ADDRESS", "local")
-    found = embeddings.cosine_pairs(vectors, 0.9, search="exact")
+    found = embeddings.cosine_pairs(vectors, 0.9, search=search)
     assert len(expected) > 100
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
@@ -131,6 +134,38 @@ def test_cli_ray_embedding_pairs_equal_in_process(local_ray, tmp_path: Path) -> 
     assert len(pairs[0]) > 50
     assert pairs[1].keys() == pairs[0].keys()  # batches of other rows around a text move its vector by ~1e-7
     assert max(abs(pairs[1][k] - pairs[0][k]) for k in pairs[0]) < 1e-5
+
+
+def test_ray_chosen_on_the_dedup_page_runs_that_job_on_ray_with_the_same_pairs(local_ray) -> None:
+    """The page's 'Run the parallel stages: on Ray' reaches the job (recorded in its parameters) without changing
+    the setting for anything else in the server; its pairs equal an in-process run's."""
+    from streamlit.testing.v1 import AppTest
+
+    from curation.store import Store, dedup, examples, jobs_table
+
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    rows = pd.DataFrame({"instruction": near_duplicate_texts(400, seed=5), "output": "ok"})
+    examples.add_examples(store, rows, examples.SourceInfo(name="ray", format="test"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "7_Dedup.py"), default_timeout=60)
+    at.run()
+    runs_pairs = []
+    for where in ("ray", "here"):
+        at.radio(key="dd_where").set_value(where).run()
+        assert at.text_input(key="dd_ray_address").value == "local" and not at.exception
+        at.button(key="dd_start").click().run()
+        job_id = int(at.session_state["dd_job"])
+        deadline = time.monotonic() + 300
+        while (job := jobs_table.get(store, job_id))["status"] not in ("succeeded", "failed", "cancelled"):
+            assert time.monotonic() < deadline, "the dedup job did not finish"
+            time.sleep(0.2)
+        assert job["status"] == "succeeded", job
+        assert job["params"]["ray_address"] == ("local" if where == "ray" else "")
+        assert os.environ.get("INSTRUCT_CURATOR_RAY_ADDRESS") is None  # the setting itself is untouched
+        run = dedup.list_runs(store).iloc[0]
+        runs_pairs.append(dedup.run_pairs(store, int(run["id"]))[["a_id", "b_id", "score"]])
+        at.run()
+    assert len(runs_pairs[0]) > 20
+    pd.testing.assert_frame_equal(runs_pairs[0], runs_pairs[1], check_exact=True)
 
 
 def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

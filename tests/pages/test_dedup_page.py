@@ -165,7 +165,7 @@ def test_embedding_runtime_and_search_are_chosen_on_the_page_and_reach_the_run(m
     at.radio(key="dd_method").set_value("embedding").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="dd_backend").value == "onnx"  # the setting is the default
-    assert "Embeddings run on **onnx** in this process" in " ".join(c.value for c in at.caption)
+    assert "Embeddings run on **onnx**;" in " ".join(c.value for c in at.caption)
     if not encoder.cuda_available():  # a runtime that cannot run here says why and cannot start
         at.selectbox(key="dd_backend").set_value("cuda-fp16").run()
         assert any("needs a CUDA GPU" in e.value for e in at.error)
