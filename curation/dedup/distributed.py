@@ -111,7 +111,7 @@ def index_lists(
 
     ray = connect(address)
     unit_ref, members_ref, queries_ref = ray.put(unit), ray.put(members), ray.put(queries)
-    task = ray.remote(lambda u, m, q, numbers: index.list_pairs(u, m, q, numbers, threshold, dtype))
+    task = ray.remote(lambda u, m, q, numbers: index.list_pairs(u, m, q, numbers, threshold, dtype, threads=1))
     groups = _groups(list(range(len(members))), _cpus(ray))
     futures = [task.remote(unit_ref, members_ref, queries_ref, group) for group in groups]
     return [item for found in _gather(ray, futures, progress, "list groups") for item in found]

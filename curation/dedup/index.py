@@ -114,14 +114,16 @@ def list_pairs(
     threshold: float,
     dtype: str = "auto",
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Candidate pairs (query row, member row) of the given lists: screen products >= threshold - margin."""
+    """Candidate pairs (query row, member row) of the given lists: screen products >= threshold - margin, with
+    `threads` matrix-product threads (default: every core)."""
     import torch
 
     dtype, margin = screen_dtype_and_margin(dtype)
     numbers = list(numbers)
     found = []
-    with torch_threads(os.cpu_count() or 2):
+    with torch_threads(threads or os.cpu_count() or 2):
         for done, number in enumerate(numbers, 1):
             member_rows = members[number]
             if len(member_rows):
