@@ -175,7 +175,8 @@ def main() -> None:
                     f"# server {waited + 30:.0f} s after the tabs closed: {describe(server_figures(stats))}", flush=True
                 )
             closed_figures = server_figures(stats)
-            print(f"rss_mb after_tabs_closed {rss_mb(server.pid):.0f}")
+            after = rss_mb(server.pid)
+            print(f"rss_mb after_tabs_closed {after:.0f} ({100 * (after - end) / end:+.1f}% vs with the tabs open)")
             for key in ("app_session_objects", "sessions_kept_disconnected", "lazy_table_sources", "dataframes"):
                 print(f"server_{key} open={open_figures.get(key)} closed={closed_figures.get(key)}")
             blocks_open, blocks_closed = open_figures.get("allocated_blocks"), closed_figures.get("allocated_blocks")
