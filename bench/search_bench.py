@@ -112,6 +112,9 @@ def _search(args: tuple[Path, int, float, str]) -> tuple[float, int, set[tuple[i
 
     path, n, threshold, search = args
     vectors = np.load(path, mmap_mode="r")[:n].copy()
+    import faiss  # noqa: F401  (loaded before the clock starts, as in the app, where embedding has loaded them)
+    import torch  # noqa: F401
+
     start = time.perf_counter()
     pairs = embeddings.cosine_pairs(vectors, threshold, search=search)
     seconds = time.perf_counter() - start
