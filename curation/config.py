@@ -68,7 +68,7 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "embedding_search",
             "auto",
-            "Cosine search: auto (exact up to 150,000 rows, faiss index + exact re-scoring above), exact or index.",
+            "Cosine search: auto (exact up to 100,000 rows, index candidates + exact re-scoring above), exact, index.",
         ),
         Setting(
             "ray_address",

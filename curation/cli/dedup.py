@@ -237,7 +237,7 @@ def embed_cmd(
     search: Annotated[
         str | None,
         typer.Option(
-            help=f"Cosine search: {', '.join(SEARCHES)}; auto uses a faiss index (exact re-scoring) above "
+            help=f"Cosine search: {', '.join(SEARCHES)}; auto uses index candidates (exact re-scoring) above "
             f"{EXACT_MAX_ROWS:,} rows (default: the embedding_search setting)."
         ),
     ] = None,

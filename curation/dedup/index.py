@@ -26,7 +26,7 @@ from curation.dedup.rouge import check_rule, check_threshold, passes_rule
 
 Progress = Callable[[float, str], None]
 SEARCHES = ("auto", "exact", "index")
-EXACT_MAX_ROWS = 150_000  # exact search: ~20 s at this size on 2 cores; it grows with the square of the rows
+EXACT_MAX_ROWS = 100_000  # exact: ~5 s here on 2 cores (the index ~3 s), every pair; it grows with n squared
 DEFAULT_PROBES = 8  # recall 0.9994 of the exact pairs at 0.9 on 200K real-text vectors (bench/search_bench.py)
 # bf16 keeps 8 significant bits (unit roundoff u = 2^-8): for unit vectors the rounded inputs move a dot product by
 # at most (2u + u^2) sum|x y| <= 0.0079 (accumulation is float32) and the bf16 result's own rounding by at most
