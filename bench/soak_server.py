@@ -44,7 +44,8 @@ def sample() -> dict:
         runtime = Runtime.instance()
         manager = runtime._session_mgr
         figures["sessions_active"] = len(manager.list_active_sessions())
-        figures["sessions_kept_disconnected"] = len(manager._session_storage._cache._data)  # expired ones too
+        storage = getattr(manager._session_storage, "inner", manager._session_storage)  # ui/sessions.py wraps it
+        figures["sessions_kept_disconnected"] = len(storage._cache._data)  # expired ones too
         figures["lazy_table_sources"] = runtime.dataframe_source_mgr.get_source_count()
     return figures
 
