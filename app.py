@@ -12,7 +12,7 @@ from ui.state import ensure_app_navigation
 from ui.text import inert
 
 st.set_page_config(page_title="instruct-curator", page_icon=":material/dataset:", layout="wide")
-ensure_app_navigation()  # before the sign-in form, which stops before st.navigation
+ensure_app_navigation()  # a first request after a start: no pages/ discovery (before the sign-in form)
 sessions.reap_closed_sessions()  # closed tabs give their memory back (once per server)
 
 # The least role that may open each page; others see it hidden and refused (the store checks every change too).

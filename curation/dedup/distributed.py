@@ -5,8 +5,8 @@ Data reads the shards for the row-wise stages: embedding (`map_batches`, one mod
 `embeddings.local_embedder` and the encoder) and ROUGE-L tokenisation (token strings per row; the driver numbers
 them in row order, exactly as in process). ROUGE-L candidate generation + exact LCS run as one Ray task per group
 of length-band pairs of the join plan, cosine search as one task per group of row blocks (exact search) or of
-inverted lists (index search). Element ranks (one
-global sort), clustering and the keep decision stay on the driver (`curation.dedup.runs`), deterministic.
+inverted lists (index search). Element ranks (one global sort), clustering and the keep decision stay on the
+driver (`curation.dedup.runs`), deterministic.
 
 Switched on by the `ray_address` setting (`--ray ADDRESS` on the CLI): 'local' starts Ray on this machine,
 anything else is passed to `ray.init(address=...)` (e.g. 'auto' inside a cluster, or 'ray://head:10001').
