@@ -109,10 +109,12 @@ def _config(
 
 
 def _ray(address: str | None) -> str | None:
-    """The --ray address, after checking that Ray is installed (a one-line error otherwise)."""
+    """The --ray address, after checking that Ray is installed and a cluster answers (a one-line error otherwise)."""
     if address:
         try:
             distributed.ray_module()
+            if address != "local":
+                distributed.check_reachable(address)
         except RuntimeError as exc:
             raise typer.BadParameter(str(exc), param_hint="--ray") from None
     return address

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,8 +58,21 @@ def connect(address: str) -> Any:
         if address == "local":
             ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False)
         else:
+            check_reachable(address)
             ray.init(address=address, log_to_driver=False)
     return ray
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A one-line error at once when a cluster address ('host:port' or 'ray://host:port') does not answer (Ray
+    itself retries for minutes); 'auto' and other forms are left to Ray."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise RuntimeError(f"cannot reach the Ray cluster at {address}: {err.strerror or err}") from None
 
 
 def _groups(items: list, cpus: int) -> list[list]:

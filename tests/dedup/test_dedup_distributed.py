@@ -168,6 +168,21 @@ def test_ray_chosen_on_the_dedup_page_runs_that_job_on_ray_with_the_same_pairs(l
     pd.testing.assert_frame_equal(runs_pairs[0], runs_pairs[1], check_exact=True)
 
 
+def test_an_unreachable_cluster_address_fails_at_once_with_one_line() -> None:
+    """Ray retries an address that does not answer for minutes; a run says so in seconds instead."""
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # closed again below: nothing listens there
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(RuntimeError, match=f"cannot reach the Ray cluster at {address}"):
+            distributed.check_reachable(address)
+    distributed.check_reachable("auto")  # left to Ray
+    result = CliRunner().invoke(app, ["dedup", "rouge", "--ray", f"127.0.0.1:{port}"])
+    assert result.exit_code != 0 and "cannot reach the Ray cluster" in " ".join(result.output.split())
+
+
 def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RuntimeError, match=r'pip install "ray\[data\]"'):
