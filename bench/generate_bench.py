@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.build import selfinstruct as si  # noqa: E402
-from curation.build.fake_server import FakeOpenAIServer  # noqa: E402
-from curation.build.llm import Completion, FakeLLM  # noqa: E402
-from curation.build.openai_backend import OpenAIBackend  # noqa: E402
-from curation.build.selfinstruct_job import generation_job  # noqa: E402
+from curation.generate import selfinstruct as si  # noqa: E402
+from curation.generate.fake_server import FakeOpenAIServer  # noqa: E402
+from curation.generate.llm import Completion, FakeLLM  # noqa: E402
+from curation.generate.openai_backend import OpenAIBackend  # noqa: E402
+from curation.generate.selfinstruct_job import generation_job  # noqa: E402
 from curation.io import importers  # noqa: E402
 from curation.jobs import JobRunner  # noqa: E402
 from curation.store import Store  # noqa: E402

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from curation.build import templates as T
-from curation.build.template_formats import (
+from curation.filters import ExampleFilter
+from curation.generate import templates as T
+from curation.generate.template_formats import (
     COT_STYLES,
     FEWSHOT_STYLES,
     FORMATS,
@@ -19,7 +20,6 @@ from curation.build.template_formats import (
     Task,
     Template,
 )
-from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError
 from curation.store import examples
 from ui import feedback

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from curation.build import selfinstruct as si
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY
-from curation.build.llm import BACKENDS, make_llm
-from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.filters import ExampleFilter
+from curation.generate import selfinstruct as si
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
+from curation.generate.llm import BACKENDS, make_llm
+from curation.generate.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table

@@ -59,11 +59,11 @@ def test_no_sql_outside_the_store() -> None:
 
 
 SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity"}
-CAPABILITIES = {"io", "build", "dedup", "cot", "mixture", "finetune", "team"}
+CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {
     "io": set(),
-    "build": {"io", "dedup"},
+    "generate": {"io", "dedup"},
     "dedup": {"io"},
     "cot": set(),
     "mixture": {"cot"},

@@ -11,8 +11,8 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from curation.build import evol, ratings
-from curation.build.llm import make_llm
+from curation.generate import evol, ratings
+from curation.generate.llm import make_llm
 from curation.jobs import JobRunner
 from curation.store import Store, examples
 from curation.store import ratings as ratings_table

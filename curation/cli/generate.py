@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from curation import config
-from curation.build import selfinstruct as si
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY
-from curation.build.llm import BACKENDS, LLMError, make_llm
-from curation.build.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.cli.common import echo_table, open_store, progress_bar
+from curation.generate import selfinstruct as si
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
+from curation.generate.llm import BACKENDS, LLMError, make_llm
+from curation.generate.selfinstruct_job import JOB_KIND, generation_job, job_params, resumable_run
 from curation.io import importers
 from curation.jobs import JobRunner
 from curation.store import templates as drops_table

@@ -9,11 +9,11 @@ import numpy as np
 import typer
 
 from curation import config
-from curation.build import evol, ratings
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY
-from curation.build.llm import BACKENDS, LLMError, make_llm
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.filters import ExampleFilter
+from curation.generate import evol, ratings
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
+from curation.generate.llm import BACKENDS, LLMError, make_llm
 from curation.jobs import JobRunner
 from curation.store import ratings as ratings_table
 

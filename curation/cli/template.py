@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from curation import config
-from curation.build import templates as T
-from curation.build.template_formats import COT_STYLES, FEWSHOT_STYLES, FORMATS, OPTIONS_STYLES, FormatConfig, Task
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.filters import ExampleFilter
+from curation.generate import templates as T
+from curation.generate.template_formats import COT_STYLES, FEWSHOT_STYLES, FORMATS, OPTIONS_STYLES, FormatConfig, Task
 from curation.jobs import JobContext, JobRunner
 
 app = typer.Typer(help="FLAN-style tasks and templates: list, add, edit, delete, apply.", no_args_is_help=True)

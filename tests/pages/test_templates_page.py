@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation.build import templates as T
 from curation.filters import ExampleFilter
+from curation.generate import templates as T
 from curation.io import importers
 from curation.store import Store, examples
 from ui.text import inert

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from curation import cli
-from curation.build import templates
+from curation.generate import templates
 from curation.store import Store, examples, revisions
 from curation.store import team as team_store
 

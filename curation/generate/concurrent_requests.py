@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
-from curation.build.llm import LLM, Completion
+from curation.generate.llm import LLM, Completion
 
 DEFAULT_CONCURRENCY = 16
 

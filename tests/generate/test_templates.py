@@ -8,8 +8,9 @@ import random
 import pandas as pd
 import pytest
 
-from curation.build import templates as T
-from curation.build.template_formats import (
+from curation.filters import ExampleFilter
+from curation.generate import templates as T
+from curation.generate.template_formats import (
     COT_TRIGGERS,
     OPTIONS_HEADERS,
     FormatConfig,
@@ -18,7 +19,6 @@ from curation.build.template_formats import (
     render_options,
     render_row,
 )
-from curation.filters import ExampleFilter
 from curation.io.importers import InvalidInputError
 from curation.store import examples
 from curation.store.actions import UndoConflictError

@@ -188,7 +188,7 @@ def test_generate_errors(db: Path, tmp_path: Path) -> None:
 
 
 def test_generate_concurrent_openai_cost_and_resume(db: Path, tmp_path: Path) -> None:
-    from curation.build.fake_server import FakeOpenAIServer
+    from curation.generate.fake_server import FakeOpenAIServer
     from curation.store import Store, jobs_table
 
     with FakeOpenAIServer(seed=1) as server:

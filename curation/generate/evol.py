@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from curation import config
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.build.llm import LLM
 from curation.filters import ExampleFilter
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
+from curation.generate.llm import LLM
 from curation.jobs import JobContext, JobFn
 from curation.store import examples
 

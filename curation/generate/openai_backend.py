@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.build.llm import Completion, LLMError, cut_at_stop
+from curation.generate.llm import Completion, LLMError, cut_at_stop
 
 RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 300.0

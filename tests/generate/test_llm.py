@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from finetune_support import tiny_model_dir  # noqa: F401
 
-from curation.build.llm import Completion, FakeLLM, LLMError, LocalLM, cut_at_stop, make_llm
-from curation.build.openai_backend import OpenAIBackend, RateLimiter, retry_after_seconds
+from curation.generate.llm import Completion, FakeLLM, LLMError, LocalLM, cut_at_stop, make_llm
+from curation.generate.openai_backend import OpenAIBackend, RateLimiter, retry_after_seconds
 
 
 class _Server:
@@ -291,7 +291,7 @@ def test_local_batched_generation_with_left_padding_matches_one_by_one(tiny_mode
 
 def test_loading_message_says_when_the_packaged_model_is_converted_first(tmp_path, monkeypatch) -> None:
     from curation import models
-    from curation.build.llm import LocalLM
+    from curation.generate.llm import LocalLM
 
     monkeypatch.setenv("INSTRUCT_CURATOR_MODEL_CACHE_DIR", str(tmp_path / "models"))  # not the session's shared copy
     first = LocalLM().loading_message()  # a fresh cache dir: the GGUF is converted on this load

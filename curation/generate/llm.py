@@ -237,7 +237,7 @@ def make_llm(backend: str, **options: Any) -> LLM:
     if backend == "local":
         return LocalLM(options.get("model") or None, device=options.get("device"), seed=int(options.get("seed", 0)))
     if backend == "openai":
-        from curation.build.openai_backend import OpenAIBackend
+        from curation.generate.openai_backend import OpenAIBackend
 
         keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
         keys += ("requests_per_min", "tokens_per_min")

@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 
 from curation import config
-from curation.build import selfinstruct as si
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.build.llm import LLM, Completion
 from curation.dedup.rouge import RougeIndex
+from curation.generate import selfinstruct as si
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
+from curation.generate.llm import LLM, Completion
 from curation.jobs import JobCancelled, JobContext, JobFn
 from curation.store import Store, examples, generation_runs, jobs_table
 from curation.store import templates as drops_table

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from curation.build.concurrent_requests import CompletionRequest, complete_all
-from curation.build.evol import EvolConfig, evol_job
-from curation.build.fake_server import FakeOpenAIServer
-from curation.build.llm import Completion, FakeLLM
-from curation.build.openai_backend import OpenAIBackend
-from curation.build.ratings import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.filters import ExampleFilter
+from curation.generate.concurrent_requests import CompletionRequest, complete_all
+from curation.generate.evol import EvolConfig, evol_job
+from curation.generate.fake_server import FakeOpenAIServer
+from curation.generate.llm import Completion, FakeLLM
+from curation.generate.openai_backend import OpenAIBackend
+from curation.generate.ratings import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.jobs import JobRunner
 from curation.store import examples, revisions
 from curation.store import ratings as ratings_table

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation import config
-from curation.build.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.build.llm import LLM
 from curation.filters import ExampleFilter
+from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
+from curation.generate.llm import LLM
 from curation.jobs import JobContext, JobFn
 from curation.store import Store, examples, revisions
 from curation.store import ratings as ratings_table

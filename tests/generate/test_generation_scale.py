@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from curation.build import selfinstruct as si
-from curation.build.fake_server import FakeOpenAIServer
-from curation.build.openai_backend import OpenAIBackend
-from curation.build.selfinstruct_job import generation_job, resumable_run
 from curation.filters import ExampleFilter
+from curation.generate import selfinstruct as si
+from curation.generate.fake_server import FakeOpenAIServer
+from curation.generate.openai_backend import OpenAIBackend
+from curation.generate.selfinstruct_job import generation_job, resumable_run
 from curation.io import importers
 from curation.jobs import JobRunner
 from curation.store import Store, examples, generation_runs, jobs_table
-from tests.build.test_selfinstruct import SEEDS, _seed_file
+from tests.generate.test_selfinstruct import SEEDS, _seed_file
 
 CFG = si.GenerationConfig(n_instructions=8, prompt_batch=3)
 

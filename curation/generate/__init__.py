@@ -1,4 +1,4 @@
-"""Building instructions: the FLAN-style task registry and templates (`templates`, `template_formats`),
+"""Generating instructions: the FLAN-style task registry and templates (`templates`, `template_formats`),
 Self-Instruct bootstrapping (`selfinstruct` stages, `selfinstruct_job`), the LLM backends (`llm`,
 `openai_backend`, `fake_server`) with N requests in flight (`concurrent_requests`), LLM-judge `ratings` and
 Evol-Instruct rewrites (`evol`).

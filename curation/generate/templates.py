@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from curation import config, identity
-from curation.build.template_formats import FormatConfig, Rendered, Task, Template, placeholders, render_row
 from curation.filters import ExampleFilter
+from curation.generate.template_formats import FormatConfig, Rendered, Task, Template, placeholders, render_row
 from curation.io.importers import InvalidInputError, decode_utf8
 from curation.store import Store, examples
 from curation.store import templates as template_rows

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from curation.build.llm import Completion, FakeLLM
+from curation.generate.llm import Completion, FakeLLM
 
 Answer = Callable[[str, dict[str, Any]], Completion]
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from curation.build import selfinstruct as si
-from curation.build.llm import Completion, FakeLLM
-from curation.build.selfinstruct_job import generation_job
 from curation.filters import ExampleFilter
+from curation.generate import selfinstruct as si
+from curation.generate.llm import Completion, FakeLLM
+from curation.generate.selfinstruct_job import generation_job
 from curation.io import importers
 from curation.jobs import JobRunner
 from curation.store import examples, jobs_table, revisions
