@@ -59,7 +59,7 @@ def test_no_sql_outside_the_store() -> None:
 
 
 SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity"}
-CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team"}
+CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team", "operations"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {
     "io": set(),
@@ -69,6 +69,7 @@ MAY_USE = {
     "mixture": {"cot"},
     "finetune": {"mixture"},
     "team": set(),
+    "operations": {"cot", "dedup", "io"},
     "store": set(),
 }
 
