@@ -193,7 +193,7 @@ def detail_section(ids: list[int]) -> None:
         table = pd.DataFrame(signals)
         table["effect"] = ["lowers the score" if n in cot.PENALTIES else "raises the score" for n in table["name"]]
         table["why"] = table["name"].map(cot.SIGNAL_HELP)
-        st.caption("Signals that fired (score = noisy-OR of the weights, times (1 - factor) per penalty):")
+        st.caption("Signals that fired (score = learned logistic model over them; rule weight shown beside):")
         st.dataframe(table[["name", "weight", "effect", "evidence", "why"]], hide_index=True, width="stretch")
     format_previews(row)
 

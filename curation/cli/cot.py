@@ -139,11 +139,18 @@ def explain_cmd(
     if row is None:
         raise ValueError(f"no example with id {example_id}")
     found = cot.detect_row(row["instruction"], row["input"], row["output"], row.get("messages"))
-    signals = [s | {"why": cot.SIGNAL_HELP.get(s["name"], "")} for s in found.detail()]
+    shares = cot.contributions(found)
+    signals = [
+        s | {"log_odds": shares.get(s["name"]), "why": cot.SIGNAL_HELP.get(s["name"], "")} for s in found.detail()
+    ]
     if as_json:
         echo_json({"id": example_id, "score": found.score, "signals": signals})
         return
-    typer.echo(f"example {example_id}: score {found.score:.4f} (threshold {cot.DEFAULT_THRESHOLD})")
+    typer.echo(
+        f"example {example_id}: score {found.score:.4f} (threshold {cot.DEFAULT_THRESHOLD}; learned weights, each "
+        "signal's log-odds share below; the hand-set rules would give "
+        f"{cot.rule_score(found.signals):.4f})"
+    )
     echo_table(signals or [{"name": "(no signal fired)", "weight": "", "evidence": "", "why": ""}])
 
 

@@ -1,6 +1,8 @@
 """Chain-of-thought detection: a score plus the signals that fired, for a row, a turn or a conversation.
 
-The score combines independent signals as a noisy-OR: score = 1 - prod(1 - weight). Strong signals (a
+The score is a logistic model over the fired signals whose weights were learned on public data (`learned.py`,
+`weights.json`, fitted by `bench/cot_learn.py`); `rule_score` keeps the hand-set combination it started from,
+a noisy-OR: score = 1 - prod(1 - weight). In the rules, strong signals (a
 rationale ending in "the answer is X", an answer followed by "Explanation:", a CoT trigger phrase) pass the
 default threshold alone; weak ones (a conclusion sentence, arithmetic chains, step markers, connectives, a
 short final answer after prose) only together, so an essay or a plain list is not mistaken for CoT.
@@ -16,6 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from curation.cot import learned
 from curation.cot.signals import PENALTIES, TASK_VERB, reasoning_signals
 from curation.cot.signals import penalties as penalties
 
@@ -77,6 +80,7 @@ SIGNAL_HELP: dict[str, str] = {
     "letter": "penalty: a letter or e-mail",
     "writing_task": "penalty: the prompt asks for prose writing (essay, story, poem, email ...)",
 }
+_FEATURES = list(SIGNAL_HELP)  # learned-model feature order (weights.json names them; checked on load)
 _TRIGGER = re.compile(
     r"let'?s think|let me think|think (?:it through )?step[- ]by[- ]step|think carefully (?:first|and then|before)|"
     r"step[- ]by[- ]step (?:reasoning|solution|thinking|thought)|"
@@ -156,6 +160,7 @@ class Detection:
 
     score: float
     signals: tuple[Signal, ...] = field(default_factory=tuple)
+    words: int = 0
 
     def detail(self) -> list[dict[str, Any]]:
         """Fired signals as JSON-able dicts (stored with auto tags)."""
@@ -324,7 +329,20 @@ def _picked_option(sentence: str, options: set[str]) -> str | None:
     return next(iter(longest)) if len(longest) == 1 else None
 
 
-def _combine(signals: list[Signal]) -> float:
+def learned_score(signals: list[Signal] | tuple[Signal, ...], words: int) -> float:
+    """P(reasoning) from the fired signals under the learned weights (`learned.py`, `weights.json`)."""
+    x = learned.feature_vector(((s.name, s.weight) for s in signals), set(PENALTIES), _FEATURES, words)
+    return min(round(learned.probability(x), 4), 0.9999)  # a model is never certain; threshold 1.0 tags nothing
+
+
+def contributions(found: Detection) -> dict[str, float]:
+    """Each fired signal's share of the learned log-odds, for explanations (`cot explain`, the CoT page)."""
+    x = learned.feature_vector(((s.name, s.weight) for s in found.signals), set(PENALTIES), _FEATURES, found.words)
+    return learned.contributions(found.names(), x)
+
+
+def rule_score(signals: list[Signal] | tuple[Signal, ...]) -> float:
+    """The hand-set rules' score: noisy-OR of the reasoning signals times (1 - factor) per penalty."""
     miss, damp = 1.0, 1.0
     for s in signals:
         if s.name in PENALTIES:
@@ -370,7 +388,8 @@ def detect(instruction: str, input: str = "", output: str = "", reasoning: str =
         if text.strip():
             have = {s.name for s in signals}
             signals += [s for s in _text_signals(prompt, text, prompt_trigger=bool(trigger)) if s.name not in have]
-    return Detection(_combine(signals), tuple(signals))
+    words = _words(trace) + _words(answer)
+    return Detection(learned_score(signals, words), tuple(signals), words)
 
 
 def detect_conversation(messages: list[dict[str, Any]]) -> Detection:
