@@ -132,7 +132,7 @@ def all_operations() -> list[Operation]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
-BUILTIN: tuple[str, ...] = ("language",)  # module names under curation.operations, imported on first use
+BUILTIN: tuple[str, ...] = ("language", "quality")  # module names under curation.operations, imported on first use
 
 
 def _load_builtin() -> None:
