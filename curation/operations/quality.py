@@ -153,8 +153,8 @@ class Quality(Operation):
                 value = found[measure]
                 if (value < limit) if kind == "min" else (value > limit):
                     failed[rule] = round(value, 4)
-            label = next(iter(failed), "ok")
-            signals.append(Signal(row.id, 1.0 - len(failed) / checked, label, {"failed": failed, "checked": checked}))
+            evidence = {"failed": failed, "checked": checked}
+            signals.append(Signal(row.id, 1.0 - len(failed) / max(checked, 1), next(iter(failed), "ok"), evidence))
         return signals
 
     def decide(self, signals: Sequence[Signal], params: Mapping[str, Any]) -> list[Decision]:
