@@ -132,7 +132,12 @@ def all_operations() -> list[Operation]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
-BUILTIN: tuple[str, ...] = ("language", "quality")  # module names under curation.operations, imported on first use
+# Module names under curation.operations, imported on first use.
+BUILTIN: tuple[str, ...] = (
+    "language",
+    "quality",
+    "trace",
+)
 
 
 def _load_builtin() -> None:
