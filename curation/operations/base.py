@@ -137,6 +137,7 @@ BUILTIN: tuple[str, ...] = (
     "language",
     "quality",
     "trace",
+    "ngram_contamination",
 )
 
 
