@@ -138,6 +138,7 @@ BUILTIN: tuple[str, ...] = (
     "quality",
     "trace",
     "ngram_contamination",
+    "pii",
 )
 
 
