@@ -38,8 +38,12 @@ def test_labels_the_language_of_the_whole_row(text: str, code: str) -> None:
 
 
 @pytest.mark.slow
-def test_default_high_accuracy_mode_labels_every_sentence() -> None:
-    signals = OP.score([base.RowText(i, 1, text) for i, (text, _) in enumerate(CASES)], OP.params())
+def test_high_accuracy_mode_labels_every_sentence() -> None:
+    # All 75 languages at high accuracy take 10-60 s to load; the table's languages and some they are confused
+    # with (Latin, Afrikaans, Tagalog, Catalan, Danish) keep the same code path at a fraction of the cost.
+    candidates = sorted({code for _, code in CASES} | {"la", "af", "tl", "ca", "da"})
+    rows = [base.RowText(i, 1, text) for i, (text, _) in enumerate(CASES)]
+    signals = OP.score(rows, OP.params({"candidates": candidates}))
     assert [s.label for s in signals] == [code for _, code in CASES]
     assert all(0.0 < s.score <= 1.0 for s in signals)
 
