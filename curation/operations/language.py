@@ -46,7 +46,9 @@ class LanguageId(Operation):
     description = "language of the row's text (lingua); reject rows not in the kept languages"
     defaults: Mapping[str, Any] = {
         "keep": ["en"],
-        "min_confidence": 0.0,
+        # On alpaca_subset_5000 (all English prompts) 41 rows read as another language at high accuracy; 14 of
+        # them at 0.5 or more (lists of names, code): the default halves such false rejections.
+        "min_confidence": 0.5,
         "accuracy": "high",
         "candidates": [],
         "max_chars": 3000,

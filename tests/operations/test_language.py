@@ -85,7 +85,8 @@ def test_decide_rejects_rows_outside_keep_and_respects_min_confidence() -> None:
     decided = OP.decide(signals, OP.params({"keep": ["en", "fr"], "min_confidence": 0.5}))
     assert [(d.id, d.status) for d in decided] == [(2, "rejected")]
     assert decided[0].reason == "language de (0.95) not in keep ['en', 'fr']"
-    assert [d.id for d in OP.decide(signals, OP.params())] == [2, 3, 5]
+    assert [d.id for d in OP.decide(signals, OP.params())] == [2, 5]  # default min_confidence 0.5
+    assert [d.id for d in OP.decide(signals, OP.params({"min_confidence": 0.0}))] == [2, 3, 5]
 
 
 @pytest.mark.parametrize(
