@@ -21,7 +21,10 @@ from typing import Any
 
 from curation.operations.base import Decision, Operation, RowText, Signal, register, row_fields
 
-EVAL_FIELDS = ("question", "instruction", "input", "output", "answer", "text", "prompt", "problem", "solution")
+EVAL_FIELDS = (
+    *("question", "instruction", "input", "output", "answer", "text", "prompt", "problem", "solution"),
+    *("choices", "instances", "canonical_solution"),  # MMLU options, Self-Instruct instances, HumanEval
+)
 ACTIONS = ("reject", "tag")
 _WORD = re.compile(r"\w+")
 
@@ -30,6 +33,15 @@ def ngrams(text: str, n: int) -> set[str]:
     """Distinct word n-grams of a text: lowercase, words are runs of letters, digits and '_' in any script."""
     words = _WORD.findall(text.lower())
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a field value (ARC's question is an object, MMLU's choices a list, ...)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    return [text for part in value for text in _strings(part)] if isinstance(value, list) else []
 
 
 def _items(path: Path) -> list[tuple[str, Any]]:
@@ -60,10 +72,9 @@ def _index(path: str, mtime_ns: int, size: int, n: int, fields: tuple[str, ...])
     index: dict[str, str] = {}
     for label, item in _items(Path(path)):
         values = [item] if isinstance(item, str) else [item.get(f) for f in fields] if isinstance(item, dict) else []
-        for value in values:
-            for text in value if isinstance(value, list) else [value]:
-                for gram in ngrams(text, n) if isinstance(text, str) else ():
-                    index.setdefault(gram, label)
+        for text in _strings(values):
+            for gram in ngrams(text, n):
+                index.setdefault(gram, label)
     return index
 
 

@@ -140,3 +140,20 @@ def test_bad_parameters_are_refused_with_the_rule(eval_file: str, given: dict, m
 def test_eval_files_are_required() -> None:
     with pytest.raises(ValueError, match="eval_files must list at least one"):
         OP.params()
+
+
+def test_nested_eval_fields_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "arc.jsonl"
+    items = [
+        {"id": "arc-1", "question": {"stem": "alpha beta gamma", "choices": [{"text": "delta epsilon zeta"}]}},
+        {"id": "si-1", "instances": [{"input": "", "output": "eta theta iota"}], "other": "kappa lambda mu"},
+    ]
+    path.write_text("\n".join(json.dumps(i) for i in items), encoding="utf-8")
+    params = OP.params({"eval_files": [str(path)], "n": 3})
+    texts = ["Delta epsilon zeta", "eta theta iota", "kappa lambda mu"]
+    rows = [base.RowText(i, 1, text) for i, text in enumerate(texts)]
+    assert [(s.label, s.evidence.get("eval_item")) for s in OP.score(rows, params)] == [
+        ("contaminated", "arc-1"),
+        ("contaminated", "si-1"),
+        ("clean", None),  # "other" is not an eval field
+    ]
