@@ -26,6 +26,25 @@ class RowText:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+FIELDS = ("instruction", "input", "output")
+
+
+def row_fields(row: RowText) -> list[tuple[str, str]]:
+    """(field, text) of every non-empty text of a row: instruction / input / output, then `messages[i]` turns."""
+    found = [(name, getattr(row, name) or "") for name in FIELDS]
+    for i, turn in enumerate(row.messages or []):
+        content = turn.get("content") if isinstance(turn, Mapping) else None
+        if isinstance(content, str):
+            found.append((f"messages[{i}]", content))
+    return [(name, text) for name, text in found if text.strip()]
+
+
+def text_of(row: RowText) -> str:
+    """All of a row's distinct texts joined by blank lines (an imported conversation repeats its first turns in
+    instruction / output, so a turn equal to a field is not counted twice)."""
+    return "\n\n".join(dict.fromkeys(text for _, text in row_fields(row)))
+
+
 @dataclass(frozen=True)
 class Signal:
     """One operation's result for one row: a score and/or a label, with the evidence behind it (JSON-able)."""
@@ -113,7 +132,14 @@ def all_operations() -> list[Operation]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
-BUILTIN: tuple[str, ...] = ()  # module names under curation.operations, imported on first use
+# Module names under curation.operations, imported on first use.
+BUILTIN: tuple[str, ...] = (
+    "language",
+    "quality",
+    "trace",
+    "ngram_contamination",
+    "pii",
+)
 
 
 def _load_builtin() -> None:

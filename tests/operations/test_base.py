@@ -54,3 +54,21 @@ def test_registry_refuses_another_operation_with_the_same_name() -> None:
     assert base.get("test-length").title == "Length"
     with pytest.raises(KeyError, match="no operation 'nope'"):
         base.get("nope")
+
+
+def test_row_fields_and_text_of_read_fields_then_turns_once_each() -> None:
+    turns = [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello"}, {"role": "tool"}]
+    row = base.RowText(1, 1, "Hi there", output="Hello", messages=turns)
+    assert base.row_fields(row) == [
+        ("instruction", "Hi there"),
+        ("output", "Hello"),
+        ("messages[0]", "Hi there"),
+        ("messages[1]", "Hello"),
+    ]
+    assert base.text_of(row) == "Hi there\n\nHello"
+    assert base.row_fields(base.RowText(2, 1, " ", input="")) == []
+    assert base.text_of(base.RowText(3, 1, "", messages=[{"role": "user", "content": "Only a turn"}])) == "Only a turn"
+
+
+def test_builtin_operations_are_all_registered() -> None:
+    assert {op.name for op in base.all_operations()} >= set(base.BUILTIN)
