@@ -95,8 +95,10 @@ def set_status(
     reason: str | None = None,
     kind: str = "review",
     description: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> ActionResult:
-    """Set the status of the rows matching `flt` (or the given `ids`) as one undoable action."""
+    """Set the status of the rows matching `flt` (or the given `ids`) as one undoable action; `params` adds to
+    the action's recorded parameters (e.g. the rubric and threshold a rejection was decided on)."""
     if (flt is None) == (ids is None):
         raise ValueError("pass exactly one of flt or ids")
     if ids is None:
@@ -111,7 +113,7 @@ def set_status(
         kind=kind,
         author=author,
         description=desc,
-        params={"status": status, "filter": flt.to_dict() if flt else None},
+        params={"status": status, "filter": flt.to_dict() if flt else None, **(params or {})},
     )
 
 

@@ -1,0 +1,266 @@
+"""Snapshot lineage and snapshot diffs: which curation decisions shaped a snapshot, and which one is responsible
+for each row added, removed or changed between two snapshots.
+
+A snapshot's manifest records `lineage`: the newest action id at export time (`as_of_action`, a point on the
+action timeline, so no wall-clock time enters the manifest) and every action in effect then that set the status or
+tags of rows (id, kind, description, parameters incl. run ids, rows per decision, rows of this snapshot it
+touched). Two snapshots' points bound the actions that can explain their differences: for each differing row, the
+last action between the two points that changed the deciding field (status or tags for rows that entered or left,
+the differing fields for rows whose content changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curation.mixture import snapshot
+from curation.store import Store, drops
+
+MAX_ACTIONS = 100  # a manifest lists at most this many actions (those that touched most rows); the rest summed
+_BOOKKEEPING = ("undo", "redo")
+_CONTENT = ("instruction", "input", "output", "messages", "source", "origin", "task", "task_cluster", "format", "cot")
+# The store field whose revisions explain a difference in a snapshot field.
+_STORE_FIELD = {"instruction": "instruction", "input": "input", "output": "output", "task": "task",
+                "task_cluster": "task_cluster", "format": "format", "cot": "tag:cot"}  # fmt: skip
+NO_ACTION = "no recorded action (mixture config, sampling or rows imported since)"
+
+
+def _decision(field: str, value: str | None) -> str:
+    if field == "status":
+        return f"status → {value}"
+    return f"tag {field[4:]} {'added' if value == '1' else 'removed'}"
+
+
+def _in_effect(links: pd.DataFrame) -> list[int]:
+    """Ids of the actions (not undo/redo bookkeeping) in effect at the end of `links`: chain length is odd."""
+    undone_by = {int(i): (None if pd.isna(u) else int(u)) for i, u in zip(links["id"], links["undone_by"], strict=True)}
+    found = []
+    for action_id, kind in zip(links["id"].astype(int), links["kind"], strict=True):
+        if kind in _BOOKKEEPING:
+            continue
+        length, at = 1, undone_by[action_id]
+        while at is not None and at in undone_by:
+            length, at = length + 1, undone_by[at]
+        if length % 2 == 1:
+            found.append(action_id)
+    return found
+
+
+def _run_note(run: Any) -> str:
+    return f"dedup run {int(run.id)} ({run.method}, {run.scope}, threshold {run.threshold:g}, keep {run.rule})"
+
+
+def lineage(store: Store, snapshot_ids: list[int]) -> dict[str, Any]:
+    """The manifest's `lineage`: the action timeline point and the status/tag decisions in effect then."""
+    upto = drops.last_action_id(store)
+    links = drops.action_links(store, upto)
+    effective = _in_effect(links)
+    counts = drops.decision_counts(store, effective)
+    if counts.empty:
+        return {"as_of_action": upto, "actions": [], "omitted": {}}
+    touched = drops.rows_touched(store, sorted(set(counts["action_id"].astype(int))), snapshot_ids)
+    in_snapshot = dict(zip(touched["action_id"].astype(int), touched["rows"].astype(int), strict=True))
+    info = links.set_index("id")
+    entries = []
+    for action_id, part in counts.groupby("action_id", sort=True):
+        row = info.loc[int(action_id)]
+        params = json.loads(row["params"]) if isinstance(row["params"], str) and row["params"] else {}
+        decisions = {_decision(f, v): int(n) for f, v, n in zip(part["field"], part["new_value"], part["rows"], strict=True)}
+        entries.append(
+            {
+                "id": int(action_id),
+                "kind": row["kind"],
+                "description": row["description"],
+                "params": params,
+                "rows": int(row["row_count"]),
+                "decisions": dict(sorted(decisions.items())),
+                "rows_in_snapshot": in_snapshot.get(int(action_id), 0),
+            }
+        )
+    _name_runs(store, entries)
+    kept = sorted(sorted(entries, key=lambda e: (-e["rows"], e["id"]))[:MAX_ACTIONS], key=lambda e: e["id"])
+    kept_ids = {e["id"] for e in kept}
+    omitted: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        if entry["id"] not in kept_ids:
+            into = omitted.setdefault(entry["kind"], {"actions": 0, "rows": 0})
+            into["actions"] += 1
+            into["rows"] += entry["rows"]
+    return {"as_of_action": upto, "actions": kept, "omitted": dict(sorted(omitted.items()))}
+
+
+def _name_runs(store: Store, entries: list[dict[str, Any]]) -> None:
+    """Add the dedup run's method and threshold to the entries of dedup applies ('dedup run 3 (rouge, ...)')."""
+    run_ids = [int(e["params"]["run_id"]) for e in entries if e["kind"] == "dedup" and "run_id" in e["params"]]
+    runs = {int(r.id): _run_note(r) for r in drops.dedup_runs_info(store, run_ids).itertuples(index=False)}
+    for entry in entries:
+        run_id = entry["params"].get("run_id") if entry["kind"] == "dedup" else None
+        if run_id is not None and int(run_id) in runs:
+            entry["run"] = runs[int(run_id)]
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One lineage entry in words: 'dedup run 3 (rouge, ..., threshold 0.7, ...): status → duplicate 120 rows'."""
+    what = ", ".join(f"{d} {n:,} rows" for d, n in entry["decisions"].items())
+    return f"#{entry['id']} {entry.get('run') or entry['kind']}: {what}"
+
+
+# -- diff -------------------------------------------------------------------------------------------------
+@dataclass
+class SnapshotDiff:
+    """Rows added, removed and changed from snapshot A to B, each with the action responsible (when known)."""
+
+    a: dict[str, Any]
+    b: dict[str, Any]
+    rows: pd.DataFrame  # example_id, change, fields, part_a, part_b, instruction, action_id, kind, description
+    by_operation: pd.DataFrame  # action_id, kind, description, added, removed, changed
+
+    def counts(self) -> dict[str, int]:
+        found = self.rows["change"].value_counts()
+        return {c: int(found.get(c, 0)) for c in ("added", "removed", "changed")}
+
+    def to_dict(self, samples: int = 5) -> dict[str, Any]:
+        """Plain JSON-able data: both snapshots, counts, counts per operation, every row, samples per change."""
+        rows = json.loads(self.rows.to_json(orient="records")) if len(self.rows) else []
+        return {
+            "a": self.a,
+            "b": self.b,
+            "counts": self.counts(),
+            "by_operation": json.loads(self.by_operation.to_json(orient="records")) if len(self.by_operation) else [],
+            "rows": rows,
+            "samples": {c: [r for r in rows if r["change"] == c][:samples] for c in ("added", "removed", "changed")},
+        }
+
+
+def _rows(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per distinct example id: part, content hash, the hashed fields, instruction."""
+    train, heldout, manifest = snapshot.load_snapshot(folder)
+    frame = pd.concat([train.assign(part="train"), heldout.assign(part="heldout")], ignore_index=True)
+    frame = frame.drop_duplicates("id", keep="first").reset_index(drop=True)
+    frame["hash"] = [
+        hashlib.sha256(snapshot.dumps({k: r[k] for k in _CONTENT}).encode()).hexdigest()
+        for r in frame.to_dict("records")
+    ]
+    return frame.set_index("id"), manifest
+
+
+def _header(folder: Path, manifest: dict[str, Any], as_of: int | None) -> dict[str, Any]:
+    return {
+        "name": manifest.get("name"),
+        "path": str(folder),
+        "content_hash": manifest.get("content_hash"),
+        "as_of_action": as_of,
+    }
+
+
+def _as_of(store: Store | None, folder: Path, manifest: dict[str, Any]) -> int | None:
+    """The snapshot's point on the action timeline; for snapshots written before lineage, the newest action
+    recorded before its manifest's file time."""
+    recorded = (manifest.get("lineage") or {}).get("as_of_action")
+    if recorded is not None or store is None:
+        return recorded
+    written = pd.Timestamp((Path(folder) / "manifest.json").stat().st_mtime, unit="s").to_pydatetime()
+    return drops.last_action_before(store, written)
+
+
+def _changed_fields(a: pd.Series, b: pd.Series) -> list[str]:
+    fields = [k for k in _CONTENT if snapshot.dumps(a[k]) != snapshot.dumps(b[k])]
+    return fields + (["part"] if a["part"] != b["part"] else [])
+
+
+def diff_snapshots(path_a: Path | str, path_b: Path | str, store: Store | None = None) -> SnapshotDiff:
+    """What changed from snapshot A to B (by example id and content hash), with the responsible actions when a
+    store is given (the last action between the two snapshots' timeline points that changed the deciding field)."""
+    rows_a, manifest_a = _rows(Path(path_a))
+    rows_b, manifest_b = _rows(Path(path_b))
+    records = []
+    for i in sorted(set(rows_b.index) - set(rows_a.index)):
+        records.append((i, "added", ["status"], None, rows_b.at[i, "part"], rows_b.at[i, "instruction"]))
+    for i in sorted(set(rows_a.index) - set(rows_b.index)):
+        records.append((i, "removed", ["status"], rows_a.at[i, "part"], None, rows_a.at[i, "instruction"]))
+    for i in sorted(set(rows_a.index) & set(rows_b.index)):
+        a, b = rows_a.loc[i], rows_b.loc[i]
+        if a["hash"] != b["hash"] or a["part"] != b["part"]:
+            records.append((i, "changed", _changed_fields(a, b), a["part"], b["part"], b["instruction"]))
+    frame = pd.DataFrame(records, columns=["example_id", "change", "fields", "part_a", "part_b", "instruction"])
+    frame["example_id"] = frame["example_id"].astype("int64")
+    as_of_a, as_of_b = _as_of(store, Path(path_a), manifest_a), _as_of(store, Path(path_b), manifest_b)
+    frame = _responsible(store, frame, as_of_a, as_of_b)
+    return SnapshotDiff(
+        _header(Path(path_a), manifest_a, as_of_a),
+        _header(Path(path_b), manifest_b, as_of_b),
+        frame.sort_values(["change", "example_id"], ignore_index=True),
+        _by_operation(frame),
+    )
+
+
+def _responsible(store: Store | None, frame: pd.DataFrame, as_of_a: int | None, as_of_b: int | None) -> pd.DataFrame:
+    """Add action_id, kind, description: the last action between the two points that changed the row's deciding
+    field (status, then tags, for rows that entered or left; the differing fields for changed rows), or any field."""
+    frame = frame.assign(action_id=pd.array([None] * len(frame), dtype="Int64"), kind=None, description=None)
+    if store is None or as_of_a is None or as_of_b is None or frame.empty:
+        return frame
+    lo, hi = sorted((int(as_of_a), int(as_of_b)))
+    changes = drops.last_changes(store, frame["example_id"].tolist(), lo, hi)
+    per_row = {int(i): part for i, part in changes.groupby("example_id")}
+    picked = [_pick(per_row.get(int(r.example_id)), r.change, r.fields) for r in frame.itertuples(index=False)]
+    frame["action_id"] = pd.array([p[0] if p else None for p in picked], dtype="Int64")
+    frame["kind"] = [p[1] if p else None for p in picked]
+    frame["description"] = [p[2] if p else None for p in picked]
+    return frame
+
+
+def _pick(part: pd.DataFrame | None, change: str, fields: list[str]) -> tuple[int, str, str] | None:
+    if part is None or part.empty:
+        return None
+    if change == "changed":
+        wanted = [[_STORE_FIELD[f] for f in fields if f in _STORE_FIELD]]
+    else:
+        wanted = [["status"], [f for f in part["field"] if str(f).startswith("tag:")]]
+    for names in [*wanted, list(part["field"])]:
+        hits = part[part["field"].isin(names)]
+        if len(hits):
+            best = hits.sort_values("action_id").iloc[-1]
+            return int(best["action_id"]), str(best["kind"]), str(best["description"])
+    return None
+
+
+def _by_operation(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["action_id", "kind", "description", "added", "removed", "changed"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    keyed = frame.assign(
+        key=frame["action_id"].astype(object).where(frame["action_id"].notna(), -1),
+        kind=frame["kind"].where(frame["kind"].notna(), ""),
+        description=frame["description"].where(frame["description"].notna(), NO_ACTION),
+    )
+    table = keyed.pivot_table(
+        index=["key", "kind", "description"], columns="change", values="example_id", aggfunc="count", fill_value=0
+    ).reset_index()
+    for change in ("added", "removed", "changed"):
+        if change not in table:
+            table[change] = 0
+    table["action_id"] = pd.array([None if k == -1 else int(k) for k in table["key"]], dtype="Int64")
+    table.columns.name = None
+    return table.sort_values("key", ignore_index=True)[columns].astype(
+        {"added": "int64", "removed": "int64", "changed": "int64"}
+    )
+
+
+def resolve(ref: str, root: Path | None = None) -> Path:
+    """A snapshot folder from a path, a folder name under the snapshots folder, or a snapshot name (its newest)."""
+    path = Path(ref)
+    if (path / "manifest.json").is_file():
+        return path
+    found = snapshot.list_snapshots(root)
+    by_folder = [m for m in found if Path(m["path"]).name == ref]
+    by_name = [m for m in found if m.get("name") == ref]
+    if by_folder or by_name:
+        return Path((by_folder or by_name)[0]["path"])
+    raise ValueError(f"no snapshot {ref!r}: give a snapshot folder, its folder name or its name (see `mix list`)")

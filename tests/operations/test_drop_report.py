@@ -1,0 +1,171 @@
+"""Drop reports: exact counts per decision and dimension, scores, samples and mixture shares before/after an action,
+for a dedup apply, a judge reject-below, a CoT tagging and a later review (the report describes the action as it was
+then, even after later actions touched its rows)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from curation.dedup import runs
+from curation.generate import ratings
+from curation.operations import report
+from curation.store import Store, examples, revisions
+from curation.store import cot as cot_store
+from curation.store import ratings as ratings_table
+
+# ids 1-6 source alpha, 7-8 source beta. ROUGE-L on instruction at 0.7: 2 and 7 match 1 (5 of 6 words, 0.833),
+# 4 matches 3 (6 of 6 and 7 words, 0.923); 5, 6 and 8 match nothing.
+# The keep rule prefers seed over generated over imported rows, then the oldest: 1 and 3 are kept.
+ALPHA = [
+    ("alpha beta gamma delta epsilon zeta", "qa", "imported"),
+    ("alpha beta gamma delta epsilon eta", "qa", "imported"),
+    ("one two three four five six", "math", "seed"),
+    ("one two three four five six seven", "math", "generated"),
+    ("completely different words here now", "math", "imported"),
+    ("another unrelated instruction about cats", "qa", "imported"),
+]
+BETA = [
+    ("alpha beta gamma delta epsilon theta", "qa", "imported"),
+    ("lorem ipsum dolor sit amet consectetur", None, "generated"),
+]
+
+
+def build_store(make_store) -> Store:
+    store = make_store([{"instruction": t, "output": "same", "origin": o, "task": k} for t, k, o in ALPHA], "alpha")
+    rows = pd.DataFrame([{"instruction": t, "output": "same", "origin": o, "task": k} for t, k, o in BETA])
+    examples.add_examples(store, rows, examples.SourceInfo(name="beta", format="test"))
+    return store
+
+
+def dedup(store: Store) -> int:
+    outcome = runs.run_dedup(store, runs.DedupConfig(threshold=0.7), author="t")
+    return int(runs.apply_run(store, outcome.run_id, author="t", accept_all=True).action_id)
+
+
+def reject_below_3(store: Store) -> int:
+    ratings_table.save_ratings(
+        store, "accuracy", [(1, 5.0, "ok"), (3, 2.0, "meh"), (5, 1.0, "bad"), (6, 4.0, "ok"), (8, 2.5, "meh")], "m", 1
+    )
+    return int(ratings.reject_below(store, "accuracy", 3, author="t").action_id)
+
+
+def breakdown(rep: report.DropReport, dim: str) -> dict[str, int]:
+    part = rep.breakdown[rep.breakdown["dimension"] == dim]
+    return {f"{v}|{d}": int(n) for v, d, n in zip(part["value"], part["decision"], part["rows"], strict=True)}
+
+
+def shares(rep: report.DropReport, dim: str) -> dict[str, tuple[int, int]]:
+    part = rep.shares[rep.shares["dimension"] == dim]
+    return {v: (int(b), int(a)) for v, b, a in zip(part["value"], part["before"], part["after"], strict=True)}
+
+
+def test_dedup_apply_report_counts_scores_samples_and_shares(make_store) -> None:
+    store = build_store(make_store)
+    action_id = dedup(store)
+    rep = report.drop_report(store, action_id, samples=2)
+    assert rep.action["kind"] == "dedup" and rep.action["params"] == {"run_id": 1} and rep.rows == 3
+    assert rep.decisions == {"status → duplicate": 3}
+    assert breakdown(rep, "source") == {"alpha|status → duplicate": 2, "beta|status → duplicate": 1}
+    assert breakdown(rep, "task") == {"math|status → duplicate": 1, "qa|status → duplicate": 2}
+    assert breakdown(rep, "origin") == {"generated|status → duplicate": 1, "imported|status → duplicate": 2}
+    assert breakdown(rep, "format") == {"(none)|status → duplicate": 3}
+    assert rep.score_label == "similarity to the kept row (dedup run 1)"
+    assert dict(zip(rep.scores["example_id"], rep.scores["score"].round(4), strict=True)) == {
+        2: 0.8333, 4: 0.9231, 7: 0.8333
+    }
+    assert rep.histogram["rows"].sum() == 3
+    assert rep.histogram["rows"].iloc[0] == 2 and rep.histogram["rows"].iloc[-1] == 1
+    assert [s["id"] for s in rep.samples["status → duplicate"]] == [2, 4]
+    assert rep.samples["status → duplicate"][0]["reason"].startswith("dedup run 1: duplicate of #1, score 0.833333")
+    # 8 eligible rows before (all pending), 5 after
+    assert shares(rep, "source") == {"alpha": (6, 4), "beta": (2, 1)}
+    assert shares(rep, "task") == {"qa": (4, 2), "math": (3, 2), "(none)": (1, 1)}
+    alpha = rep.shares[(rep.shares["dimension"] == "source") & (rep.shares["value"] == "alpha")].iloc[0]
+    assert (alpha["before_share"], alpha["after_share"]) == (0.75, 0.8)
+    assert report.resolve_action(store, dedup_run=1) == action_id
+
+
+def test_judge_reject_report_uses_the_rubric_ratings(make_store) -> None:
+    store = build_store(make_store)
+    dedup(store)
+    action_id = reject_below_3(store)
+    rep = report.drop_report(store, action_id)
+    assert rep.action["params"]["rubric"] == "accuracy" and rep.action["params"]["threshold"] == 3.0
+    assert rep.decisions == {"status → rejected": 3}
+    assert breakdown(rep, "source") == {"alpha|status → rejected": 2, "beta|status → rejected": 1}
+    assert rep.score_label == "judge rating (accuracy)"
+    assert dict(zip(rep.scores["example_id"], rep.scores["score"], strict=True)) == {3: 2.0, 5: 1.0, 8: 2.5}
+    assert [s["reason"] for s in rep.samples["status → rejected"]] == ["rating below 3 (accuracy)"] * 3
+    # before: what the dedup left eligible (1, 3, 5, 6 of alpha; 8 of beta); after: 1 and 6
+    assert shares(rep, "source") == {"alpha": (4, 2), "beta": (1, 0)}
+
+
+def test_rubric_is_read_from_the_description_of_older_reject_actions(make_store) -> None:
+    store = build_store(make_store)
+    ratings_table.save_ratings(store, "tone", [(1, 1.0, "x"), (2, 4.0, "y")], "m", 1)
+    result = revisions.set_status(
+        store, "rejected", author="t", ids=[1], kind="rating-reject",
+        description="rejected 1 rows rated below 2 under rubric 'tone'",
+    )  # fmt: skip
+    rep = report.drop_report(store, int(result.action_id))
+    assert rep.score_label == "judge rating (tone)" and rep.scores["score"].tolist() == [1.0]
+
+
+def test_report_describes_the_action_as_it_was_after_later_changes(make_store) -> None:
+    store = build_store(make_store)
+    action_id = dedup(store)
+    reject_below_3(store)
+    revisions.set_status(store, "approved", author="t", ids=[2, 4], reason="not a duplicate after all")
+    rep = report.drop_report(store, action_id)
+    assert rep.decisions == {"status → duplicate": 3}
+    assert shares(rep, "source") == {"alpha": (6, 4), "beta": (2, 1)}
+    assert rep.samples["status → duplicate"][0]["reason"].startswith("dedup run 1: duplicate of #1")
+
+
+def test_undone_action_is_reported_as_undone_with_its_decisions(make_store) -> None:
+    store = build_store(make_store)
+    action_id = dedup(store)
+    revisions.undo_action(store, action_id, author="t")
+    rep = report.drop_report(store, action_id)
+    assert rep.action["undone"] is True and rep.decisions == {"status → duplicate": 3}
+    undo = report.drop_report(store, action_id + 1)
+    assert undo.decisions == {"status → pending": 3}
+    assert shares(undo, "source") == {"alpha": (4, 6), "beta": (1, 2)}
+
+
+def test_cot_tagging_report_has_tag_decisions_and_detector_scores(make_store) -> None:
+    store = build_store(make_store)
+    cot_store.save_scores(
+        store,
+        pd.DataFrame({"example_id": [5, 6], "score": [0.9, 0.4], "signals": ["[]", "[]"], "example_version": [1, 1]}),
+    )
+    revisions.update_example(store, 5, {"format": "cot"}, expected_version=1, author="t")
+    action = revisions.set_tag(store, "cot", True, author="t", ids=[5, 6], kind="cot-manual")
+    rep = report.drop_report(store, int(action.action_id))
+    assert rep.decisions == {"tag cot added": 2}
+    assert breakdown(rep, "format") == {"(none)|tag cot added": 1, "cot|tag cot added": 1}
+    assert rep.score_label == "CoT detector score"
+    assert dict(zip(rep.scores["example_id"], rep.scores["score"], strict=True)) == {5: 0.9, 6: 0.4}
+    assert shares(rep, "source") == {"alpha": (6, 6), "beta": (2, 2)}  # tags leave the status alone
+
+
+def test_edit_report_and_json_shape(make_store) -> None:
+    store = build_store(make_store)
+    revisions.update_example(store, 1, {"output": "new", "status": "rejected"}, expected_version=1, author="t")
+    rep = report.drop_report(store, 1)
+    assert rep.decisions == {"edited output": 1, "status → rejected": 1}
+    data = rep.to_dict()
+    assert data["rows"] == 1 and data["score_label"] is None and data["histogram"] == []
+    assert {r["value"]: (r["before"], r["after"]) for r in data["shares"] if r["dimension"] == "source"} == {
+        "alpha": (6, 5), "beta": (2, 2)
+    }  # fmt: skip
+
+
+def test_unknown_action_and_unapplied_run_are_refused(make_store) -> None:
+    store = build_store(make_store)
+    with pytest.raises(KeyError, match="action 42 does not exist"):
+        report.drop_report(store, 42)
+    runs.run_dedup(store, runs.DedupConfig(threshold=0.7), author="t")
+    with pytest.raises(ValueError, match="dedup run 1 was never applied"):
+        report.resolve_action(store, dedup_run=1)
