@@ -10,8 +10,8 @@ import typer
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.jobs import JobRunner
 from curation.mixture import export as mixture_export
-from curation.mixture import plan as mixture
 from curation.mixture import lineage, snapshot
+from curation.mixture import plan as mixture
 
 app = typer.Typer(help="Mixture rebalancing: preview group counts and export snapshots.", no_args_is_help=True)
 

@@ -11,7 +11,8 @@ from curation.operations import report as drop
 
 ActionOpt = Annotated[int | None, typer.Argument(help="Action id (see `actions list`).", show_default=False)]
 DedupRunOpt = Annotated[
-    int | None, typer.Option("--dedup-run", help="Report on the action that applied this dedup run.", show_default=False)
+    int | None,
+    typer.Option("--dedup-run", help="Report on the action that applied this dedup run.", show_default=False),
 ]
 SamplesOpt = Annotated[int, typer.Option("--samples", min=0, help="Sample rows per decision.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from curation.mixture import snapshot
@@ -71,7 +72,9 @@ def lineage(store: Store, snapshot_ids: list[int]) -> dict[str, Any]:
     for action_id, part in counts.groupby("action_id", sort=True):
         row = info.loc[int(action_id)]
         params = json.loads(row["params"]) if isinstance(row["params"], str) and row["params"] else {}
-        decisions = {_decision(f, v): int(n) for f, v, n in zip(part["field"], part["new_value"], part["rows"], strict=True)}
+        decisions = {
+            _decision(f, v): int(n) for f, v, n in zip(part["field"], part["new_value"], part["rows"], strict=True)
+        }
         entries.append(
             {
                 "id": int(action_id),
@@ -143,9 +146,10 @@ def _rows(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     train, heldout, manifest = snapshot.load_snapshot(folder)
     frame = pd.concat([train.assign(part="train"), heldout.assign(part="heldout")], ignore_index=True)
     frame = frame.drop_duplicates("id", keep="first").reset_index(drop=True)
+    frame["cot"] = [bool(v) for v in frame["cot"]]
     frame["hash"] = [
         hashlib.sha256(snapshot.dumps({k: r[k] for k in _CONTENT}).encode()).hexdigest()
-        for r in frame.to_dict("records")
+        for r in frame.astype(object).to_dict("records")
     ]
     return frame.set_index("id"), manifest
 
@@ -170,8 +174,12 @@ def _as_of(store: Store | None, folder: Path, manifest: dict[str, Any]) -> int |
 
 
 def _changed_fields(a: pd.Series, b: pd.Series) -> list[str]:
-    fields = [k for k in _CONTENT if snapshot.dumps(a[k]) != snapshot.dumps(b[k])]
+    fields = [k for k in _CONTENT if snapshot.dumps(_plain(a[k])) != snapshot.dumps(_plain(b[k]))]
     return fields + (["part"] if a["part"] != b["part"] else [])
+
+
+def _plain(value: Any) -> Any:
+    return bool(value) if isinstance(value, (bool, np.bool_)) else value
 
 
 def diff_snapshots(path_a: Path | str, path_b: Path | str, store: Store | None = None) -> SnapshotDiff:

@@ -83,9 +83,7 @@ def decided_rows(store: Store, action_id: int) -> pd.DataFrame:
     status_rows = set(changes.loc[changes["field"] == "status", "example_id"])
     keep = ~((changes["field"] == "status_reason") & changes["example_id"].isin(status_rows))
     changes = changes[keep].copy()
-    changes["decision"] = [
-        decision_label(f, v) for f, v in zip(changes["field"], changes["new_value"], strict=True)
-    ]
+    changes["decision"] = [decision_label(f, v) for f, v in zip(changes["field"], changes["new_value"], strict=True)]
     for name in DIMENSIONS:
         changes[name] = changes[name].where(changes[name].notna(), NONE_LABEL).astype(str)
     changes["reason"] = changes["reason"].astype(object).where(changes["reason"].notna(), None)
@@ -163,7 +161,10 @@ def _samples(store: Store, decided: pd.DataFrame, scores: pd.DataFrame, per_deci
 def mixture_shares(store: Store, action_id: int, eligible: tuple[str, ...] = ELIGIBLE) -> pd.DataFrame:
     """Rows by source and by task among the eligible rows right before and right after the action, with shares."""
     frames = []
-    states = {"before": drops.rows_at(store, action_id, before=True), "after": drops.rows_at(store, action_id, before=False)}
+    states = {
+        "before": drops.rows_at(store, action_id, before=True),
+        "after": drops.rows_at(store, action_id, before=False),
+    }
     for dim in SHARE_DIMENSIONS:
         counted = []
         for when, rows in states.items():
@@ -216,9 +217,7 @@ def _action_info(store: Store, action_id: int) -> dict[str, Any]:
     }
 
 
-def drop_report(
-    store: Store, action_id: int, *, samples: int = 3, eligible: tuple[str, ...] = ELIGIBLE
-) -> DropReport:
+def drop_report(store: Store, action_id: int, *, samples: int = 3, eligible: tuple[str, ...] = ELIGIBLE) -> DropReport:
     """What one action changed: counts per decision and dimension, scores, samples and mixture shares."""
     action = _action_info(store, action_id)
     decided = decided_rows(store, action_id)

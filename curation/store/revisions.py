@@ -102,8 +102,8 @@ def set_status(
     if (flt is None) == (ids is None):
         raise ValueError("pass exactly one of flt or ids")
     if ids is None:
-        where, params = examples.where_clause(flt)
-        ids = [r[0] for r in store.query_rows(f"SELECT e.id FROM examples e WHERE {where}", params)]
+        where, where_params = examples.where_clause(flt)
+        ids = [r[0] for r in store.query_rows(f"SELECT e.id FROM examples e WHERE {where}", where_params)]
     # A new decision replaces the old reason (none clears it), so an approved row never keeps a rejection's reason.
     frame = _changes_frame([(i, f, v) for i in ids for f, v in (("status", status), ("status_reason", reason))])
     desc = description or (f"filter {flt.describe()}" if flt and flt.to_dict() else None)

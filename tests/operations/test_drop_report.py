@@ -4,50 +4,19 @@ then, even after later actions touched its rows)."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
+from drop_support import build_store, dedup, reject_below_3
+from typer.testing import CliRunner
 
+from curation import cli
 from curation.dedup import runs
-from curation.generate import ratings
 from curation.operations import report
-from curation.store import Store, examples, revisions
 from curation.store import cot as cot_store
 from curation.store import ratings as ratings_table
-
-# ids 1-6 source alpha, 7-8 source beta. ROUGE-L on instruction at 0.7: 2 and 7 match 1 (5 of 6 words, 0.833),
-# 4 matches 3 (6 of 6 and 7 words, 0.923); 5, 6 and 8 match nothing.
-# The keep rule prefers seed over generated over imported rows, then the oldest: 1 and 3 are kept.
-ALPHA = [
-    ("alpha beta gamma delta epsilon zeta", "qa", "imported"),
-    ("alpha beta gamma delta epsilon eta", "qa", "imported"),
-    ("one two three four five six", "math", "seed"),
-    ("one two three four five six seven", "math", "generated"),
-    ("completely different words here now", "math", "imported"),
-    ("another unrelated instruction about cats", "qa", "imported"),
-]
-BETA = [
-    ("alpha beta gamma delta epsilon theta", "qa", "imported"),
-    ("lorem ipsum dolor sit amet consectetur", None, "generated"),
-]
-
-
-def build_store(make_store) -> Store:
-    store = make_store([{"instruction": t, "output": "same", "origin": o, "task": k} for t, k, o in ALPHA], "alpha")
-    rows = pd.DataFrame([{"instruction": t, "output": "same", "origin": o, "task": k} for t, k, o in BETA])
-    examples.add_examples(store, rows, examples.SourceInfo(name="beta", format="test"))
-    return store
-
-
-def dedup(store: Store) -> int:
-    outcome = runs.run_dedup(store, runs.DedupConfig(threshold=0.7), author="t")
-    return int(runs.apply_run(store, outcome.run_id, author="t", accept_all=True).action_id)
-
-
-def reject_below_3(store: Store) -> int:
-    ratings_table.save_ratings(
-        store, "accuracy", [(1, 5.0, "ok"), (3, 2.0, "meh"), (5, 1.0, "bad"), (6, 4.0, "ok"), (8, 2.5, "meh")], "m", 1
-    )
-    return int(ratings.reject_below(store, "accuracy", 3, author="t").action_id)
+from curation.store import revisions
 
 
 def breakdown(rep: report.DropReport, dim: str) -> dict[str, int]:
@@ -72,7 +41,9 @@ def test_dedup_apply_report_counts_scores_samples_and_shares(make_store) -> None
     assert breakdown(rep, "format") == {"(none)|status → duplicate": 3}
     assert rep.score_label == "similarity to the kept row (dedup run 1)"
     assert dict(zip(rep.scores["example_id"], rep.scores["score"].round(4), strict=True)) == {
-        2: 0.8333, 4: 0.9231, 7: 0.8333
+        2: 0.8333,
+        4: 0.9231,
+        7: 0.8333,
     }
     assert rep.histogram["rows"].sum() == 3
     assert rep.histogram["rows"].iloc[0] == 2 and rep.histogram["rows"].iloc[-1] == 1
@@ -169,3 +140,25 @@ def test_unknown_action_and_unapplied_run_are_refused(make_store) -> None:
     runs.run_dedup(store, runs.DedupConfig(threshold=0.7), author="t")
     with pytest.raises(ValueError, match="dedup run 1 was never applied"):
         report.resolve_action(store, dedup_run=1)
+
+
+def test_report_cli_json_text_and_dedup_run(make_store, tmp_path) -> None:
+    db = tmp_path / "cli.duckdb"
+    store = build_store(lambda rows, source: make_store(rows, source, path=db))
+    dedup(store)
+    reject_below_3(store)
+    store.close()
+    runner = CliRunner()
+    out = runner.invoke(cli.app, ["--db", str(db), "report", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["decisions"] == {"status → rejected": 3} and data["score_label"] == "judge rating (accuracy)"
+    assert [s["id"] for s in data["samples"]["status → rejected"]] == [3, 5, 8]
+    by_run = json.loads(runner.invoke(cli.app, ["--db", str(db), "report", "--dedup-run", "1", "--json"]).output)
+    assert by_run["action"]["id"] == 1 and by_run["decisions"] == {"status → duplicate": 3}
+    text = runner.invoke(cli.app, ["--db", str(db), "actions", "show", "1"])
+    assert text.exit_code == 0, text.output
+    assert "3 rows changed" in text.output and "similarity to the kept row (dedup run 1)" in text.output
+    assert "#2 [score 0.833]" in text.output and "6 (75.0%)  4 (80.0%)" in text.output
+    both = runner.invoke(cli.app, ["--db", str(db), "report", "1", "--dedup-run", "1"])
+    assert both.exit_code == 1 and "not both" in both.output
