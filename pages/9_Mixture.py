@@ -265,11 +265,18 @@ def snapshots_section() -> None:
     paths = [m["path"] for m in found]
     chosen = st.selectbox("Manifest of", paths, key="mix_manifest_of")
     manifest = next(m for m in found if m["path"] == chosen)
+    shaped_by(st.container(), manifest, "Decisions that shaped it")
+    st.json(manifest, expanded=False)
+
+
+def shaped_by(box, manifest: dict, title: str) -> None:
+    """The snapshot's lineage in words: the status and tag decisions in effect when it was exported."""
     shaped = (manifest.get("lineage") or {}).get("actions") or []
     if shaped:
-        st.markdown("**Decisions that shaped it** (actions in effect at export)")
-        st.markdown("\n".join(f"- {inert(lineage.describe(entry))}" for entry in shaped))
-    st.json(manifest, expanded=False)
+        box.markdown(f"**{title}** (actions in effect at export)")
+        box.markdown("\n".join(f"- {inert(lineage.describe(entry))}" for entry in shaped))
+    elif "lineage" in manifest:
+        box.caption(f"{title}: no status or tag decisions were in effect.")
 
 
 # -- compare -------------------------------------------------------------------------------------
@@ -296,6 +303,10 @@ def compare_section() -> None:
     except (OSError, ValueError) as err:
         st.error(inert(err))
         return
+    by_path = {m["path"]: m for m in found}
+    left, right = st.columns(2)
+    shaped_by(left, by_path[a], "A was shaped by")
+    shaped_by(right, by_path[b], "B was shaped by")
     counts = diff.counts()
     cols = st.columns(3)
     for col, change in zip(cols, CHANGES, strict=True):
@@ -315,7 +326,7 @@ def compare_section() -> None:
         alt.Chart(long[long["rows"] > 0])
         .mark_bar()
         .encode(
-            x=alt.X("rows:Q", title="rows", stack="zero"),
+            x=alt.X("rows:Q", title="rows", stack="zero", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("operation:N", title=None, sort="-x"),
             color=alt.Color("change:N", sort=list(CHANGES)),
             tooltip=["operation", "change", "rows"],

@@ -54,7 +54,7 @@ def _breakdown(rep: drop.DropReport, key: str) -> None:
         alt.Chart(part)
         .mark_bar()
         .encode(
-            x=alt.X("rows:Q", title="rows", stack="zero"),
+            x=alt.X("rows:Q", title="rows", stack="zero", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("value:N", sort="-x", title=DIMENSION_LABELS[dim], axis=alt.Axis(labelLimit=300)),
             color=alt.Color("decision:N", title="decision"),
             tooltip=["value", "decision", "rows"],
@@ -75,7 +75,7 @@ def _scores(rep: drop.DropReport) -> None:
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=rep.score_label),
             x2="bin_end:Q",
-            y=alt.Y("rows:Q", title="rows", stack="zero"),
+            y=alt.Y("rows:Q", title="rows", stack="zero", axis=alt.Axis(tickMinStep=1)),
             color=alt.Color("decision:N", title="decision"),
             tooltip=["decision", "bin_start", "bin_end", "rows"],
         )

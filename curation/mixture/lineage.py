@@ -189,9 +189,9 @@ def diff_snapshots(path_a: Path | str, path_b: Path | str, store: Store | None =
     rows_b, manifest_b = _rows(Path(path_b))
     records = []
     for i in sorted(set(rows_b.index) - set(rows_a.index)):
-        records.append((i, "added", ["status"], None, rows_b.at[i, "part"], rows_b.at[i, "instruction"]))
+        records.append((i, "added", [], None, rows_b.at[i, "part"], rows_b.at[i, "instruction"]))
     for i in sorted(set(rows_a.index) - set(rows_b.index)):
-        records.append((i, "removed", ["status"], rows_a.at[i, "part"], None, rows_a.at[i, "instruction"]))
+        records.append((i, "removed", [], rows_a.at[i, "part"], None, rows_a.at[i, "instruction"]))
     for i in sorted(set(rows_a.index) & set(rows_b.index)):
         a, b = rows_a.loc[i], rows_b.loc[i]
         if a["hash"] != b["hash"] or a["part"] != b["part"]:
