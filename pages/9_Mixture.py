@@ -14,7 +14,7 @@ from curation.filters import STATUSES
 from curation.mixture import export as mixture_export
 from curation.mixture import lineage, snapshot
 from curation.mixture import plan as mixture
-from curation.store import examples
+from curation.store import drops, examples
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.charts import before_after_bars, share_bars
@@ -287,6 +287,12 @@ def _snapshot_label(found: list[dict]) -> dict[str, str]:
     return {m["path"]: f"{m.get('name')} · {m['path'].rsplit('/', 1)[-1]} · {m.get('created_at')}" for m in found}
 
 
+@st.cache_data(max_entries=8, show_spinner="Comparing the snapshots…")
+def _diff(a: str, b: str, as_of: int) -> lineage.SnapshotDiff:
+    """The diff of two snapshots; `as_of` (the newest action) makes a new action recompute the blame."""
+    return lineage.diff_snapshots(a, b, store)
+
+
 def compare_section() -> None:
     """Rows added, removed and changed between two snapshots, with the action responsible for each."""
     found = snapshot.list_snapshots()
@@ -299,7 +305,7 @@ def compare_section() -> None:
     a = left.selectbox("Snapshot A (before)", paths, index=1, key="mix_cmp_a", format_func=labels.__getitem__)
     b = right.selectbox("Snapshot B (after)", paths, index=0, key="mix_cmp_b", format_func=labels.__getitem__)
     try:
-        diff = lineage.diff_snapshots(a, b, store)
+        diff = _diff(a, b, drops.last_action_id(store))
     except (OSError, ValueError) as err:
         st.error(inert(err))
         return
@@ -374,6 +380,8 @@ st.caption(
 feedback.show_flash(FLASH)
 mix_tab, compare_tab = kept_tabs(["Mix and export", "Compare snapshots"], key="mix_tab")
 with compare_tab:
-    compare_section()
+    if compare_tab.open:  # only the chosen tab runs: a diff reads both snapshots
+        compare_section()
 with mix_tab:
-    mix_and_export()
+    if mix_tab.open is not False:
+        mix_and_export()

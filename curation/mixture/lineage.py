@@ -61,11 +61,11 @@ def lineage(store: Store, snapshot_ids: list[int]) -> dict[str, Any]:
     """The manifest's `lineage`: the action timeline point and the status/tag decisions in effect then."""
     upto = drops.last_action_id(store)
     links = drops.action_links(store, upto)
-    effective = _in_effect(links)
-    counts = drops.decision_counts(store, effective)
+    counts = drops.decision_counts(store, upto)
+    counts = counts[counts["action_id"].isin(_in_effect(links))]
     if counts.empty:
         return {"as_of_action": upto, "actions": [], "omitted": {}}
-    touched = drops.rows_touched(store, sorted(set(counts["action_id"].astype(int))), snapshot_ids)
+    touched = drops.rows_touched(store, upto, snapshot_ids)
     in_snapshot = dict(zip(touched["action_id"].astype(int), touched["rows"].astype(int), strict=True))
     info = links.set_index("id")
     entries = []
@@ -187,17 +187,27 @@ def diff_snapshots(path_a: Path | str, path_b: Path | str, store: Store | None =
     store is given (the last action between the two snapshots' timeline points that changed the deciding field)."""
     rows_a, manifest_a = _rows(Path(path_a))
     rows_b, manifest_b = _rows(Path(path_b))
-    records = []
-    for i in sorted(set(rows_b.index) - set(rows_a.index)):
-        records.append((i, "added", [], None, rows_b.at[i, "part"], rows_b.at[i, "instruction"]))
-    for i in sorted(set(rows_a.index) - set(rows_b.index)):
-        records.append((i, "removed", [], rows_a.at[i, "part"], None, rows_a.at[i, "instruction"]))
-    for i in sorted(set(rows_a.index) & set(rows_b.index)):
-        a, b = rows_a.loc[i], rows_b.loc[i]
-        if a["hash"] != b["hash"] or a["part"] != b["part"]:
-            records.append((i, "changed", _changed_fields(a, b), a["part"], b["part"], b["instruction"]))
-    frame = pd.DataFrame(records, columns=["example_id", "change", "fields", "part_a", "part_b", "instruction"])
-    frame["example_id"] = frame["example_id"].astype("int64")
+    both = rows_a.join(rows_b, how="outer", lsuffix="_a", rsuffix="_b")
+    in_a, in_b = both["hash_a"].notna(), both["hash_b"].notna()
+    changed = in_a & in_b & ((both["hash_a"] != both["hash_b"]) | (both["part_a"] != both["part_b"]))
+    both["change"] = None
+    both.loc[in_b & ~in_a, "change"] = "added"
+    both.loc[in_a & ~in_b, "change"] = "removed"
+    both.loc[changed, "change"] = "changed"
+    both = both[both["change"].notna()]
+    frame = pd.DataFrame(
+        {
+            "example_id": both.index.to_numpy(dtype="int64"),
+            "change": both["change"].to_numpy(),
+            "fields": [
+                _changed_fields(rows_a.loc[i], rows_b.loc[i]) if c == "changed" else []
+                for i, c in zip(both.index, both["change"], strict=True)
+            ],
+            "part_a": both["part_a"].astype(object).where(both["part_a"].notna(), None).to_numpy(),
+            "part_b": both["part_b"].astype(object).where(both["part_b"].notna(), None).to_numpy(),
+            "instruction": both["instruction_b"].where(in_b, both["instruction_a"]).to_numpy(),
+        }
+    )
     as_of_a, as_of_b = _as_of(store, Path(path_a), manifest_a), _as_of(store, Path(path_b), manifest_b)
     frame = _responsible(store, frame, as_of_a, as_of_b)
     return SnapshotDiff(
@@ -208,6 +218,12 @@ def diff_snapshots(path_a: Path | str, path_b: Path | str, store: Store | None =
     )
 
 
+def _last(changes: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """The newest change per example among the rows of `changes` where `mask` holds."""
+    picked = changes[mask].sort_values(["example_id", "action_id"]).drop_duplicates("example_id", keep="last")
+    return picked.set_index("example_id")[["action_id", "kind", "description"]]
+
+
 def _responsible(store: Store | None, frame: pd.DataFrame, as_of_a: int | None, as_of_b: int | None) -> pd.DataFrame:
     """Add action_id, kind, description: the last action between the two points that changed the row's deciding
     field (status, then tags, for rows that entered or left; the differing fields for changed rows), or any field."""
@@ -216,27 +232,30 @@ def _responsible(store: Store | None, frame: pd.DataFrame, as_of_a: int | None, 
         return frame
     lo, hi = sorted((int(as_of_a), int(as_of_b)))
     changes = drops.last_changes(store, frame["example_id"].tolist(), lo, hi)
-    per_row = {int(i): part for i, part in changes.groupby("example_id")}
-    picked = [_pick(per_row.get(int(r.example_id)), r.change, r.fields) for r in frame.itertuples(index=False)]
-    frame["action_id"] = pd.array([p[0] if p else None for p in picked], dtype="Int64")
-    frame["kind"] = [p[1] if p else None for p in picked]
-    frame["description"] = [p[2] if p else None for p in picked]
+    wanted = {  # per row: the fields whose last change explains it, as (example_id, field) pairs
+        (int(i), _STORE_FIELD[f])
+        for i, c, fields in zip(frame["example_id"], frame["change"], frame["fields"], strict=True)
+        if c == "changed"
+        for f in fields
+        if f in _STORE_FIELD
+    }
+    pairs = pd.Series(list(zip(changes["example_id"].astype(int), changes["field"], strict=True)), dtype=object)
+    moved = frame.set_index("example_id")["change"].isin(["added", "removed"])
+    entered = changes["example_id"].map(moved).fillna(False).astype(bool).to_numpy()
+    priority = [
+        _last(changes, pd.Series(pairs.isin(wanted).to_numpy(), index=changes.index)),
+        _last(changes, (changes["field"] == "status") & entered),
+        _last(changes, changes["field"].str.startswith("tag:") & entered),
+        _last(changes, pd.Series(True, index=changes.index)),
+    ]
+    best = priority[0]
+    for more in priority[1:]:
+        best = best.combine_first(more)
+    found = best.reindex(frame["example_id"])
+    frame["action_id"] = pd.array([None if pd.isna(v) else int(v) for v in found["action_id"]], dtype="Int64")
+    frame["kind"] = [None if pd.isna(v) else str(v) for v in found["kind"]]
+    frame["description"] = [None if pd.isna(v) else str(v) for v in found["description"]]
     return frame
-
-
-def _pick(part: pd.DataFrame | None, change: str, fields: list[str]) -> tuple[int, str, str] | None:
-    if part is None or part.empty:
-        return None
-    if change == "changed":
-        wanted = [[_STORE_FIELD[f] for f in fields if f in _STORE_FIELD]]
-    else:
-        wanted = [["status"], [f for f in part["field"] if str(f).startswith("tag:")]]
-    for names in [*wanted, list(part["field"])]:
-        hits = part[part["field"].isin(names)]
-        if len(hits):
-            best = hits.sort_values("action_id").iloc[-1]
-            return int(best["action_id"]), str(best["kind"]), str(best["description"])
-    return None
 
 
 def _by_operation(frame: pd.DataFrame) -> pd.DataFrame:

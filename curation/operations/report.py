@@ -90,20 +90,20 @@ def decided_rows(store: Store, action_id: int) -> pd.DataFrame:
     return changes.reset_index(drop=True)
 
 
-def score_lookup(store: Store, action: dict[str, Any], fields: set[str], ids: list[int]) -> tuple[str, pd.DataFrame]:
+def score_lookup(store: Store, action: dict[str, Any], fields: set[str]) -> tuple[str | None, pd.DataFrame]:
     """(what the score is, (example_id, score)) the action was decided on, or (None, empty) when it has none.
 
     The one place that knows where each operation keeps its scores: repoint it when they move (signals table)."""
     params = params_of(action)
     if action["kind"] == "dedup" and params.get("run_id") is not None:
         run_id = int(params["run_id"])
-        return f"similarity to the kept row (dedup run {run_id})", drops.dedup_scores(store, run_id, ids)
+        return f"similarity to the kept row (dedup run {run_id})", drops.dedup_scores(store, run_id, action["id"])
     if action["kind"] == "rating-reject":
         rubric = params.get("rubric") or _rubric_from(action.get("description") or "")
         if rubric:
-            return f"judge rating ({rubric})", drops.rating_scores(store, rubric, ids)
+            return f"judge rating ({rubric})", drops.rating_scores(store, rubric, action["id"])
     if f"{TAG_PREFIX}cot" in fields:
-        return "CoT detector score", drops.cot_scores(store, ids)
+        return "CoT detector score", drops.cot_scores(store, action["id"])
     return None, pd.DataFrame(columns=["example_id", "score"])
 
 
@@ -221,8 +221,7 @@ def drop_report(store: Store, action_id: int, *, samples: int = 3, eligible: tup
     """What one action changed: counts per decision and dimension, scores, samples and mixture shares."""
     action = _action_info(store, action_id)
     decided = decided_rows(store, action_id)
-    ids = sorted(set(decided["example_id"].astype(int)))
-    label, found = score_lookup(store, action, set(decided["field"]), ids)
+    label, found = score_lookup(store, action, set(decided["field"]))
     scores = decided[["example_id", "decision"]].merge(found, on="example_id", how="inner")
     return DropReport(
         action=action,

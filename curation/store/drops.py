@@ -80,30 +80,37 @@ def latest_action(store: Store, *, kinds: list[str] | None = None, field: str | 
 
 
 # -- scores an action was decided on ------------------------------------------------------------------------------
-def dedup_scores(store: Store, run_id: int, ids: list[int]) -> pd.DataFrame:
-    """(example_id, score): each row's similarity to the row its cluster kept in a dedup run."""
+_CHANGED = "SELECT DISTINCT example_id FROM revisions WHERE action_id = ?"
+
+
+def dedup_scores(store: Store, run_id: int, action_id: int) -> pd.DataFrame:
+    """(example_id, score): similarity to the row its cluster kept in a dedup run, for the rows an action changed."""
     return store.query_df(
-        "SELECT example_id, max(score) AS score FROM dedup_members WHERE run_id = ? AND list_contains(?, example_id) "
+        f"SELECT example_id, max(score) AS score FROM dedup_members WHERE run_id = ? AND example_id IN ({_CHANGED}) "
         "AND score IS NOT NULL GROUP BY example_id ORDER BY example_id",
-        [int(run_id), [int(i) for i in ids]],
+        [int(run_id), int(action_id)],
     )
 
 
-def cot_scores(store: Store, ids: list[int]) -> pd.DataFrame:
-    """(example_id, score): the CoT detector's score of each row."""
+def cot_scores(store: Store, action_id: int) -> pd.DataFrame:
+    """(example_id, score): the CoT detector's score of the rows an action changed."""
     return store.query_df(
-        "SELECT example_id, score FROM cot_scores WHERE list_contains(?, example_id) ORDER BY example_id",
-        [[int(i) for i in ids]],
+        f"SELECT example_id, score FROM cot_scores WHERE example_id IN ({_CHANGED}) ORDER BY example_id",
+        [int(action_id)],
     )
 
 
-def rating_scores(store: Store, rubric: str, ids: list[int]) -> pd.DataFrame:
-    """(example_id, score): each row's judge rating under `rubric` (unrated rows left out)."""
+def rating_scores(store: Store, rubric: str, action_id: int) -> pd.DataFrame:
+    """(example_id, score): the judge rating under `rubric` of the rows an action changed (unrated rows left out)."""
     return store.query_df(
-        "SELECT example_id, score FROM example_ratings WHERE rubric = ? AND list_contains(?, example_id) "
+        f"SELECT example_id, score FROM example_ratings WHERE rubric = ? AND example_id IN ({_CHANGED}) "
         "AND score IS NOT NULL ORDER BY example_id",
-        [rubric, [int(i) for i in ids]],
+        [rubric, int(action_id)],
     )
+
+
+def _ids_frame(ids: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": pd.Series(sorted({int(i) for i in ids}), dtype="int64")})
 
 
 # -- the action timeline (lineage, diffs) --------------------------------------------------------------------------
@@ -125,36 +132,39 @@ def action_links(store: Store, upto: int) -> pd.DataFrame:
     )
 
 
-def decision_counts(store: Store, action_ids: list[int]) -> pd.DataFrame:
-    """(action_id, field, new_value, rows) for the status and tag revisions of these actions."""
+def decision_counts(store: Store, upto: int) -> pd.DataFrame:
+    """(action_id, field, new_value, rows) for the status and tag revisions of every action up to `upto`."""
     return store.query_df(
         "SELECT action_id, field, new_value, count(DISTINCT example_id) AS rows FROM revisions "
-        "WHERE list_contains(?, action_id) AND (field = 'status' OR field LIKE 'tag:%') "
+        "WHERE action_id <= ? AND (field = 'status' OR field LIKE 'tag:%') "
         "GROUP BY action_id, field, new_value ORDER BY action_id, field, new_value",
-        [[int(i) for i in action_ids]],
+        [int(upto)],
     )
 
 
-def rows_touched(store: Store, action_ids: list[int], ids: list[int]) -> pd.DataFrame:
-    """(action_id, rows): how many of `ids` each action changed the status or tags of."""
-    return store.query_df(
-        "SELECT action_id, count(DISTINCT example_id) AS rows FROM revisions WHERE list_contains(?, action_id) "
-        "AND list_contains(?, example_id) AND (field = 'status' OR field LIKE 'tag:%') "
-        "GROUP BY action_id ORDER BY action_id",
-        [[int(i) for i in action_ids], [int(i) for i in ids]],
-    )
+def rows_touched(store: Store, upto: int, ids: list[int]) -> pd.DataFrame:
+    """(action_id, rows): how many of `ids` each action up to `upto` changed the status or tags of."""
+    with store.registered("_touched_ids", _ids_frame(ids)) as cur:
+        return cur.execute(
+            "SELECT r.action_id, count(DISTINCT r.example_id) AS rows FROM revisions r "
+            "JOIN _touched_ids i ON i.example_id = r.example_id WHERE r.action_id <= ? "
+            "AND (r.field = 'status' OR r.field LIKE 'tag:%') GROUP BY r.action_id ORDER BY r.action_id",
+            [int(upto)],
+        ).df()
 
 
 def last_changes(store: Store, ids: list[int], after: int, upto: int) -> pd.DataFrame:
     """(example_id, field, action_id, kind, description): for each of `ids` and field, the last action in
     (`after`, `upto`] that changed it."""
-    return store.query_df(
-        "SELECT l.example_id, l.field, l.action_id, a.kind, a.description FROM ("
-        "  SELECT example_id, field, max(action_id) AS action_id FROM revisions "
-        "  WHERE action_id > ? AND action_id <= ? AND list_contains(?, example_id) GROUP BY example_id, field"
-        ") l JOIN actions a ON a.id = l.action_id ORDER BY l.example_id, l.field",
-        [int(after), int(upto), [int(i) for i in ids]],
-    )
+    with store.registered("_diff_ids", _ids_frame(ids)) as cur:
+        return cur.execute(
+            "SELECT l.example_id, l.field, l.action_id, a.kind, a.description FROM ("
+            "  SELECT r.example_id, r.field, max(r.action_id) AS action_id FROM revisions r "
+            "  JOIN _diff_ids i ON i.example_id = r.example_id "
+            "  WHERE r.action_id > ? AND r.action_id <= ? GROUP BY r.example_id, r.field"
+            ") l JOIN actions a ON a.id = l.action_id ORDER BY l.example_id, l.field",
+            [int(after), int(upto)],
+        ).df()
 
 
 def dedup_runs_info(store: Store, run_ids: list[int]) -> pd.DataFrame:

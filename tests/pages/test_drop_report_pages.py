@@ -108,9 +108,18 @@ def test_mixture_compare_tab_lists_changes_per_operation(make_store) -> None:
     dedup(store)
     mixture_export.export(store, MixConfig.from_dict(config.to_dict() | {"name": "after"}))
     at = page("9_Mixture.py")
+    assert "Rows removed" not in metrics(at)  # the Compare tab runs only when chosen
+    at.session_state["mix_tab"] = "Compare snapshots"
+    at.run()
+    assert not at.exception, at.exception
     assert metrics(at)["Rows removed"] == "3" and metrics(at)["Rows added"] == "0"
     ops = next(df.value for df in at.dataframe if "operation" in df.value.columns)
     assert ops[["operation", "removed"]].values.tolist() == [["#1 dedup", 3]]
     rows = next(df.value for df in at.dataframe if "example_id" in df.value.columns)
     assert rows["example_id"].tolist() == [2, 4, 7] and set(rows["action"]) == {"#1 dedup"}
-    assert any("Decisions that shaped it" in m.value for m in at.markdown)
+    assert any("B was shaped by" in m.value for m in at.markdown)
+    shown = [m.value.replace("\\", "") for m in at.markdown]  # markdown escapes dropped, as a browser shows it
+    assert "- #1 dedup run 1 (rouge, instruction, threshold 0.7, keep ge): status → duplicate 3 rows" in shown
+    at.session_state["mix_tab"] = "Mix and export"
+    at.run()
+    assert any("Decisions that shaped it" in m.value for m in at.markdown) and "Rows removed" not in metrics(at)
