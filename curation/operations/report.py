@@ -86,8 +86,22 @@ def decided_rows(store: Store, action_id: int) -> pd.DataFrame:
     changes["decision"] = [decision_label(f, v) for f, v in zip(changes["field"], changes["new_value"], strict=True)]
     for name in DIMENSIONS:
         changes[name] = changes[name].where(changes[name].notna(), NONE_LABEL).astype(str)
-    changes["reason"] = changes["reason"].astype(object).where(changes["reason"].notna(), None)
-    return changes.reset_index(drop=True)
+    reasons = changes["reason"].astype(object).where(changes["reason"].notna(), None)
+    is_tag = changes["field"].str.startswith(TAG_PREFIX)
+    changes["reason"] = [
+        _tag_reason(meta) if tag else reason
+        for tag, meta, reason in zip(is_tag, changes["new_meta"], reasons, strict=True)
+    ]
+    return changes.drop(columns=["new_meta"]).reset_index(drop=True)
+
+
+def _tag_reason(meta: Any) -> str | None:
+    """A tag decision's reason from its metadata: 'manual', or 'auto, score 0.83'."""
+    data = json.loads(meta) if isinstance(meta, str) and meta else {}
+    source, score = data.get("source"), data.get("score")
+    if not source:
+        return None
+    return f"{source}, score {float(score):.3g}" if score is not None else str(source)
 
 
 def score_lookup(store: Store, action: dict[str, Any], fields: set[str]) -> tuple[str | None, pd.DataFrame]:

@@ -30,8 +30,9 @@ def _field_at(name: str, alias: str) -> tuple[str, str, list[Any]]:
 
 
 def action_changes(store: Store, action_id: int) -> pd.DataFrame:
-    """One row per (example, field) the action wrote: example_id, field, old_value, new_value, reason (the row's
-    status reason right after the action), source, origin, task and format (right after the action)."""
+    """One row per (example, field) the action wrote: example_id, field, old_value, new_value, new_meta (a tag's
+    source, score and detail), reason (the row's status reason right after the action), source, origin, task and
+    format (right after the action)."""
     joins, params = [], []
     values = {}
     for name in ("task", "format", "status_reason"):
@@ -40,7 +41,7 @@ def action_changes(store: Store, action_id: int) -> pd.DataFrame:
         params += [*p, int(action_id)]
         values[name] = value
     return store.query_df(
-        "SELECT r.example_id, r.field, r.old_value, r.new_value, "
+        "SELECT r.example_id, r.field, r.old_value, r.new_value, r.new_meta, "
         f"{values['status_reason']} AS reason, s.name AS source, e.origin, {values['task']} AS task, "
         f"{values['format']} AS format FROM revisions r JOIN examples e ON e.id = r.example_id "
         f"LEFT JOIN sources s ON s.id = e.source_id {' '.join(joins)} "

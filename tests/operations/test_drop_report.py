@@ -119,6 +119,12 @@ def test_cot_tagging_report_has_tag_decisions_and_detector_scores(make_store) ->
     assert rep.score_label == "CoT detector score"
     assert dict(zip(rep.scores["example_id"], rep.scores["score"], strict=True)) == {5: 0.9, 6: 0.4}
     assert shares(rep, "source") == {"alpha": (6, 6), "beta": (2, 2)}  # tags leave the status alone
+    assert [s["reason"] for s in rep.samples["tag cot added"]] == ["manual", "manual"]
+    auto = pd.DataFrame(
+        {"example_id": [7], "field": ["tag:cot"], "new_value": ["1"], "new_meta": ['{"source": "auto", "score": 0.8}']}
+    )
+    auto_action = revisions.apply_changes(store, auto, kind="cot-threshold", author="t").action_id
+    assert report.drop_report(store, int(auto_action)).samples["tag cot added"][0]["reason"] == "auto, score 0.8"
 
 
 def test_edit_report_and_json_shape(make_store) -> None:
