@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,8 @@ def _as_of(store: Store | None, folder: Path, manifest: dict[str, Any]) -> int |
     recorded = (manifest.get("lineage") or {}).get("as_of_action")
     if recorded is not None or store is None:
         return recorded
-    written = pd.Timestamp((Path(folder) / "manifest.json").stat().st_mtime, unit="s").to_pydatetime()
+    mtime = (Path(folder) / "manifest.json").stat().st_mtime
+    written = datetime.fromtimestamp(mtime, tz=UTC).replace(tzinfo=None)  # actions.created_at is UTC, naive
     return drops.last_action_before(store, written)
 
 

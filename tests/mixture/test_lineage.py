@@ -4,6 +4,8 @@ for each row added, removed or changed between two snapshots (exact ids and coun
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -137,3 +139,19 @@ def test_mix_diff_cli_json_and_text(make_store, tmp_path: Path) -> None:
         cli.app, ["--db", str(db), "mix", "diff", "nope", "after", "--root", str(tmp_path / "snaps")]
     )
     assert missing.exit_code == 1 and "no snapshot 'nope'" in missing.output
+
+
+def test_snapshots_from_before_lineage_are_placed_by_their_manifest_time(make_store, tmp_path: Path) -> None:
+    store = build_store(make_store)
+    before = export(store, tmp_path, "before")
+    dedup_id = dedup(store)
+    after = export(store, tmp_path, "after")
+    for folder, when in ((before, 1.0), (after, time.time() + 3600)):
+        path = folder / "manifest.json"
+        manifest = json.loads(path.read_text())
+        del manifest["lineage"]
+        path.write_text(json.dumps(manifest))
+        os.utime(path, (when, when))
+    diff = lineage.diff_snapshots(before, after, store)
+    assert (diff.a["as_of_action"], diff.b["as_of_action"]) == (0, dedup_id)
+    assert set(diff.rows["action_id"]) == {dedup_id} and diff.counts()["removed"] == 3
