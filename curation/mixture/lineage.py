@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ def _as_of(store: Store | None, folder: Path, manifest: dict[str, Any]) -> int |
     if recorded is not None or store is None:
         return recorded
     mtime = (Path(folder) / "manifest.json").stat().st_mtime
-    written = datetime.fromtimestamp(mtime, tz=UTC).replace(tzinfo=None)  # actions.created_at is UTC, naive
+    written = datetime.fromtimestamp(mtime)  # naive local time, like DuckDB's now() stored in a TIMESTAMP column
     return drops.last_action_before(store, written)
 
 
