@@ -79,6 +79,7 @@ def _scores(rep: drop.DropReport) -> None:
             color=alt.Color("decision:N", title="decision"),
             tooltip=["decision", "bin_start", "bin_end", "rows"],
         )
+        .properties(height=220)
     )
     st.altair_chart(chart, width="stretch")
 

@@ -74,10 +74,15 @@ def test_dedup_drop_report_then_compare_snapshots(tmp_path: Path) -> None:
         expect(report.get_by_text("Rows changed")).to_be_visible(timeout=LONG)  # opened right after the apply
         expect(report.get_by_test_id("stMetricValue").first).to_have_text("3")
         expect(report.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=LONG)
+        report.scroll_into_view_if_needed()
+        shot("01_dedup_drop_report_breakdown")
+        report.get_by_role("tab", name="Scores").click()
+        expect(report.get_by_text("Score: similarity to the kept row (dedup run 1), for the 3 rows")).to_be_visible()
+        shot("01_dedup_drop_report_scores")
         report.get_by_role("tab", name="Mixture shares").click()
         expect(report.get_by_text("right before and right after this action")).to_be_visible(timeout=LONG)
         report.scroll_into_view_if_needed()
-        shot("01_dedup_drop_report")
+        shot("01_dedup_drop_report_shares")
 
         page.goto(f"{url}/Mixture")
         expect(page.get_by_text("Preview").first).to_be_visible(timeout=LONG)
