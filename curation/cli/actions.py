@@ -65,7 +65,7 @@ def show_cmd(
     as_json: drop_cli.JsonOpt = False,
 ) -> None:
     """One action's drop report (the same as `report ACTION`)."""
-    drop_cli.report_cmd(ctx, action_id, None, samples, as_json)
+    drop_cli.report_cmd(ctx, action_id, None, None, samples, as_json)
 
 
 def _report(verb: str, action_id: int, result: revisions.ActionResult) -> None:

@@ -14,6 +14,10 @@ DedupRunOpt = Annotated[
     int | None,
     typer.Option("--dedup-run", help="Report on the action that applied this dedup run.", show_default=False),
 ]
+RunOpt = Annotated[
+    tuple[str, int] | None,
+    typer.Option("--run", help="KIND RUN: the newest action of KIND that applied run RUN.", show_default=False),
+]
 SamplesOpt = Annotated[int, typer.Option("--samples", min=0, help="Sample rows per decision.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")]
 
@@ -63,12 +67,13 @@ def report_cmd(
     ctx: typer.Context,
     action: ActionOpt = None,
     dedup_run: DedupRunOpt = None,
+    run: RunOpt = None,
     samples: SamplesOpt = 3,
     as_json: JsonOpt = False,
 ) -> None:
     """What an action changed: rows per decision and source/task/origin/format, scores, samples, mixture shares."""
     store = open_store(ctx, read_only=True)
-    rep = drop.drop_report(store, drop.resolve_action(store, action, dedup_run=dedup_run), samples=samples)
+    rep = drop.drop_report(store, drop.resolve_action(store, action, dedup_run=dedup_run, run=run), samples=samples)
     if as_json:
         echo_json(rep.to_dict())
         return

@@ -250,10 +250,18 @@ def drop_report(store: Store, action_id: int, *, samples: int = 3, eligible: tup
     )
 
 
-def resolve_action(store: Store, action: int | None = None, *, dedup_run: int | None = None) -> int:
-    """The action to report on: given directly, or the one that applied a dedup run."""
-    if (action is None) == (dedup_run is None):
-        raise ValueError("give an action id or a dedup run, not both")
+def resolve_action(
+    store: Store, action: int | None = None, *, dedup_run: int | None = None, run: tuple[str, int] | None = None
+) -> int:
+    """The action to report on: given directly, the one that applied a dedup run, or the newest action of a kind
+    whose params name a run (`run` = (kind, run id), for operations that record their run id)."""
+    if sum(x is not None for x in (action, dedup_run, run)) != 1:
+        raise ValueError("give one of: an action id, a dedup run, or an action kind with its run id")
+    if run is not None:
+        found = drops.action_for_run(store, run[0], run[1])
+        if found is None:
+            raise ValueError(f"no {run[0]!r} action names run {run[1]}; see `actions list --kind {run[0]}`")
+        return found
     if dedup_run is None:
         return int(action)
     found = drops.action_for_dedup_run(store, dedup_run)

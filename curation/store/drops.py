@@ -70,6 +70,16 @@ def action_for_dedup_run(store: Store, run_id: int) -> int | None:
     return None if value is None else int(value)
 
 
+def action_for_run(store: Store, kind: str, run_id: int) -> int | None:
+    """The newest action of `kind` whose params name `run_id` (an operation run that was applied), or None."""
+    value = store.query_value(
+        "SELECT max(id) FROM actions WHERE kind = ? "
+        "AND TRY_CAST(json_extract_string(params, '$.run_id') AS BIGINT) = ?",
+        [kind, int(run_id)],
+    )
+    return None if value is None else int(value)
+
+
 def latest_action(store: Store, *, kinds: list[str] | None = None, field: str | None = None) -> int | None:
     """The newest action of one of `kinds` (any kind but undo/redo when None) that wrote `field` (any when None)."""
     kind_sql, params = ("list_contains(?, a.kind)", [kinds]) if kinds else ("a.kind NOT IN ('undo', 'redo')", [])

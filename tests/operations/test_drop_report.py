@@ -166,5 +166,9 @@ def test_report_cli_json_text_and_dedup_run(make_store, tmp_path) -> None:
     assert text.exit_code == 0, text.output
     assert "3 rows changed" in text.output and "similarity to the kept row (dedup run 1)" in text.output
     assert "#2 [score 0.833]" in text.output and "6 (75.0%)  4 (80.0%)" in text.output
+    by_kind = json.loads(runner.invoke(cli.app, ["--db", str(db), "report", "--run", "dedup", "1", "--json"]).output)
+    assert by_kind["action"]["id"] == 1
     both = runner.invoke(cli.app, ["--db", str(db), "report", "1", "--dedup-run", "1"])
-    assert both.exit_code == 1 and "not both" in both.output
+    assert both.exit_code == 1 and "give one of" in both.output
+    none = runner.invoke(cli.app, ["--db", str(db), "report", "--run", "lang", "7"])
+    assert none.exit_code == 1 and "no 'lang' action names run 7" in none.output
