@@ -83,6 +83,6 @@ else:
     st.subheader("Lengths")
     show_lengths(store)
 st.subheader("Recent changes")
-recent_actions(store, key="overview_actions")
+recent_actions(store, key="overview_actions", reports=True)
 st.subheader("Recent jobs")
 show_jobs(store)

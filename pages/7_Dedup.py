@@ -20,6 +20,7 @@ from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
 from ui import feedback
 from ui import jobs as ui_jobs
+from ui.drop_report import what_did_it_change
 from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
 from ui.state import author, get_runner, get_store
@@ -420,7 +421,12 @@ def decisions(run: dict) -> None:
     )
     right.button("Undo this dedup", key="dd_undo", disabled=not applied, on_click=_undo, args=(run,))
     if applied:
-        st.caption(f"Applied as action #{run['applied_action']}; undo to change the decisions.")
+        action_id = int(run["applied_action"])
+        st.caption(f"Applied as action #{action_id}; undo to change the decisions.")
+        what_did_it_change(
+            store, action_id, key=f"dd_report_{action_id}", label=f"What did it remove? (action #{action_id})",
+            expanded=st.session_state.get("dd_just_applied") == action_id,
+        )  # fmt: skip
 
 
 @refusal_shown
@@ -437,6 +443,7 @@ def _apply(run_id: int) -> None:
         flash("error", inert(err))
         return
     flash("success", f"Marked {result.rows:,} rows duplicate (action #{result.action_id}).")
+    st.session_state.dd_just_applied = result.action_id
 
 
 @refusal_shown

@@ -18,6 +18,7 @@ from curation.store import examples
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.actions import recent_actions
+from ui.drop_report import latest_report
 from ui.feedback import refusal_shown
 from ui.filters import filter_sidebar
 from ui.state import author, get_runner, get_store
@@ -305,4 +306,5 @@ rows_section(current, chosen_threshold)
 reasoning_section(current)
 bulk_section(current)
 st.subheader("Recent CoT decisions")
+latest_report(store, key="cot_report", field="tag:cot", label="What did the last CoT tagging change?")
 recent_actions(store, key="cot_actions", kinds=["cot-manual"], limit=5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 import yaml
@@ -11,13 +12,14 @@ import yaml
 from curation import config
 from curation.filters import STATUSES
 from curation.mixture import export as mixture_export
+from curation.mixture import lineage, snapshot
 from curation.mixture import plan as mixture
-from curation.mixture import snapshot
-from curation.store import examples
+from curation.store import drops, examples
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.charts import before_after_bars, share_bars
 from ui.feedback import refusal_shown
+from ui.navigation import kept_tabs
 from ui.state import get_runner, get_store
 from ui.text import inert
 
@@ -262,7 +264,112 @@ def snapshots_section() -> None:
     st.dataframe(table, hide_index=True, width="stretch", key="mix_snapshots")
     paths = [m["path"] for m in found]
     chosen = st.selectbox("Manifest of", paths, key="mix_manifest_of")
-    st.json(next(m for m in found if m["path"] == chosen), expanded=False)
+    manifest = next(m for m in found if m["path"] == chosen)
+    shaped_by(st.container(), manifest, "Decisions that shaped it")
+    st.json(manifest, expanded=False)
+
+
+def shaped_by(box, manifest: dict, title: str) -> None:
+    """The snapshot's lineage in words: the status and tag decisions in effect when it was exported."""
+    shaped = (manifest.get("lineage") or {}).get("actions") or []
+    if shaped:
+        box.markdown(f"**{title}** (actions in effect at export)")
+        box.markdown("\n".join(f"- {inert(lineage.describe(entry))}" for entry in shaped))
+    elif "lineage" in manifest:
+        box.caption(f"{title}: no status or tag decisions were in effect.")
+
+
+# -- compare -------------------------------------------------------------------------------------
+CHANGES = ("removed", "added", "changed")
+
+
+def _snapshot_label(found: list[dict]) -> dict[str, str]:
+    return {m["path"]: f"{m.get('name')} · {m['path'].rsplit('/', 1)[-1]} · {m.get('created_at')}" for m in found}
+
+
+@st.cache_data(max_entries=8, show_spinner="Comparing the snapshots…")
+def _diff(a: str, b: str, as_of: int) -> lineage.SnapshotDiff:
+    """The diff of two snapshots; `as_of` (the newest action) makes a new action recompute the blame."""
+    return lineage.diff_snapshots(a, b, store)
+
+
+def compare_section() -> None:
+    """Rows added, removed and changed between two snapshots, with the action responsible for each."""
+    found = snapshot.list_snapshots()
+    if len(found) < 2:
+        st.caption("Export at least two snapshots to compare them.")
+        return
+    labels = _snapshot_label(found)
+    paths = list(labels)
+    left, right = st.columns(2)
+    a = left.selectbox("Snapshot A (before)", paths, index=1, key="mix_cmp_a", format_func=labels.__getitem__)
+    b = right.selectbox("Snapshot B (after)", paths, index=0, key="mix_cmp_b", format_func=labels.__getitem__)
+    try:
+        diff = _diff(a, b, drops.last_action_id(store))
+    except (OSError, ValueError) as err:
+        st.error(inert(err))
+        return
+    by_path = {m["path"]: m for m in found}
+    left, right = st.columns(2)
+    shaped_by(left, by_path[a], "A was shaped by")
+    shaped_by(right, by_path[b], "B was shaped by")
+    counts = diff.counts()
+    cols = st.columns(3)
+    for col, change in zip(cols, CHANGES, strict=True):
+        col.metric(f"Rows {change}", f"{counts[change]:,}")
+    if not len(diff.rows):
+        st.info("Both snapshots hold the same rows with the same content.")
+        return
+    ops = diff.by_operation.assign(
+        operation=[
+            f"#{int(i)} {k}" if pd.notna(i) else "no recorded action"
+            for i, k in zip(diff.by_operation["action_id"], diff.by_operation["kind"], strict=True)
+        ]
+    )
+    st.markdown("**Per operation**")
+    long = ops.melt(id_vars=["operation"], value_vars=list(CHANGES), var_name="change", value_name="rows")
+    chart = (
+        alt.Chart(long[long["rows"] > 0])
+        .mark_bar()
+        .encode(
+            x=alt.X("rows:Q", title="rows", stack="zero", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("operation:N", title=None, sort="-x"),
+            color=alt.Color("change:N", sort=list(CHANGES)),
+            tooltip=["operation", "change", "rows"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(ops[["operation", *CHANGES, "description"]], hide_index=True, key="mix_cmp_ops")
+    change = st.segmented_control("Rows", CHANGES, default="removed", key="mix_cmp_change") or "removed"
+    rows = diff.rows[diff.rows["change"] == change]
+    shown = rows.assign(
+        fields=[", ".join(f) for f in rows["fields"]],
+        action=[f"#{int(i)} {k}" if pd.notna(i) else "" for i, k in zip(rows["action_id"], rows["kind"], strict=True)],
+    )[["example_id", "action", "fields", "part_a", "part_b", "instruction"]]
+    st.caption(f"{len(rows):,} rows {change}" + (" (first 200 shown)" if len(rows) > 200 else ""))
+    st.dataframe(shown.head(200), hide_index=True, width="stretch", key="mix_cmp_rows")
+
+
+def mix_and_export() -> None:
+    """Settings, preview, export and the snapshot list."""
+    settings = rule_settings()
+    settings |= heldout_settings(examples.distinct_values(store, "task_cluster"))
+    try:
+        base = mixture.MixConfig.from_dict(settings)
+        counts = mixture.eligible_counts(store, base)
+        with st.expander("Explicit weights per group", expanded=False):
+            weights = weights_editor(sorted(counts["group"].unique().tolist()), base.group_by)
+        with st.expander("CoT export format per group", expanded=False):
+            cot_groups = sorted(counts.loc[counts["cot"], "group"].unique().tolist())
+            formats = formats_editor(cot_groups, base.group_by)
+        current = mixture.MixConfig.from_dict(settings | {"weights": weights, "cot_formats": formats})
+        current_plan = mixture.preview(store, current, counts)
+    except ValueError as err:
+        st.error(inert(f"These settings cannot be used: {err}"))
+        return
+    preview_section(current_plan)
+    export_section(current, current_plan)
+    snapshots_section()
 
 
 st.title("Mixture")
@@ -271,21 +378,10 @@ st.caption(
     "check the preview, then export an immutable snapshot for fine-tuning."
 )
 feedback.show_flash(FLASH)
-settings = rule_settings()
-settings |= heldout_settings(examples.distinct_values(store, "task_cluster"))
-try:
-    base = mixture.MixConfig.from_dict(settings)
-    counts = mixture.eligible_counts(store, base)
-    with st.expander("Explicit weights per group", expanded=False):
-        weights = weights_editor(sorted(counts["group"].unique().tolist()), base.group_by)
-    with st.expander("CoT export format per group", expanded=False):
-        cot_groups = sorted(counts.loc[counts["cot"], "group"].unique().tolist())
-        formats = formats_editor(cot_groups, base.group_by)
-    current = mixture.MixConfig.from_dict(settings | {"weights": weights, "cot_formats": formats})
-    current_plan = mixture.preview(store, current, counts)
-except ValueError as err:
-    st.error(inert(f"These settings cannot be used: {err}"))
-    st.stop()
-preview_section(current_plan)
-export_section(current, current_plan)
-snapshots_section()
+mix_tab, compare_tab = kept_tabs(["Mix and export", "Compare snapshots"], key="mix_tab")
+with compare_tab:
+    if compare_tab.open:  # only the chosen tab runs: a diff reads both snapshots
+        compare_section()
+with mix_tab:
+    if mix_tab.open is not False:
+        mix_and_export()

@@ -11,6 +11,7 @@ import streamlit as st
 
 from curation.store import Store, revisions
 from curation.store.changes import plural
+from ui.drop_report import what_did_it_change
 from ui.state import author
 from ui.text import inert
 
@@ -64,8 +65,11 @@ def _conflict_box(store: Store, key: str) -> None:
         cancel.button("Cancel", key=f"{key}_cancel", on_click=lambda: st.session_state.pop(f"{key}_conflict", None))
 
 
-def recent_actions(store: Store, *, key: str, kinds: list[str] | None = None, limit: int = 10) -> None:
-    """List the newest actions in words, each with Undo (in effect) or Redo (undone); keys start with `key`."""
+def recent_actions(
+    store: Store, *, key: str, kinds: list[str] | None = None, limit: int = 10, reports: bool = False
+) -> None:
+    """List the newest actions in words, each with Undo (in effect) or Redo (undone) and, with `reports`, a
+    'What did it change?' drop report; keys start with `key`."""
     flash_key = f"{key}_flash"
     if flash_key in st.session_state:
         level, message = st.session_state.pop(flash_key)
@@ -86,3 +90,5 @@ def recent_actions(store: Store, *, key: str, kinds: list[str] | None = None, li
             button.button("Redo", key=f"{key}_redo_{row.id}", on_click=_run, args=(store, "redo", int(row.id), key))
         else:
             button.button("Undo", key=f"{key}_undo_{row.id}", on_click=_run, args=(store, "undo", int(row.id), key))
+        if reports and row.row_count:
+            what_did_it_change(store, int(row.id), key=f"{key}_what_{row.id}", label="What did it change?")

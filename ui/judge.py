@@ -17,6 +17,7 @@ from curation.jobs import JobRunner
 from curation.store import Store, examples
 from curation.store import ratings as ratings_table
 from ui import jobs as ui_jobs
+from ui.drop_report import latest_report
 from ui.feedback import refusal_shown
 from ui.filters import current_filter
 
@@ -101,6 +102,7 @@ def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) 
         on_click=_reject,
         args=(store, flash, rubric, threshold, flt, author),
     )
+    latest_report(store, key="judge_report", kinds=["rating-reject"], label="What did the last reject-below remove?")
 
 
 @refusal_shown

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from curation import config
+from curation.cli import report as drop_cli
 from curation.cli.common import echo_json, echo_table, open_store
 from curation.filters import ORIGINS, STATUSES, ExampleFilter
 from curation.store import examples, revisions
@@ -54,6 +55,17 @@ def list_cmd(
         echo_json(records)
         return
     echo_table(records)
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    action_id: ActionArg,
+    samples: drop_cli.SamplesOpt = 3,
+    as_json: drop_cli.JsonOpt = False,
+) -> None:
+    """One action's drop report (the same as `report ACTION`)."""
+    drop_cli.report_cmd(ctx, action_id, None, None, samples, as_json)
 
 
 def _report(verb: str, action_id: int, result: revisions.ActionResult) -> None:

@@ -10,8 +10,8 @@ import typer
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.jobs import JobRunner
 from curation.mixture import export as mixture_export
+from curation.mixture import lineage, snapshot
 from curation.mixture import plan as mixture
-from curation.mixture import snapshot
 
 app = typer.Typer(help="Mixture rebalancing: preview group counts and export snapshots.", no_args_is_help=True)
 
@@ -112,6 +112,44 @@ def list_cmd(
         for m in found
     ]
     echo_table(rows)
+
+
+@app.command("diff")
+def diff_cmd(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="Snapshot A: folder, folder name or snapshot name (its newest).")],
+    b: Annotated[str, typer.Argument(help="Snapshot B, compared with A.")],
+    root: Annotated[Path | None, typer.Option(help="Snapshots folder (default: snapshots_dir).")] = None,
+    samples: Annotated[int, typer.Option(min=0, help="Sample rows per kind of change.")] = 5,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Compare the files only (no responsible actions from the database).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as one JSON object.")] = False,
+) -> None:
+    """Rows added, removed and changed from A to B, each with the action responsible, counted per action."""
+    folder_a, folder_b = lineage.resolve(a, root), lineage.resolve(b, root)
+    store = None if no_store else open_store(ctx, read_only=True)
+    diff = lineage.diff_snapshots(folder_a, folder_b, store)
+    data = diff.to_dict(samples)
+    if as_json:
+        echo_json(data)
+        return
+    counts = data["counts"]
+    typer.echo(f"A: {folder_a.name} (as of action {diff.a['as_of_action']})")
+    typer.echo(f"B: {folder_b.name} (as of action {diff.b['as_of_action']})")
+    typer.echo(f"added {counts['added']}, removed {counts['removed']}, changed {counts['changed']} rows")
+    echo_table(
+        [
+            {"action": "" if r["action_id"] is None else f"#{r['action_id']} {r['kind']}", "added": r["added"],
+             "removed": r["removed"], "changed": r["changed"], "what": r["description"]}
+            for r in data["by_operation"]
+        ]
+    )  # fmt: skip
+    for change, rows in data["samples"].items():
+        for r in rows:
+            by = f"#{r['action_id']} {r['kind']}" if r["action_id"] is not None else "no recorded action"
+            fields = f" [{', '.join(r['fields'])}]" if change == "changed" else ""
+            typer.echo(f"  {change} #{r['example_id']}{fields} by {by}: {str(r['instruction'])[:70]!r}")
 
 
 def register(root: typer.Typer) -> None:

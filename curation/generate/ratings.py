@@ -126,6 +126,7 @@ def reject_below(
         reason=f"rating below {threshold:g} ({rubric})",
         kind="rating-reject",
         description=f"rejected {len(ids)} rows rated below {threshold:g} under rubric {rubric!r}",
+        params={"rubric": rubric, "threshold": float(threshold)},
     )
 
 

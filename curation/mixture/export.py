@@ -13,7 +13,7 @@ import pandas as pd
 from curation import config as settings
 from curation.cot import formats as cot_formats
 from curation.jobs import JobContext
-from curation.mixture import snapshot
+from curation.mixture import lineage, snapshot
 from curation.mixture.plan import (
     MixConfig,
     MixturePlan,
@@ -187,6 +187,7 @@ def build(
         },
         "sources": {k: int(v) for k, v in sorted(train["source"].value_counts().items())} if len(train) else {},
         "warnings": plan.warnings,
+        "lineage": lineage.lineage(store, sorted({*train_ids["id"].tolist(), *held_ids["id"].tolist()})),
     }
     return train, heldout, manifest
 

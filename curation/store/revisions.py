@@ -95,13 +95,15 @@ def set_status(
     reason: str | None = None,
     kind: str = "review",
     description: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> ActionResult:
-    """Set the status of the rows matching `flt` (or the given `ids`) as one undoable action."""
+    """Set the status of the rows matching `flt` (or the given `ids`) as one undoable action; `params` adds to
+    the action's recorded parameters (e.g. the rubric and threshold a rejection was decided on)."""
     if (flt is None) == (ids is None):
         raise ValueError("pass exactly one of flt or ids")
     if ids is None:
-        where, params = examples.where_clause(flt)
-        ids = [r[0] for r in store.query_rows(f"SELECT e.id FROM examples e WHERE {where}", params)]
+        where, where_params = examples.where_clause(flt)
+        ids = [r[0] for r in store.query_rows(f"SELECT e.id FROM examples e WHERE {where}", where_params)]
     # A new decision replaces the old reason (none clears it), so an approved row never keeps a rejection's reason.
     frame = _changes_frame([(i, f, v) for i in ids for f, v in (("status", status), ("status_reason", reason))])
     desc = description or (f"filter {flt.describe()}" if flt and flt.to_dict() else None)
@@ -111,7 +113,7 @@ def set_status(
         kind=kind,
         author=author,
         description=desc,
-        params={"status": status, "filter": flt.to_dict() if flt else None},
+        params={"status": status, "filter": flt.to_dict() if flt else None, **(params or {})},
     )
 
 
