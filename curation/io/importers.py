@@ -1,8 +1,9 @@
 """Parse instruction files into rows, validating everything before the store is touched.
 
 Formats: alpaca (JSON array), selfinstruct-seed (JSONL with instances), jsonl (generic, one object per line),
-messages (OpenAI `messages` or ShareGPT `conversations` JSONL; `reasoning_content` and `<think>` kept as
-`meta.rationale` / `meta.answer`), csv and parquet (with a column mapping),
+messages (OpenAI `messages` or ShareGPT `conversations`, JSON array or JSONL, with tool calls and tools: see
+`curation.io.chat`; `reasoning_content` and `<think>` kept as `meta.rationale` / `meta.answer`; an alpaca or jsonl
+file whose rows are conversations is read as messages), csv and parquet (with a column mapping),
 flan-cot-tsv (question, answer, rationale; literal `\\n` in fields). Every error names file, line and rule.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,25 +21,16 @@ from typing import Any
 import pandas as pd
 
 from curation import config
-from curation.io import tables
+from curation.io import chat, tables
 from curation.io.errors import MAX_ERRORS as MAX_ERRORS
 from curation.io.errors import InvalidInputError, Problems, decode_utf8
 from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
-from curation.io.reasoning import reasoning_fields, turn_reasoning
+from curation.io.reasoning import reasoning_fields
 from curation.store import Store
 from curation.store import examples as example_rows
 
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
 MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
-_ROLE_ALIASES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "bot": "assistant",
-    "system": "system",
-    "model": "assistant",
-}
 
 
 class AlreadyImportedError(InvalidInputError):
@@ -242,68 +236,69 @@ def _parse_jsonl(text: str, builder: _RowBuilder, origin: str) -> None:
             _simple_row(line, row_no, record, builder, origin)
 
 
-def _conversation(line: At, record: dict, builder: _RowBuilder) -> list[dict[str, str]] | None:
-    turns = record.get("messages", record.get("conversations"))
-    if not isinstance(turns, list) or not turns:
-        builder.problems.add(line, "missing required field 'messages' (or ShareGPT 'conversations'): a list of turns")
-        return None
-    out = []
+def _chat_row(line: At, record: dict, builder: _RowBuilder, origin: str) -> None:
+    """One conversation row (OpenAI or ShareGPT layout); unknown fields go to meta, to be written back on export."""
+    try:
+        turns, tools = chat.read_conversation(record)
+    except chat.ChatError as err:
+        builder.problems.add(line, str(err))
+        return
     for index, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            builder.problems.add(line, f"messages[{index}] must be an object")
-            return None
-        role = _ROLE_ALIASES.get(str(turn.get("role", turn.get("from", ""))).lower())
-        content = turn.get("content", turn.get("value"))
-        if role is None or not isinstance(content, str):
-            builder.problems.add(line, f"messages[{index}] needs a role (user/assistant/system) and string content")
-            return None
-        if len(content.encode("utf-8", "surrogatepass")) > builder.max_bytes:
-            builder.problems.add(line, f"messages[{index}] content exceeds {builder.max_bytes:,} bytes")
-            return None
-        reasoning, error = turn_reasoning(turn)
-        if error:
-            builder.problems.add(line, f"messages[{index}] {error}")
-            return None
-        out.append({"role": role, "content": content} | ({"reasoning_content": reasoning} if reasoning else {}))
-    return out
+        size = len(turn["content"].encode("utf-8", "surrogatepass"))
+        if size > builder.max_bytes:
+            limit = builder.max_bytes
+            builder.problems.add(line, f"messages[{index}] content is {size:,} bytes; the limit is {limit:,}")
+            return
+    builder.check_id(line, record)
+    instruction, answer, reply = chat.first_exchange(turns)
+    meta = _extra(record, (*chat.ROW_KEYS, "task", "task_cluster", "tags"))
+    derived = {k: v for k, v in reasoning_fields(answer, reply.get("reasoning_content")).items() if k not in meta}
+    meta |= derived | ({"_derived": sorted(derived)} if derived else {})
+    labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
+    tags = _tags(line, record, builder)
+    if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
+        return
+    builder.add(
+        {
+            "instruction": instruction,
+            "input": "",
+            "output": answer,
+            "messages": turns,
+            "tools": tools,
+            "source_row": line.row,
+            "origin": origin,
+            **labels,
+            "tags": tags,
+            "meta": meta or None,
+        }
+    )
+
+
+def _records(text: str, builder: _RowBuilder) -> Iterator[tuple[At, Any]]:
+    """Items of a JSON array file, or of a JSON Lines file (whichever the text is)."""
+    if text.lstrip(" \t\r\n\ufeff").startswith("["):
+        return json_array(text, builder.problems.add)
+    return json_lines(text, builder.problems.add)
 
 
 def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
-    for line, item in json_lines(text, builder.problems.add):
-        row_no = line.row
+    for line, item in _records(text, builder):
         record = _object(line, item, builder)
-        turns = record is not None and _conversation(line, record, builder)
-        if not turns:
-            continue
-        builder.check_id(line, record)
-        first_user = next((i for i, t in enumerate(turns) if t["role"] == "user"), None)
-        if first_user is None:
-            builder.problems.add(line, "conversation has no user turn")
-            continue
-        reply = next((t for t in turns[first_user + 1 :] if t["role"] == "assistant"), {})
-        answer = reply.get("content", "")
-        system = [t["content"] for t in turns if t["role"] == "system"]
-        meta = _extra(record, ("messages", "conversations", "task", "task_cluster", "tags")) | (
-            {"system": system[0]} if system else {}
-        )
-        meta |= reasoning_fields(answer, reply.get("reasoning_content"))
-        labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
-        tags = _tags(line, record, builder)
-        if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
-            continue
-        builder.add(
-            {
-                "instruction": turns[first_user]["content"],
-                "input": "",
-                "output": answer,
-                "messages": turns,
-                "source_row": row_no,
-                "origin": origin,
-                **labels,
-                "tags": tags,
-                "meta": meta or None,
-            }
-        )
+        if record is not None:
+            _chat_row(line, record, builder, origin)
+
+
+def _looks_like_chat(text: str) -> bool:
+    """Whether the first record of a JSON array or JSON Lines text is a conversation (chat.is_chat_record)."""
+    start = len(text) - len(text.lstrip())
+    try:
+        if text[start:].startswith("["):
+            item, _ = json.JSONDecoder().raw_decode(text, len(text) - len(text[start + 1 :].lstrip()))
+        else:
+            item = json.loads(text[start:].split("\n", 1)[0])
+    except (ValueError, RecursionError):
+        return False
+    return chat.is_chat_record(item)
 
 
 def _parse_table(
@@ -398,6 +393,8 @@ def parse(
         if fmt == "flan-cot-tsv":
             _parse_flan_tsv(text, builder, origin, Path(file_name).stem.removesuffix("_train"))
         else:
+            if fmt in ("alpaca", "jsonl") and _looks_like_chat(text):
+                fmt = "messages"  # a ShareGPT / OpenAI chat file named .json or .jsonl
             parser = {
                 "alpaca": _parse_alpaca,
                 "selfinstruct-seed": _parse_seed,
