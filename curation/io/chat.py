@@ -310,7 +310,7 @@ def to_sharegpt(turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None)
     """`{"conversations", "system"?, "tools"?}` as LLaMA-Factory reads ShareGPT (see the module docstring)."""
     out: dict[str, Any] = {}
     rest = list(turns)
-    if rest and rest[0]["role"] == "system" and set(rest[0]) == {"role", "content"}:
+    if rest and rest[0]["role"] == "system" and set(rest[0]) == {"role", "content"} and rest[0]["content"]:
         out["system"] = rest.pop(0)["content"]
     conversation: list[dict[str, Any]] = []
     i = 0

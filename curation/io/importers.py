@@ -325,12 +325,33 @@ def _parse_table(
         zip(renamed.to_dict("records"), frame[others].to_dict("records"), strict=True)
     ):
         record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
+        if _table_chat_row(At(lines[row_no] if lines else None, row_no), record, extra, builder, origin):
+            continue
         if "tags" in record:
             record["tags"] = tables.tag_list(record["tags"])
         _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin)
         if builder.rows and builder.rows[-1]["source_row"] == row_no:
             clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
             builder.rows[-1]["meta"] = clean or None
+
+
+def _table_chat_row(at: At, record: dict, extra: dict, builder: _RowBuilder, origin: str) -> bool:
+    """A table row with a `messages` column (JSON text, as the Parquet export writes it) is read as a conversation."""
+    if tables.is_missing(extra.get("messages")):
+        return False
+    fields = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
+    for key in ("messages", "tools"):
+        if isinstance(fields.get(key), str):
+            try:
+                fields[key] = json.loads(fields[key])
+            except ValueError as err:
+                builder.problems.add(at, f"column '{key}' is not valid JSON ({err})")
+                return True
+    labels = {k: v for k, v in record.items() if k in ("task", "task_cluster", "tags", "id")}
+    if "tags" in labels:
+        labels["tags"] = tables.tag_list(labels["tags"])
+    _chat_row(at, fields | labels, builder, origin)
+    return True
 
 
 def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> None:
