@@ -366,3 +366,62 @@ def parse_stored(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, str):
         value = json.loads(value) if value.strip() else None
     return list(value) if value else None
+
+
+# -- editing -------------------------------------------------------------------------------------------------
+def dumps_turns(turns: list[dict[str, Any]] | None) -> str | None:
+    """Stored text of a conversation or tool list (the importer's encoding, so an unchanged value compares equal)."""
+    return None if not turns else _dumps(turns)
+
+
+def edit_changes(turns: list[dict[str, Any]], tools: Any) -> dict[str, Any]:
+    """Field changes for an edited conversation: messages, tools and the instruction / output it implies.
+
+    Every turn is read again as on import (so arguments must be JSON, roles known) and the order rules apply;
+    raises ChatError naming the turn and the rule.
+    """
+    checked = [t for index, turn in enumerate(turns) for t in read_turn(turn, index)]
+    check_order(checked)
+    instruction, output, _ = first_exchange(checked)
+    return {
+        "messages": dumps_turns(checked),
+        "tools": dumps_turns(read_tools(tools)),
+        "instruction": instruction,
+        "input": "",
+        "output": output,
+    }
+
+
+def _turn_lines(turn: dict[str, Any]) -> list[str]:
+    lines = [f"[{turn.get('role')}]", *str(turn.get("content", "")).split("\n")]
+    if turn.get("reasoning_content"):
+        lines += ["(reasoning)", *turn["reasoning_content"].split("\n")]
+    for call in turn.get("tool_calls") or []:
+        function = call.get("function", {})
+        lines.append(f"(call {call.get('id') or ''}) {function.get('name')}({function.get('arguments')})")
+    if turn.get("tool_call_id"):
+        lines.append(f"(answers {turn['tool_call_id']})")
+    return lines
+
+
+def conversation_diff(old: Any, new: Any) -> list[str]:
+    """Per-turn differences between two stored conversations, e.g. 'turn 2 (assistant) changed: - old / + new'."""
+    import difflib
+
+    before, after = parse_stored(old) or [], parse_stored(new) or []
+    out: list[str] = []
+    keys_a = [_dumps(t) for t in before]
+    keys_b = [_dumps(t) for t in after]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1) if op == "replace" else 0
+        for i, j in zip(range(i1, i1 + paired), range(j1, j1 + paired), strict=True):
+            diff = difflib.unified_diff(_turn_lines(before[i]), _turn_lines(after[j]), lineterm="", n=1)
+            body = [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+            out.append(f"turn {j} ({after[j].get('role')}) changed:\n" + "\n".join(body))
+        for i in range(i1 + paired, i2):
+            out.append(f"turn {i} ({before[i].get('role')}) removed:\n- " + "\n- ".join(_turn_lines(before[i])))
+        for j in range(j1 + paired, j2):
+            out.append(f"turn {j} ({after[j].get('role')}) added:\n+ " + "\n+ ".join(_turn_lines(after[j])))
+    return out
