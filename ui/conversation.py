@@ -150,7 +150,7 @@ def _show_turn(turn: dict[str, Any], index: int) -> None:
     for call in turn.get("tool_calls") or []:
         function = call["function"]
         try:
-            arguments = json.dumps(json.loads(function["arguments"]), ensure_ascii=False, indent=1)
+            arguments = json.dumps(json.loads(function["arguments"]), ensure_ascii=False)
         except ValueError:
             arguments = function["arguments"]
         label = f"call {function['name']}" + (f" · id {call['id']}" if call.get("id") else "")
