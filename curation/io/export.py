@@ -27,6 +27,7 @@ import pandas as pd
 from curation import config, files
 from curation.filters import ExampleFilter
 from curation.io import chat
+from curation.io.reasoning import reasoning_fields
 from curation.store import Store, examples, team
 
 EXPORT_FORMATS = ("alpaca", "messages", "sharegpt", "parquet")
@@ -120,11 +121,12 @@ def _json(value: Any) -> Any:
 
 def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
     """A chat row's own fields the importer kept in meta (not the ones it derived), to write back."""
-    meta = _json(row.get("meta"))
-    if not isinstance(meta, dict) or not _json(row.get("messages")):
+    meta, turns = _json(row.get("meta")), chat.parse_stored(row.get("messages"))
+    if not isinstance(meta, dict) or not turns:
         return {}
-    derived = set(meta.get("_derived") or ()) | {"_derived"}
-    return {k: v for k, v in meta.items() if k not in derived}
+    _, answer, reply = chat.first_exchange(turns)
+    derived = reasoning_fields(answer, reply.get("reasoning_content"))  # what the importer adds to meta
+    return {k: v for k, v in meta.items() if k not in derived or derived[k] != v}
 
 
 def _record(row: dict[str, Any], fmt: str) -> dict[str, Any]:

@@ -252,8 +252,8 @@ def _chat_row(line: At, record: dict, builder: _RowBuilder, origin: str) -> None
     builder.check_id(line, record)
     instruction, answer, reply = chat.first_exchange(turns)
     meta = _extra(record, (*chat.ROW_KEYS, "task", "task_cluster", "tags"))
-    derived = {k: v for k, v in reasoning_fields(answer, reply.get("reasoning_content")).items() if k not in meta}
-    meta |= derived | ({"_derived": sorted(derived)} if derived else {})
+    # a row's own field wins over the derived one (export writes back only what differs from the derivation)
+    meta |= {k: v for k, v in reasoning_fields(answer, reply.get("reasoning_content")).items() if k not in meta}
     labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
     tags = _tags(line, record, builder)
     if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
