@@ -184,6 +184,16 @@ def _edit_turn(example_id: int, uid: int, turn: dict[str, Any], index: int, coun
         st.text_input("Answers tool call id", key=key)
 
 
+def show_conversation(row: dict[str, Any]) -> None:
+    """The row's conversation as a chat, read-only (the review queue)."""
+    for index, turn in enumerate(export.conversation(row)):
+        with st.chat_message(turn["role"], avatar=AVATARS.get(turn["role"], "assistant")):
+            _show_turn(turn, index)
+    if row.get("tools"):
+        with st.expander(f"Tools ({len(row['tools'])})"):
+            st.code(json.dumps(row["tools"], ensure_ascii=False, indent=1), language="json", wrap_lines=True)
+
+
 def conversation_editor(store: Store, row: dict[str, Any], author: str, on_saved: Callable[[], None]) -> None:
     """The row's conversation as a chat, with an Edit switch; `on_saved` runs after each save, undo or redo."""
     example_id = int(row["id"])

@@ -136,3 +136,10 @@ def test_tool_schema_and_tool_calls_are_edited_as_json(chat_store: Store) -> Non
     at.text_area(key="conv_2_2_tool_calls").input('[{"function": {"name": "f", "arguments": "{oops"}}]').run()
     at.button(key="conv_2_save").click().run()
     assert any("tool_calls[0] arguments are not valid JSON" in plain(e.value) for e in at.error)
+
+
+def test_the_review_queue_shows_every_turn_of_a_conversation(chat_store: Store) -> None:
+    at = AppTest.from_file(str(Path(PAGE).with_name("2_Review.py")), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert [m.name for m in at.chat_message] == ["system", "user", "assistant"] * 1 + ["user", "assistant"] * 2
+    assert "Third answer." in texts(at) and "Think once." in texts(at)
