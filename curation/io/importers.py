@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from curation.io.reasoning import reasoning_fields
 from curation.store import Store
 from curation.store import examples as example_rows
 
+_SPACE = re.compile(r"[ \t\r\n\ufeff]*")
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
 MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
 
@@ -276,7 +278,7 @@ def _chat_row(line: At, record: dict, builder: _RowBuilder, origin: str) -> None
 
 def _records(text: str, builder: _RowBuilder) -> Iterator[tuple[At, Any]]:
     """Items of a JSON array file, or of a JSON Lines file (whichever the text is)."""
-    if text.lstrip(" \t\r\n\ufeff").startswith("["):
+    if text.startswith("[", _first_char(text)):
         return json_array(text, builder.problems.add)
     return json_lines(text, builder.problems.add)
 
@@ -288,14 +290,20 @@ def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
             _chat_row(line, record, builder, origin)
 
 
+def _first_char(text: str, start: int = 0) -> int:
+    """Index of the first non-whitespace character at or after `start` (no copy of a large text)."""
+    return _SPACE.match(text, start).end()
+
+
 def _looks_like_chat(text: str) -> bool:
     """Whether the first record of a JSON array or JSON Lines text is a conversation (chat.is_chat_record)."""
-    start = len(text) - len(text.lstrip())
+    start = _first_char(text)
     try:
-        if text[start:].startswith("["):
-            item, _ = json.JSONDecoder().raw_decode(text, len(text) - len(text[start + 1 :].lstrip()))
+        if text.startswith("[", start):
+            item, _ = json.JSONDecoder().raw_decode(text, _first_char(text, start + 1))
         else:
-            item = json.loads(text[start:].split("\n", 1)[0])
+            end = text.find("\n", start)
+            item = json.loads(text[start : end if end >= 0 else len(text)])
     except (ValueError, RecursionError):
         return False
     return chat.is_chat_record(item)
