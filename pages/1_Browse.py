@@ -14,6 +14,7 @@ from curation.filters import SORTABLE
 from curation.identity import PermissionDenied
 from curation.store import ConflictError, examples, revisions
 from ui import feedback
+from ui.conversation import conversation_editor, revision_diff
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
 from ui.text import inert
@@ -324,7 +325,9 @@ def show_history(example_id: int, version: int) -> None:
         format_func=lambda r: f"#{r} · {by_id.loc[r, 'field']} · {by_id.loc[r, 'action']} by {by_id.loc[r, 'author']}",
         key=f"browse_revision_{example_id}",
     )
-    st.code(text_diff(by_id.loc[choice, "old_value"], by_id.loc[choice, "new_value"]) or "(no change)", language="diff")
+    old, new = by_id.loc[choice, "old_value"], by_id.loc[choice, "new_value"]
+    turns = revision_diff(by_id.loc[choice, "field"], old, new)  # a conversation: per-turn changes
+    st.code(turns or text_diff(old, new) or "(no change)", language="diff")
     revert, original, _ = st.columns([1.2, 1.2, 3])
     revert.button(
         "Revert to this revision", key="browse_revert", on_click=revert_to, args=(example_id, int(choice), version)
@@ -417,6 +420,8 @@ def show_editor(example_id: int) -> None:
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:
         show_conflict(conflict)
+    if row.get("messages"):  # a conversation: every turn as a chat, edited turn by turn
+        conversation_editor(store, row, author(), on_saved=partial(open_example, example_id))
     edit_form(example_id, row)
     with st.expander("History", expanded=True):
         show_history(example_id, st.session_state[loaded_key(example_id)]["version"])

@@ -11,6 +11,7 @@ from curation.filters import ExampleFilter
 from curation.store import examples, revisions
 from ui import feedback
 from ui.actions import recent_actions
+from ui.conversation import show_conversation
 from ui.filters import filter_sidebar
 from ui.navigation import kept_tabs
 from ui.state import author, get_store
@@ -129,6 +130,9 @@ def show_row(row: dict[str, Any]) -> None:
         f"#{row['id']} · source: {row['source']} · origin: {row['origin']} · task: {row['task'] or '-'} · "
         f"tags: {', '.join(row['tags']) or '-'}"
     )
+    if row.get("messages"):  # a conversation: every turn, as a chat
+        show_conversation(row)
+        return
     for field in ("instruction", "input", "output"):
         if row[field] or field != "input":
             st.caption(field)

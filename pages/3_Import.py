@@ -27,10 +27,11 @@ def upload_key() -> str:
 
 
 HELP = {
-    "alpaca": "JSON array of {instruction, input, output} objects.",
+    "alpaca": "JSON array of {instruction, input, output} objects (an array of chats is read as messages).",
     "selfinstruct-seed": "JSONL, one task per line with a list of instances -> one row per instance.",
     "jsonl": "JSONL, one {instruction, input, output} object per line (Self-Instruct style).",
-    "messages": "JSONL with OpenAI `messages` or ShareGPT `conversations`; multi-turn chats are kept.",
+    "messages": "JSON array or JSONL of chats: OpenAI `messages` (tool_calls, tool turns, reasoning) or ShareGPT "
+    "`conversations` (function_call / observation turns, `system` and `tools` fields); every turn is kept.",
     "csv": "CSV with a header row; map its columns below.",
     "parquet": "Parquet table; map its columns below.",
     "flan-cot-tsv": "TSV: question, answer, rationale (literal \\n for line breaks).",

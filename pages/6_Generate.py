@@ -23,6 +23,7 @@ from ui import jobs as ui_jobs
 from ui.charts import ranked_bars
 from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
+from ui.selfchat import self_chat_section
 from ui.state import author, get_runner, get_store
 from ui.text import inert
 
@@ -360,8 +361,8 @@ if job is None:
     st.caption("No generation runs yet.")
 else:
     progress_section(job)
-review_tab, drops_tab, ratings_tab, evol_tab = kept_tabs(
-    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct"], "generate_tab"
+review_tab, drops_tab, ratings_tab, evol_tab, chat_tab = kept_tabs(
+    ["Review generated tasks", "Dropped candidates", "Quality ratings", "Evol-Instruct", "Self-chat"], "generate_tab"
 )
 with review_tab:
     review_section(job)
@@ -372,3 +373,5 @@ with ratings_tab:
     judge.ratings_section(store, runner, flash, author())
 with evol_tab:
     judge.evol_section(store, runner, flash)
+with chat_tab:
+    self_chat_section(store, runner, flash)

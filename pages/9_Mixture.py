@@ -193,10 +193,29 @@ def preview_section(plan: mixture.MixturePlan) -> None:
         share=plan.groups["share"].map("{:.1%}".format), epochs=plan.groups["epochs"].map("{:.2f}".format)
     )
     st.dataframe(
-        table[["group", "before", "heldout", "after", "share", "epochs", "weight", "warning"]],
+        table[
+            [
+                "group",
+                "before",
+                "heldout",
+                "after",
+                "turns",
+                "replies",
+                "tokens",
+                "share",
+                "epochs",
+                "weight",
+                "warning",
+            ]
+        ],
         hide_index=True,
         width="stretch",
         key="mix_table",
+        column_config={
+            "turns": st.column_config.NumberColumn("turns", help="Chat turns in the rows taken (a plain row: 2)"),
+            "replies": st.column_config.NumberColumn("replies", help="Assistant turns taken (each one trains)"),
+            "tokens": st.column_config.NumberColumn("≈ tokens", help="Text characters / 4 of the rows taken"),
+        },
     )
     takes = plan.format_takes()
     if not takes.empty:

@@ -63,7 +63,7 @@ def ratings_section(store: Store, runner: JobRunner, flash: Flash, author: str) 
     known = ratings_table.rubrics(store)
     rubric = st.text_input("Rubric name", value="accuracy", key="judge_rubric").strip() or "accuracy"
     prompt = st.text_area(
-        "Rubric prompt ({instruction}, {input}, {output})",
+        "Rubric prompt ({instruction}, {input}, {output}; or {conversation}: every turn of a chat)",
         value=known.get(rubric, ratings.DEFAULT_RUBRIC),
         height=220,
         key=f"judge_prompt_{rubric}",

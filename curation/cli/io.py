@@ -104,7 +104,8 @@ def export_cmd(
     task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out (and its manifest) if they exist.")] = False,
 ) -> None:
-    """Export rows (default: approved) as Alpaca JSON, messages JSONL or Parquet, with a manifest beside the file."""
+    """Export rows (default: approved) as Alpaca JSON, OpenAI messages JSONL, ShareGPT JSON (+ dataset_info.json) or
+    Parquet, with a manifest beside the file."""
     if fmt not in export.EXPORT_FORMATS:
         raise typer.BadParameter(
             f"must be one of {', '.join(export.EXPORT_FORMATS)}; got {fmt!r}", param_hint="--format"

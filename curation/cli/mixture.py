@@ -42,7 +42,10 @@ def preview_cmd(
         "total": plan.total,
         "heldout": plan.heldout_total,
         "cot_share": round(plan.cot_share, 6),
-        "groups": plan.manifest_groups(),
+        "groups": [
+            g | {k: int(v) for k, v in zip(("turns", "replies", "tokens"), sizes, strict=True)}
+            for g, sizes in zip(plan.manifest_groups(), plan.groups[["turns", "replies", "tokens"]].values, strict=True)
+        ],
         "heldout_overlap": plan.overlap,
         "cot_formats": plan.format_takes().to_dict("records"),
         "warnings": plan.warnings,
@@ -58,7 +61,9 @@ def preview_cmd(
             f"{plan.overlap['instructions']} instructions, {plan.overlap['tasks']} tasks"
         )
     rows = [g | {"share": f"{g['share']:.1%}", "epochs": f"{g['epochs']:.2f}"} for g in data["groups"]]
-    echo_table(rows, ["group", "before", "heldout", "after", "share", "epochs", "warning"])
+    echo_table(
+        rows, ["group", "before", "heldout", "after", "turns", "replies", "tokens", "share", "epochs", "warning"]
+    )
     if data["cot_formats"]:
         typer.echo("CoT rows per target format (cot: rationale + answer, direct: answer, think: <think> + answer):")
         echo_table(data["cot_formats"], ["group", "format", "take"])

@@ -26,7 +26,7 @@ MODES = ("pairs", "greedy")
 DEFAULT_THRESHOLDS = {"rouge": 0.7, "embedding": 0.9}
 HISTOGRAM_SAMPLE = {"rouge": 300, "embedding": 500}
 HISTOGRAM_BINS = 50
-ROW_COLUMNS = ("id", "instruction", "input", "output", "status", "origin", "created_at", "source_row")
+ROW_COLUMNS = ("id", "instruction", "input", "output", "messages", "status", "origin", "created_at", "source_row")
 
 
 def default_rule(mode: str) -> str:

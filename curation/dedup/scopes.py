@@ -1,20 +1,36 @@
-"""Which text of an example is compared: the instruction, instruction + input, or everything."""
+"""Which text of an example is compared: the instruction, instruction + input, everything, or for conversations the
+first user turn, all user turns, or the whole conversation (tool calls included).
+
+A row without `messages` counts as a one-exchange chat (instruction + input as the user turn, output as the reply),
+so a plain row and a chat that says the same thing are compared alike.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pandas as pd
+
+from curation.io import chat
+from curation.io.export import conversation
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "instruction": ("instruction",),
     "instruction_input": ("instruction", "input"),
     "full": ("instruction", "input", "output"),
+    "first_user": ("instruction", "input", "output", "messages"),
+    "user_turns": ("instruction", "input", "output", "messages"),
+    "conversation": ("instruction", "input", "output", "messages"),
 }
+CHAT_SCOPES = ("first_user", "user_turns", "conversation")
 SCOPE_LABELS = {
     "instruction": "instruction only",
     "instruction_input": "instruction + input",
     "full": "instruction + input + output",
+    "first_user": "chat: first user turn",
+    "user_turns": "chat: all user turns",
+    "conversation": "chat: whole conversation",
 }
 
 
@@ -23,9 +39,22 @@ def check_scope(scope: str) -> None:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
 
 
+def _chat_text(row: dict[str, Any], scope: str) -> str:
+    turns = conversation({k: "" if v is None or v != v else v for k, v in row.items()})
+    if scope == "first_user":
+        return chat.user_texts(turns)[0]
+    if scope == "user_turns":
+        return "\n".join(chat.user_texts(turns))
+    return chat.whole_text(turns)
+
+
 def scope_texts(rows: pd.DataFrame, scope: str) -> list[str]:
-    """The compared text of each row: the scope's non-empty fields joined by a newline."""
+    """The compared text of each row: the scope's non-empty fields joined by a newline, or the chat text."""
     check_scope(scope)
+    if scope in CHAT_SCOPES:
+        frame = rows.reindex(columns=list(SCOPES[scope]))
+        frame["messages"] = frame["messages"].astype(object).where(frame["messages"].notna(), None)
+        return [_chat_text(row, scope) for row in frame.to_dict("records")]
     fields = [rows[f].fillna("").astype(str) if f in rows else pd.Series("", index=rows.index) for f in SCOPES[scope]]
     return ["\n".join(part for part in parts if part) for parts in zip(*fields, strict=True)]
 

@@ -47,13 +47,30 @@ def _messages(value: Any) -> list[dict[str, str]] | None:
         return None
     if isinstance(value, str):
         value = json.loads(value)
-    return [{"role": str(m["role"]), "content": _with_reasoning(m)} for m in value] or None
+    return [{"role": str(m["role"]), "content": _with_tool_calls(m)} for m in value] or None
 
 
 def _with_reasoning(turn: dict[str, Any]) -> str:
     """A turn's content, with its `reasoning_content` (if any) in front as a <think> block so it is trained on."""
     reasoning = turn.get("reasoning_content")
     return f"<think>\n{reasoning}\n</think>\n\n{turn['content']}" if reasoning else str(turn["content"])
+
+
+def _with_tool_calls(turn: dict[str, Any]) -> str:
+    """The turn's text, with each tool call after it as a `<tool_call>` JSON block (Hermes / Qwen style), so an
+    assistant turn that calls tools trains on the calls; chat templates differ in whether they render tool_calls."""
+    calls = turn.get("tool_calls") or []
+    if isinstance(calls, str):  # a snapshot keeps them as JSON text
+        calls = json.loads(calls) or []
+    blocks = []
+    for call in calls:
+        function = call["function"]
+        arguments = function["arguments"]
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+        body = json.dumps({"name": function["name"], "arguments": arguments}, ensure_ascii=False)
+        blocks.append(f"<tool_call>\n{body}\n</tool_call>")
+    text = _with_reasoning(turn)
+    return "\n".join([text, *blocks]) if text and blocks else text or "\n".join(blocks)
 
 
 def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
@@ -100,6 +117,8 @@ def _alpaca_pieces(row: dict[str, Any], messages: list[dict[str, str]], eos: str
     for message in messages:
         if message["role"] == "user":
             pending.append(message["content"])
+        elif message["role"] == "tool":  # a tool result is context for the next reply, never trained on
+            pending.append(f"Tool result:\n{message['content']}")
         elif message["role"] == "assistant":
             user = "\n".join(pending)
             if pieces:

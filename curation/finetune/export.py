@@ -17,6 +17,7 @@ SHAREGPT_TAGS = {
     "user_tag": "user",
     "assistant_tag": "assistant",
     "system_tag": "system",
+    "observation_tag": "tool",  # tool results (tool calls are in the assistant text as <tool_call> blocks)
 }
 
 

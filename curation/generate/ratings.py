@@ -14,12 +14,14 @@ from curation import config
 from curation.filters import ExampleFilter
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
 from curation.generate.llm import LLM
+from curation.io import chat
+from curation.io.export import conversation
 from curation.jobs import JobContext, JobFn
 from curation.store import Store, examples, revisions
 from curation.store import ratings as ratings_table
 
 JOB_KIND = "rating"
-PLACEHOLDERS = ("{instruction}", "{input}", "{output}")
+PLACEHOLDERS = ("{instruction}", "{input}", "{output}", "{conversation}")
 DEFAULT_RUBRIC_NAME = "accuracy"
 DEFAULT_RUBRIC = """You are rating the quality of one example of an instruction-tuning dataset.
 
@@ -32,7 +34,15 @@ Rate how accurately and helpfully the response follows the instruction and the i
 Score: <a number from 1 to 5>
 Reason: <one sentence>"""
 _SCORE = re.compile(r"score\s*[:=]?\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"\{(instruction|input|output)\}")
+_PLACEHOLDER = re.compile(r"\{(instruction|input|output|conversation)\}")
+CONVERSATION_RUBRIC = """You are rating the quality of one conversation of an instruction-tuning dataset.
+
+{conversation}
+
+Rate how accurately and helpfully the assistant answers every user turn (and uses the tools, if any), on a scale of
+1 to 5 (5: every reply correct and helpful; 1: wrong, unhelpful or unrelated). Answer in exactly this form:
+Score: <a number from 1 to 5>
+Reason: <one sentence>"""
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -53,15 +63,26 @@ class RatingConfig:
         if not self.rubric.strip():
             raise ValueError("rubric name is empty; give the rubric a short name, e.g. accuracy")
         missing = [p for p in ("{instruction}", "{output}") if p not in self.prompt]
-        if missing:
-            raise ValueError(f"rubric prompt must contain {' and '.join(missing)} (placeholders: {PLACEHOLDERS})")
+        if missing and "{conversation}" not in self.prompt:
+            raise ValueError(
+                f"rubric prompt must contain {' and '.join(missing)}, or {{conversation}} for the whole chat "
+                f"(placeholders: {', '.join(PLACEHOLDERS)})"
+            )
         if self.min_score >= self.max_score:
             raise ValueError(f"min_score must be below max_score; got {self.min_score}, {self.max_score}")
 
 
 def render(prompt: str, row: dict[str, Any]) -> str:
-    """The rubric with the row's fields in place (plain replacement: braces in the text stay as they are)."""
-    return _PLACEHOLDER.sub(lambda m: str(row.get(m.group(1)) or ""), prompt)
+    """The rubric with the row's fields in place (plain replacement: braces in the text stay as they are);
+    {conversation} is every turn of the row (a plain row: its instruction + input and output) as role: text lines."""
+
+    def value(name: str) -> str:
+        if name == "conversation":
+            turns = conversation({k: "" if v is None or v != v else v for k, v in row.items()})
+            return chat.whole_text(turns)
+        return str(row.get(name) or "")
+
+    return _PLACEHOLDER.sub(lambda m: value(m.group(1)), prompt)
 
 
 def parse_rating(text: str, cfg: RatingConfig) -> tuple[float | None, str]:

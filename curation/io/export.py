@@ -1,4 +1,10 @@
-"""Export the rows matching a filter as Alpaca JSON, `messages` JSONL or Parquet, each with a manifest.
+"""Export the rows matching a filter as Alpaca JSON, OpenAI `messages` JSONL, ShareGPT JSON or Parquet, each with a
+manifest.
+
+Conversations keep their tool calls, tool results, reasoning and tools (see `curation.io.chat`), and a chat row's
+fields that the importer kept in meta come back as row fields, so import -> export -> import gives the same rows.
+A ShareGPT export also adds its entry to `dataset_info.json` in the same folder (LLaMA-Factory's registry:
+`formatting: sharegpt`, columns messages / system / tools, the from/value tags).
 
 Every format is readable by `datasets.load_dataset("json" | "parquet", data_files=...)`. The manifest
 (`<file>.manifest.json`) records row count, filter, time, the file's sha256 and a format-independent
@@ -20,12 +26,45 @@ import pandas as pd
 
 from curation import config, files
 from curation.filters import ExampleFilter
+from curation.io import chat
+from curation.io.reasoning import reasoning_fields
 from curation.store import Store, examples, team
 
-EXPORT_FORMATS = ("alpaca", "messages", "parquet")
-EXTENSIONS = {"alpaca": ".json", "messages": ".jsonl", "parquet": ".parquet"}
-MIME_TYPES = {"alpaca": "application/json", "messages": "application/jsonl", "parquet": "application/octet-stream"}
-_COLUMNS = ("id", "origin", "status", "instruction", "input", "output", "messages", "task", "task_cluster", "format")
+EXPORT_FORMATS = ("alpaca", "messages", "sharegpt", "parquet")
+EXTENSIONS = {"alpaca": ".json", "messages": ".jsonl", "sharegpt": ".json", "parquet": ".parquet"}
+MIME_TYPES = {
+    "alpaca": "application/json",
+    "messages": "application/jsonl",
+    "sharegpt": "application/json",
+    "parquet": "application/octet-stream",
+}
+_COLUMNS = (
+    "id",
+    "origin",
+    "status",
+    "instruction",
+    "input",
+    "output",
+    "messages",
+    "tools",
+    "meta",
+    "task",
+    "task_cluster",
+    "format",
+)
+SHAREGPT_INFO = {
+    "formatting": "sharegpt",
+    "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+    "tags": {
+        "role_tag": "from",
+        "content_tag": "value",
+        "user_tag": "human",
+        "assistant_tag": "gpt",
+        "observation_tag": "observation",
+        "function_tag": "function_call",
+        "system_tag": "system",
+    },
+}
 Progress = Callable[[float, float, str], None]
 
 
@@ -62,8 +101,7 @@ def _user_text(row: dict[str, Any]) -> str:
 
 def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
     """The row as chat turns: a stored conversation with its first user/assistant turn set to the current text."""
-    stored = row.get("messages")
-    turns = [dict(t) for t in (json.loads(stored) if isinstance(stored, str) else stored or [])]
+    turns = [dict(t) for t in chat.parse_stored(row.get("messages")) or []]
     first_user = next((i for i, t in enumerate(turns) if t["role"] == "user"), None)
     if first_user is None:
         return [{"role": "user", "content": _user_text(row)}, {"role": "assistant", "content": row["output"]}]
@@ -76,16 +114,37 @@ def conversation(row: dict[str, Any]) -> list[dict[str, str]]:
     return turns
 
 
+def _json(value: Any) -> Any:
+    value = _none(value)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A chat row's own fields the importer kept in meta (not the ones it derived), to write back."""
+    meta, turns = _json(row.get("meta")), chat.parse_stored(row.get("messages"))
+    if not isinstance(meta, dict) or not turns:
+        return {}
+    _, answer, reply = chat.first_exchange(turns)
+    derived = reasoning_fields(answer, reply.get("reasoning_content"))  # what the importer adds to meta
+    return {k: v for k, v in meta.items() if k not in derived or derived[k] != v}
+
+
 def _record(row: dict[str, Any], fmt: str) -> dict[str, Any]:
     common = {
-        "id": int(row["id"]),
         "task": _none(row["task"]),
         "task_cluster": _none(row["task_cluster"]),
         "tags": list(row["tags"]),
     }
-    if fmt == "messages":
-        return {"messages": conversation(row), **common}
+    if fmt in ("messages", "sharegpt"):
+        fields = _row_fields(row)
+        write = chat.to_openai if fmt == "messages" else chat.to_sharegpt
+        return {"id": int(row["id"]), **fields, **write(conversation(row), _json(row.get("tools"))), **common}
+    common = {"id": int(row["id"]), **common}
     return {"instruction": row["instruction"], "input": row["input"], "output": row["output"], **common}
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -102,7 +161,12 @@ def render(frame: pd.DataFrame, fmt: str, progress: Progress | None = None) -> b
     _check_format(fmt)
     if fmt == "parquet":
         table = frame[["id", "instruction", "input", "output", "task", "task_cluster", "format", "origin", "status"]]
-        table = table.assign(source=frame["source"], tags=frame["tags"])
+        table = table.assign(
+            source=frame["source"],
+            tags=frame["tags"],
+            messages=[_json_text(conversation(r)) if _json(r["messages"]) else None for r in frame.to_dict("records")],
+            tools=[_json_text(_json(v)) for v in frame["tools"]],
+        )
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
         return buffer.getvalue()
@@ -112,7 +176,7 @@ def render(frame: pd.DataFrame, fmt: str, progress: Progress | None = None) -> b
         records.append(_record(row, fmt))
         if progress and (done % 5000 == 0 or done == len(rows)):
             progress(done, len(rows), f"{done:,} of {len(rows):,} rows")
-    if fmt == "alpaca":
+    if fmt in ("alpaca", "sharegpt"):
         return (json.dumps(records, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
@@ -182,7 +246,21 @@ def export(
     files.write_files(
         [(path, data), (manifest_file, text.encode("utf-8"))], overwrite=overwrite, databases=[store.path]
     )
+    if fmt == "sharegpt":
+        register_sharegpt(path, manifest["sha256"])
     return ExportResult(path, manifest_file, manifest)
+
+
+def register_sharegpt(path: Path, sha256: str) -> Path:
+    """Add (or replace) the export's entry in `dataset_info.json` beside it; other entries are kept."""
+    info_path = path.with_name("dataset_info.json")
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    if not isinstance(info, dict):
+        raise ValueError(f"{info_path} is not a JSON object; move it away to register the export")
+    info[path.stem] = {"file_name": path.name, "file_sha256": sha256, **SHAREGPT_INFO}
+    text = json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    files.write_file(info_path, text.encode("utf-8"), overwrite=True)
+    return info_path
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

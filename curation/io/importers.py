@@ -1,8 +1,9 @@
 """Parse instruction files into rows, validating everything before the store is touched.
 
 Formats: alpaca (JSON array), selfinstruct-seed (JSONL with instances), jsonl (generic, one object per line),
-messages (OpenAI `messages` or ShareGPT `conversations` JSONL; `reasoning_content` and `<think>` kept as
-`meta.rationale` / `meta.answer`), csv and parquet (with a column mapping),
+messages (OpenAI `messages` or ShareGPT `conversations`, JSON array or JSONL, with tool calls and tools: see
+`curation.io.chat`; `reasoning_content` and `<think>` kept as `meta.rationale` / `meta.answer`; an alpaca or jsonl
+file whose rows are conversations is read as messages), csv and parquet (with a column mapping),
 flan-cot-tsv (question, answer, rationale; literal `\\n` in fields). Every error names file, line and rule.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,25 +22,17 @@ from typing import Any
 import pandas as pd
 
 from curation import config
-from curation.io import tables
+from curation.io import chat, tables
 from curation.io.errors import MAX_ERRORS as MAX_ERRORS
 from curation.io.errors import InvalidInputError, Problems, decode_utf8
 from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
-from curation.io.reasoning import reasoning_fields, turn_reasoning
+from curation.io.reasoning import reasoning_fields
 from curation.store import Store
 from curation.store import examples as example_rows
 
+_SPACE = re.compile(r"[ \t\r\n\ufeff]*")
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
 MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
-_ROLE_ALIASES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "bot": "assistant",
-    "system": "system",
-    "model": "assistant",
-}
 
 
 class AlreadyImportedError(InvalidInputError):
@@ -242,68 +238,75 @@ def _parse_jsonl(text: str, builder: _RowBuilder, origin: str) -> None:
             _simple_row(line, row_no, record, builder, origin)
 
 
-def _conversation(line: At, record: dict, builder: _RowBuilder) -> list[dict[str, str]] | None:
-    turns = record.get("messages", record.get("conversations"))
-    if not isinstance(turns, list) or not turns:
-        builder.problems.add(line, "missing required field 'messages' (or ShareGPT 'conversations'): a list of turns")
-        return None
-    out = []
+def _chat_row(line: At, record: dict, builder: _RowBuilder, origin: str) -> None:
+    """One conversation row (OpenAI or ShareGPT layout); unknown fields go to meta, to be written back on export."""
+    try:
+        turns, tools = chat.read_conversation(record)
+    except chat.ChatError as err:
+        builder.problems.add(line, str(err))
+        return
     for index, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            builder.problems.add(line, f"messages[{index}] must be an object")
-            return None
-        role = _ROLE_ALIASES.get(str(turn.get("role", turn.get("from", ""))).lower())
-        content = turn.get("content", turn.get("value"))
-        if role is None or not isinstance(content, str):
-            builder.problems.add(line, f"messages[{index}] needs a role (user/assistant/system) and string content")
-            return None
-        if len(content.encode("utf-8", "surrogatepass")) > builder.max_bytes:
-            builder.problems.add(line, f"messages[{index}] content exceeds {builder.max_bytes:,} bytes")
-            return None
-        reasoning, error = turn_reasoning(turn)
-        if error:
-            builder.problems.add(line, f"messages[{index}] {error}")
-            return None
-        out.append({"role": role, "content": content} | ({"reasoning_content": reasoning} if reasoning else {}))
-    return out
+        size = len(turn["content"].encode("utf-8", "surrogatepass"))
+        if size > builder.max_bytes:
+            limit = builder.max_bytes
+            builder.problems.add(line, f"messages[{index}] content is {size:,} bytes; the limit is {limit:,}")
+            return
+    builder.check_id(line, record)
+    instruction, answer, reply = chat.first_exchange(turns)
+    meta = _extra(record, (*chat.ROW_KEYS, "task", "task_cluster", "tags"))
+    # a row's own field wins over the derived one (export writes back only what differs from the derivation)
+    meta |= {k: v for k, v in reasoning_fields(answer, reply.get("reasoning_content")).items() if k not in meta}
+    labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
+    tags = _tags(line, record, builder)
+    if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
+        return
+    builder.add(
+        {
+            "instruction": instruction,
+            "input": "",
+            "output": answer,
+            "messages": turns,
+            "tools": tools,
+            "source_row": line.row,
+            "origin": origin,
+            **labels,
+            "tags": tags,
+            "meta": meta or None,
+        }
+    )
+
+
+def _records(text: str, builder: _RowBuilder) -> Iterator[tuple[At, Any]]:
+    """Items of a JSON array file, or of a JSON Lines file (whichever the text is)."""
+    if text.startswith("[", _first_char(text)):
+        return json_array(text, builder.problems.add)
+    return json_lines(text, builder.problems.add)
 
 
 def _parse_messages(text: str, builder: _RowBuilder, origin: str) -> None:
-    for line, item in json_lines(text, builder.problems.add):
-        row_no = line.row
+    for line, item in _records(text, builder):
         record = _object(line, item, builder)
-        turns = record is not None and _conversation(line, record, builder)
-        if not turns:
-            continue
-        builder.check_id(line, record)
-        first_user = next((i for i, t in enumerate(turns) if t["role"] == "user"), None)
-        if first_user is None:
-            builder.problems.add(line, "conversation has no user turn")
-            continue
-        reply = next((t for t in turns[first_user + 1 :] if t["role"] == "assistant"), {})
-        answer = reply.get("content", "")
-        system = [t["content"] for t in turns if t["role"] == "system"]
-        meta = _extra(record, ("messages", "conversations", "task", "task_cluster", "tags")) | (
-            {"system": system[0]} if system else {}
-        )
-        meta |= reasoning_fields(answer, reply.get("reasoning_content"))
-        labels = {k: builder.label(line, record, k) for k in ("task", "task_cluster")}
-        tags = _tags(line, record, builder)
-        if tags is None or any(labels[k] is None and record.get(k) is not None for k in labels):
-            continue
-        builder.add(
-            {
-                "instruction": turns[first_user]["content"],
-                "input": "",
-                "output": answer,
-                "messages": turns,
-                "source_row": row_no,
-                "origin": origin,
-                **labels,
-                "tags": tags,
-                "meta": meta or None,
-            }
-        )
+        if record is not None:
+            _chat_row(line, record, builder, origin)
+
+
+def _first_char(text: str, start: int = 0) -> int:
+    """Index of the first non-whitespace character at or after `start` (no copy of a large text)."""
+    return _SPACE.match(text, start).end()
+
+
+def _looks_like_chat(text: str) -> bool:
+    """Whether the first record of a JSON array or JSON Lines text is a conversation (chat.is_chat_record)."""
+    start = _first_char(text)
+    try:
+        if text.startswith("[", start):
+            item, _ = json.JSONDecoder().raw_decode(text, _first_char(text, start + 1))
+        else:
+            end = text.find("\n", start)
+            item = json.loads(text[start : end if end >= 0 else len(text)])
+    except (ValueError, RecursionError):
+        return False
+    return chat.is_chat_record(item)
 
 
 def _parse_table(
@@ -330,12 +333,33 @@ def _parse_table(
         zip(renamed.to_dict("records"), frame[others].to_dict("records"), strict=True)
     ):
         record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
+        if _table_chat_row(At(lines[row_no] if lines else None, row_no), record, extra, builder, origin):
+            continue
         if "tags" in record:
             record["tags"] = tables.tag_list(record["tags"])
         _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin)
         if builder.rows and builder.rows[-1]["source_row"] == row_no:
             clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
             builder.rows[-1]["meta"] = clean or None
+
+
+def _table_chat_row(at: At, record: dict, extra: dict, builder: _RowBuilder, origin: str) -> bool:
+    """A table row with a `messages` column (JSON text, as the Parquet export writes it) is read as a conversation."""
+    if tables.is_missing(extra.get("messages")):
+        return False
+    fields = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
+    for key in ("messages", "tools"):
+        if isinstance(fields.get(key), str):
+            try:
+                fields[key] = json.loads(fields[key])
+            except ValueError as err:
+                builder.problems.add(at, f"column '{key}' is not valid JSON ({err})")
+                return True
+    labels = {k: v for k, v in record.items() if k in ("task", "task_cluster", "tags", "id")}
+    if "tags" in labels:
+        labels["tags"] = tables.tag_list(labels["tags"])
+    _chat_row(at, fields | labels, builder, origin)
+    return True
 
 
 def _parse_flan_tsv(text: str, builder: _RowBuilder, origin: str, task: str) -> None:
@@ -398,6 +422,8 @@ def parse(
         if fmt == "flan-cot-tsv":
             _parse_flan_tsv(text, builder, origin, Path(file_name).stem.removesuffix("_train"))
         else:
+            if fmt in ("alpaca", "jsonl") and _looks_like_chat(text):
+                fmt = "messages"  # a ShareGPT / OpenAI chat file named .json or .jsonl
             parser = {
                 "alpaca": _parse_alpaca,
                 "selfinstruct-seed": _parse_seed,

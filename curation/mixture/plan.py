@@ -378,12 +378,26 @@ def eligible_counts(store: Store, config: MixConfig) -> pd.DataFrame:
     return mixture_store.group_counts(store, config.group_by, config.example_filter(), config.heldout_rule())
 
 
+CHARS_PER_TOKEN = 4  # a rough English average; the real count depends on the tokenizer
+
+
+def add_sizes(plan: MixturePlan, sizes: pd.DataFrame) -> None:
+    """Expected turns, assistant turns and tokens (about chars / 4) per group after mixing: each group's
+    per-row averages over its trainable rows times the rows it takes (multi-turn chats weigh more than rows)."""
+    per_row = sizes.set_index("group")
+    rows = plan.groups["group"].map(per_row["rows"]).fillna(0)
+    for name, column, scale in (("turns", "turns", 1), ("replies", "replies", 1), ("tokens", "chars", CHARS_PER_TOKEN)):
+        mean = plan.groups["group"].map(per_row[column]).fillna(0) / rows.where(rows > 0)
+        plan.groups[name] = (plan.groups["after"] * mean.fillna(0) / scale).round().astype("int64")
+
+
 def preview(store: Store, config: MixConfig, counts: pd.DataFrame | None = None) -> MixturePlan:
     """Plan a mixture over the store's eligible rows (aggregates only; no row text leaves DuckDB).
 
     `counts` may be passed when already fetched with `eligible_counts` for the same grouping and filter.
     """
     plan = allocate(eligible_counts(store, config) if counts is None else counts, config)
+    add_sizes(plan, mixture_store.group_sizes(store, config.group_by, config.example_filter(), config.heldout_rule()))
     if config.heldout_clusters or config.heldout_fraction:
         plan.overlap = mixture_store.heldout_overlap(
             store, config.group_by, config.example_filter(), config.heldout_rule()

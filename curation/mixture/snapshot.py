@@ -52,7 +52,16 @@ _encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TEXT = ("instruction", "input", "output")
 _OPTIONAL_TEXT = ("source", "origin", "task", "task_cluster", "format")
-_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), ("reasoning_content", pa.string())])
+# tool_calls as JSON text (an assistant turn's calls), tool_call_id on a tool turn; both only where the turn has them.
+_MESSAGE = pa.struct(
+    [
+        ("role", pa.string()),
+        ("content", pa.string()),
+        ("reasoning_content", pa.string()),
+        ("tool_calls", pa.string()),
+        ("tool_call_id", pa.string()),
+    ]
+)
 SCHEMA = pa.schema(
     [
         ("id", pa.int64()),
@@ -86,8 +95,14 @@ def _messages(value: Any) -> list[dict[str, str]] | None:
     return [
         {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
         | ({"reasoning_content": str(m["reasoning_content"])} if m.get("reasoning_content") else {})
+        | ({"tool_calls": _calls_text(m["tool_calls"])} if m.get("tool_calls") else {})
+        | ({"tool_call_id": str(m["tool_call_id"])} if m.get("tool_call_id") else {})
         for m in value
     ]
+
+
+def _calls_text(calls: Any) -> str:
+    return calls if isinstance(calls, str) else json.dumps(calls, ensure_ascii=False)
 
 
 def _optional(value: Any) -> str | None:

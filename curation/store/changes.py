@@ -18,7 +18,19 @@ from curation.filters import STATUSES
 from curation.store import team
 from curation.store.core import Store, quote_ident
 
-FIELDS = ("instruction", "input", "output", "task", "task_cluster", "template_id", "format", "status", "status_reason")
+FIELDS = (
+    "instruction",
+    "input",
+    "output",
+    "messages",
+    "tools",
+    "task",
+    "task_cluster",
+    "template_id",
+    "format",
+    "status",
+    "status_reason",
+)
 TAG_PREFIX = "tag:"
 MANUAL_META = json.dumps({"source": "manual"})
 SHOWN_IDS = 5

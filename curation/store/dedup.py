@@ -178,7 +178,8 @@ def cluster_members(store: Store, run_id: int, cluster: int) -> pd.DataFrame:
     """Members of one cluster with their current text, status and origin; kept row first."""
     return store.query_df(
         "SELECT m.example_id AS id, m.keep, m.split, m.accepted, m.blocked_by, m.score, e.instruction, e.input, "
-        "e.output, e.status, e.origin, e.source_row, s.name AS source, e.created_at FROM dedup_members m "
+        "e.output, CAST(e.messages AS VARCHAR) AS messages, e.status, e.origin, e.source_row, s.name AS source, "
+        "e.created_at FROM dedup_members m "
         "JOIN examples e ON e.id = m.example_id JOIN sources s ON s.id = e.source_id "
         "WHERE m.run_id = ? AND m.cluster = ? ORDER BY m.keep DESC, m.split, m.example_id",
         [int(run_id), int(cluster)],

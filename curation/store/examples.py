@@ -20,6 +20,7 @@ EXAMPLE_COLUMNS = (
     "input",
     "output",
     "messages",
+    "tools",
     "task",
     "task_cluster",
     "template_id",
@@ -184,7 +185,7 @@ def get(store: Store, example_id: int) -> dict[str, Any] | None:
         return None
     row = rows[0]
     row["tags"] = tags_of(store, example_id)
-    for key in ("provenance", "meta", "messages"):
+    for key in ("provenance", "meta", "messages", "tools"):
         if isinstance(row.get(key), str):
             row[key] = json.loads(row[key])
     return row
@@ -353,7 +354,7 @@ def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
         frame["source_row"] = range(len(frame))
     frame["origin"] = frame["origin"].fillna("imported") if "origin" in frame else "imported"
     frame["status"] = frame["status"].fillna("pending") if "status" in frame else "pending"
-    for col in ("messages", "provenance", "meta"):
+    for col in ("messages", "tools", "provenance", "meta"):
         if col in frame:
             frame[col] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in frame[col]]
     tags = rows["tags"].tolist() if "tags" in rows else [None] * len(frame)

@@ -98,6 +98,27 @@ def group_counts(store: Store, group_by: str, flt: ExampleFilter, heldout: HeldO
     return frame.astype({"group": str, "cot": bool, "held": bool, "count": "int64"})
 
 
+# A row without messages is one exchange (a user turn and a reply); text is every turn's content and reasoning.
+_TURNS = "coalesce(json_array_length(e.messages), 2)"
+_REPLIES = "coalesce(len(list_filter(json_extract_string(e.messages, '$[*].role'), lambda r: r = 'assistant')), 1)"
+_CHARS = (
+    "coalesce(list_sum(list_transform(json_extract_string(e.messages, '$[*].content'), lambda c: length(c))) + "
+    "coalesce(list_sum(list_transform(json_extract_string(e.messages, '$[*].reasoning_content'), "
+    "lambda c: coalesce(length(c), 0))), 0), length(e.instruction) + length(e.input) + length(e.output))"
+)
+
+
+def group_sizes(store: Store, group_by: str, flt: ExampleFilter, heldout: HeldOutRule) -> pd.DataFrame:
+    """Per group of trainable (not held-out) eligible rows: rows, turns, assistant turns and text characters."""
+    sql, params = _member_sql(group_by, flt, heldout)
+    frame = store.query_df(
+        f'SELECT m."group", count(*) AS rows, sum({_TURNS}) AS turns, sum({_REPLIES}) AS replies, '
+        f"sum({_CHARS}) AS chars FROM ({sql}) m JOIN examples e ON e.id = m.id WHERE NOT m.held GROUP BY 1",
+        params,
+    )
+    return frame.astype({"group": str, "rows": "int64", "turns": "int64", "replies": "int64", "chars": "int64"})
+
+
 def member_ids(store: Store, group_by: str, flt: ExampleFilter, heldout: HeldOutRule) -> pd.DataFrame:
     """Every eligible row's id with its group, cot flag, held-out flag and instruction / task keys, by id."""
     sql, params = _member_sql(group_by, flt, heldout)

@@ -122,3 +122,28 @@ def test_mixture_config_filters_by_rating(make_store) -> None:
     config = MixConfig(filter={"rating_rubric": "accuracy", "min_rating": 4})
     assert preview(store, config).total == int((scores["score"] >= 4).sum()) > 0
     assert preview(store, MixConfig()).total == len(ROWS)
+
+
+def test_a_conversation_rubric_shows_the_judge_every_turn(store) -> None:
+    from curation.generate import ratings
+    from curation.io import importers
+
+    turns = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "4 C"},
+        {"role": "assistant", "content": "4 C."},
+        {"role": "user", "content": "Thanks!"},
+        {"role": "assistant", "content": "You are welcome."},
+    ]  # fmt: skip
+    importers.import_bytes(store, (json.dumps({"messages": turns}) + "\n").encode(), "c.jsonl", "messages")
+    llm = FakeLLM(responses=["Score: 4\nReason: fine."])
+    result = _rate(store, 1, llm=llm, rubric="chat", prompt=ratings.CONVERSATION_RUBRIC)
+    assert (result["rated"], ratings_table.ratings(store, "chat")["score"].tolist()) == (1, [4.0])
+    shown = (
+        'user: Weather in Oslo?\nassistant: \ncall: weather({"city": "Oslo"})\ntool: 4 C\nassistant: 4 C.\n'
+        "user: Thanks!\nassistant: You are welcome."
+    )
+    assert shown in llm.prompts[0]
+    assert render("{conversation}", {"instruction": "Q", "input": "", "output": "A"}) == "user: Q\nassistant: A"

@@ -73,7 +73,10 @@ def test_export_defaults_to_approved_rows(tmp_path: Path, alpaca_file: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["export", "--format", "xml"], "Invalid value for --format: must be one of alpaca, messages, parquet"),
+        (
+            ["export", "--format", "xml"],
+            "Invalid value for --format: must be one of alpaca, messages, sharegpt, parquet",
+        ),
         (["export", "--status", "done"], "Invalid value for --status: must be among pending, approved"),
         (["export", "--origin", "web"], "Invalid value for --origin"),
         (["import", "FILE", "--format", "yaml"], "Invalid value for --format: must be one of alpaca"),

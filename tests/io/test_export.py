@@ -33,7 +33,7 @@ CHATS = [
     },
 ]
 KEYS = ("instruction", "input", "output", "task", "task_cluster", "tags", "messages")
-IMPORT_FORMAT = {"alpaca": "alpaca", "messages": "messages", "parquet": "parquet"}
+IMPORT_FORMAT = {"alpaca": "alpaca", "messages": "messages", "sharegpt": "messages", "parquet": "parquet"}
 
 
 def rows_of(store: Store) -> list[dict]:
@@ -57,6 +57,8 @@ def filled(tmp_path: Path, name: str, data: bytes, fmt: str) -> Store:
         ("alpaca", "alpaca", json.dumps(ALPACA).encode()),
         ("parquet", "alpaca", json.dumps(ALPACA).encode()),
         ("messages", "messages", "".join(json.dumps(c) + "\n" for c in CHATS).encode()),
+        ("sharegpt", "messages", "".join(json.dumps(c) + "\n" for c in CHATS).encode()),
+        ("parquet", "messages", "".join(json.dumps(c) + "\n" for c in CHATS).encode()),
     ],
 )
 def test_import_export_import_gives_the_same_rows(tmp_path: Path, fmt: str, source_format: str, data: bytes) -> None:
@@ -134,6 +136,8 @@ def test_datasets_load_dataset_reads_each_format(make_store, tmp_path: Path, fmt
     assert ds.num_rows == 3
     if fmt == "messages":
         assert ds[2]["messages"][0] == {"role": "user", "content": 'Quote: "hi" <b>&</b>\n\nünïcode ✓'}
+    elif fmt == "sharegpt":
+        assert ds[2]["conversations"][0] == {"from": "human", "value": 'Quote: "hi" <b>&</b>\n\nünïcode ✓'}
     else:
         assert list(ds["output"]) == ["3", "chat", "line 1\nline 2"]
         assert list(ds["tags"]) == [["easy", "math"], [], ["odd"]]  # tags come out sorted
@@ -216,3 +220,21 @@ def test_cli_export_refuses_the_database_and_existing_files(tmp_path: Path) -> N
     assert forced.exit_code == 0, forced.output
     assert len(json.loads(out.read_text())) == 3
     assert db.read_bytes() == before  # a read-only open: not even a job row is written
+
+
+def test_sharegpt_export_registers_itself_in_dataset_info(tmp_path: Path) -> None:
+    rows = [{"messages": CHATS[1]["messages"], "tools": [{"name": "f", "parameters": {}}]}]
+    store = filled(tmp_path, "chats", "".join(json.dumps(r) + "\n" for r in rows).encode(), "messages")
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "o.json"}}))
+    result = export.export(store, ExampleFilter(), "sharegpt", tmp_path / "mine.json")
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    assert info["other"] == {"file_name": "o.json"}  # earlier entries are kept
+    assert info["mine"]["file_name"] == "mine.json"
+    assert info["mine"]["formatting"] == "sharegpt"
+    assert info["mine"]["columns"] == {"messages": "conversations", "system": "system", "tools": "tools"}
+    assert info["mine"]["tags"]["function_tag"] == "function_call"
+    (record,) = json.loads(result.path.read_text())
+    assert record["system"] == "Be brief."
+    assert [t["from"] for t in record["conversations"]] == ["human", "gpt", "human", "gpt"]
+    assert json.loads(record["tools"]) == [{"name": "f", "parameters": {}}]
+    store.close()

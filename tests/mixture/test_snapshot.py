@@ -71,7 +71,9 @@ def test_write_creates_every_file_and_the_hash_covers_both_jsonl(tmp_path: Path)
     assert "é" in (folder / "train.jsonl").read_text(encoding="utf-8")  # ensure_ascii=False
     table = pq.read_table(folder / "train.parquet")
     assert table.column_names == list(snapshot.ROW_FIELDS)
-    assert table.column("messages").to_pylist()[1] == [{"role": "user", "content": "hi", "reasoning_content": None}]
+    assert table.column("messages").to_pylist()[1] == [
+        {"role": "user", "content": "hi", "reasoning_content": None, "tool_calls": None, "tool_call_id": None}
+    ]
 
 
 def test_jsonl_lines_are_canonical_json_for_awkward_text(tmp_path: Path) -> None:
@@ -144,3 +146,23 @@ def test_list_newest_first_and_bad_inputs(tmp_path: Path) -> None:
         snapshot.write_snapshot(_rows(), pd.DataFrame(), _manifest(name="../evil"), tmp_path)
     with pytest.raises(ValueError, match="group"):
         snapshot.write_snapshot(_rows().drop(columns="group"), pd.DataFrame(), _manifest(), tmp_path)
+
+
+def test_a_tool_call_conversation_keeps_its_calls_and_result_ids(tmp_path: Path) -> None:
+    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": [1, {"y": "é"}]}'}}]
+    turns = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        {"role": "assistant", "content": "a"},
+    ]
+    rows = _rows(1)
+    rows["messages"] = [json.dumps(turns)]
+    folder = snapshot.write_snapshot(rows, _rows(0), _manifest(), tmp_path)
+    train, _, _ = snapshot.load_snapshot(folder)
+    stored = train["messages"].iloc[0]
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert json.loads(stored[1]["tool_calls"]) == calls
+    assert stored[2] == {"role": "tool", "content": "r", "tool_call_id": "c1"}
+    table = pq.read_table(folder / "train.parquet")
+    assert table.column("messages").to_pylist()[0][2]["tool_call_id"] == "c1"
