@@ -225,3 +225,22 @@ def summary(store: Store, action_id: int) -> str:
             total = len(ids)
         parts.append(f"{what} {row_list(ids, total)}")
     return "; ".join(parts) or "no change"
+
+
+def differing(store: Store, frame: pd.DataFrame) -> set[tuple[int, str]]:
+    """The (example_id, field) pairs of a changes frame whose new_value differs from the row's present value."""
+    if frame.empty:
+        return set()
+    found: set[tuple[int, str]] = set()
+    data = frame[["example_id", "field", "new_value"]].astype({"example_id": "int64", "field": object})
+    with store.registered("_differing", data) as cur:
+        for name in data["field"].unique():
+            check_field(name)
+            now, params = value_sql(name)
+            rows = cur.execute(
+                f"SELECT c.example_id FROM _differing c JOIN examples e ON e.id = c.example_id "
+                f"WHERE c.field = ? AND {now} IS DISTINCT FROM c.new_value",
+                [name, *params],
+            ).fetchall()
+            found |= {(int(r[0]), name) for r in rows}
+    return found

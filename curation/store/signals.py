@@ -34,13 +34,16 @@ class Scored:
     evidence: dict[str, Any] | list[Any] | None = None
 
 
-def _pending(name: str, variant: str) -> tuple[str, list[Any]]:
-    """Join and condition for rows without a current signal (never scored, or edited since); `?` first is rescore."""
-    join = "LEFT JOIN signals s ON s.example_id = e.id AND s.name = ? AND s.variant = ?"
-    return join, [name, variant]
+def _stale(name: str, variant: str, rescore: bool) -> tuple[str, list[Any]]:
+    """Condition on `examples e` for rows without a current signal (never scored, or edited since); all with rescore.
 
-
-_STALE = "(? OR s.example_id IS NULL OR s.example_version <> e.version)"
+    NOT EXISTS, not a LEFT JOIN: duckdb 2.0 ignored the LIMIT of `LEFT JOIN ... WHERE s.x IS NULL OR ... LIMIT n`
+    (every row came back in one chunk)."""
+    return (
+        "(? OR NOT EXISTS (SELECT 1 FROM signals s WHERE s.example_id = e.id AND s.name = ? AND s.variant = ? "
+        "AND s.example_version = e.version))",
+        [bool(rescore), name, variant],
+    )
 
 
 # -- runs ------------------------------------------------------------------------------------------------------
@@ -126,9 +129,8 @@ def count_pending(
 ) -> int:
     """Rows matching the filter with no signal yet, or edited since scoring (all with rescore)."""
     where, params = examples.where_clause(flt or ExampleFilter())
-    join, jparams = _pending(name, variant)
-    sql = f"SELECT count(*) FROM examples e {join} WHERE {where} AND {_STALE}"
-    return int(store.query_value(sql, [*jparams, *params, bool(rescore)]))
+    stale, sparams = _stale(name, variant, rescore)
+    return int(store.query_value(f"SELECT count(*) FROM examples e WHERE {where} AND {stale}", [*params, *sparams]))
 
 
 def pending_rows(
@@ -144,9 +146,9 @@ def pending_rows(
     """The next chunk (by id, after `after_id`) of rows to score: id, instruction, input, output, messages, meta,
     version."""
     where, params = examples.where_clause(flt or ExampleFilter())
-    join, jparams = _pending(name, variant)
-    sql = f"SELECT {ROW_COLUMNS} FROM examples e {join} WHERE {where} AND e.id > ? AND {_STALE} ORDER BY e.id LIMIT ?"
-    return store.query_df(sql, [*jparams, *params, int(after_id), bool(rescore), int(limit)])
+    stale, sparams = _stale(name, variant, rescore)
+    sql = f"SELECT {ROW_COLUMNS} FROM examples e WHERE {where} AND e.id > ? AND {stale} ORDER BY e.id LIMIT ?"
+    return store.query_df(sql, [*params, int(after_id), *sparams, int(limit)])
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
@@ -239,3 +241,13 @@ def carry_forward(store: Store, action_id: int) -> int:
         )
         or 0
     )
+
+
+def run_ids(store: Store, name: str, variant: str, ids: Sequence[int]) -> list[int]:
+    """The runs whose signals the given rows hold (for an action's lineage)."""
+    rows = store.query_rows(
+        "SELECT DISTINCT run_id FROM signals WHERE name = ? AND variant = ? AND list_contains(?, example_id) "
+        "AND run_id IS NOT NULL ORDER BY 1",
+        [name, variant, [int(i) for i in ids]],
+    )
+    return [int(r[0]) for r in rows]
