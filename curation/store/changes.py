@@ -84,13 +84,15 @@ def apply_changes(
     description: str | None = None,
     params: dict | None = None,
     keep_empty: bool = False,
+    bump_version: bool = True,
 ) -> ActionResult:
     """Set (example_id, field, new_value) for many rows as one action; unchanged values are skipped.
 
     An optional `new_meta` column gives tag metadata exactly (undo, revert); then a tag whose value is the same
     but whose source or score differs is changed too. Without it, tags are written as manual. The action's
     description says what changed on which rows (`description`, if given, is its prefix). Returns the action
-    (None when nothing changed, unless `keep_empty`). Each changed row's version goes up by one.
+    (None when nothing changed, unless `keep_empty`). Each changed row's version goes up by one, unless
+    `bump_version` is False (the CoT auto-tagger: its tags must not turn an open editor's save into a conflict).
     """
     if changes.empty and not keep_empty:
         return ActionResult(None, 0, 0)
@@ -116,7 +118,7 @@ def apply_changes(
         if n_rev == 0 and not keep_empty:
             store.execute("DELETE FROM actions WHERE id = ?", [action_id])
             return ActionResult(None, 0, 0)
-        _apply_revisions(store, action_id)
+        _apply_revisions(store, action_id, bump_version)
         rows = int(
             store.query_value("SELECT count(DISTINCT example_id) FROM revisions WHERE action_id = ?", [action_id])
         )
@@ -156,7 +158,7 @@ def _record_revisions(cur: Any, action_id: int, fields: list[str], exact_meta: b
     return total
 
 
-def _apply_revisions(store: Store, action_id: int) -> None:
+def _apply_revisions(store: Store, action_id: int, bump_version: bool = True) -> None:
     fields = [r[0] for r in store.query_rows("SELECT DISTINCT field FROM revisions WHERE action_id = ?", [action_id])]
     for name in fields:
         if name.startswith(TAG_PREFIX):
@@ -181,6 +183,8 @@ def _apply_revisions(store: Store, action_id: int) -> None:
                 "WHERE r.action_id = ? AND r.field = ? AND r.example_id = examples.id",
                 [action_id, name],
             )
+    if not bump_version:
+        return
     store.execute(
         "UPDATE examples SET version = version + 1, updated_at = now() "
         "WHERE id IN (SELECT example_id FROM revisions WHERE action_id = ?)",

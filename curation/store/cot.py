@@ -117,10 +117,9 @@ def apply_threshold(store: Store, threshold: float, *, author: str | None = None
             kind=THRESHOLD_KIND,
             author=author or config.get("author"),
             description=f"CoT threshold {float(threshold):g}",
-            params={"threshold": float(threshold), "signal": SIGNAL},
+            params={"threshold": float(threshold), "signal": SIGNAL, "keep_version": True},
+            bump_version=False,
         )
-        if result.action_id is not None:
-            signals_store.carry_forward(store, result.action_id)
         auto = store.query_value("SELECT count(*) FROM example_tags WHERE tag = 'cot' AND source = 'auto'")
         protected = store.query_value(f"SELECT count(*) FROM ({PROTECTED})")
     return {"auto_tagged": int(auto), "protected": int(protected), "changed": result.rows,
