@@ -113,7 +113,7 @@ def all_operations() -> list[Operation]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
-BUILTIN: tuple[str, ...] = ()  # module names under curation.operations, imported on first use
+BUILTIN: tuple[str, ...] = ("judge",)  # module names under curation.operations, imported on first use
 
 
 def _load_builtin() -> None:

@@ -190,7 +190,7 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Rows that would change, per kind of change (e.g. 'rejected', '+tag:pii', 'edit:output')."""
-        return {str(k): int(v) for k, v in self.changes.groupby("change")["example_id"].nunique().items()}
+        return {str(k): int(v) for k, v in self.changes.groupby("change", sort=False)["example_id"].nunique().items()}
 
 
 def stored_signals(store: Store, name: str, variant: str, flt: ExampleFilter | None = None) -> tuple[list[Signal], int]:

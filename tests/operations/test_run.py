@@ -3,58 +3,15 @@ decisions applied as one undoable action."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
+from operation_support import ROWS, SizeOperation
 
 from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobRunner
-from curation.operations import base, run
+from curation.operations import run
 from curation.store import actions, examples, jobs_table, revisions, signals
-
-ROWS = [
-    {"instruction": "a", "output": "tiny"},
-    {"instruction": "b", "output": "a much longer answer here"},
-    {"instruction": "c", "output": "my secret is long enough"},
-    {"instruction": "d", "output": "ok"},
-]
-
-
-class _Size(base.Operation):
-    """Placeholder operation for these tests: score = output characters / 100, label short/long."""
-
-    name = "test-size"
-    title = "Output size"
-    description = "characters in the output"
-    defaults: Mapping[str, Any] = {"max_chars": 10, "redact": False, "unit": "chars"}
-    variant_param = "unit"
-
-    def score(self, rows: Sequence[base.RowText], params: Mapping[str, Any]) -> list[base.Signal]:
-        return [
-            base.Signal(
-                r.id,
-                len(r.output) / 100,
-                "long" if len(r.output) > params["max_chars"] else "short",
-                {"chars": len(r.output), "version": r.version},
-            )
-            for r in rows
-        ]
-
-    def decide(self, signals: Sequence[base.Signal], params: Mapping[str, Any]) -> list[base.Decision]:
-        out = []
-        for s in signals:
-            if s.label != "long":
-                continue
-            if params["redact"] and s.evidence.get("chars") == 24:  # row 3, "my secret ..."
-                out.append(base.Decision(s.id, "secret", edits={"output": "my [REDACTED] is long enough"}))
-            else:
-                out.append(base.Decision(s.id, f"over {params['max_chars']} chars", "rejected", add_tags=("long",)))
-        return out
-
-
-OP = base.register(_Size())
 
 
 def _stored(store) -> dict[int, tuple[float, str, int]]:
@@ -106,7 +63,7 @@ def test_a_handed_in_executor_gives_the_same_signals_and_a_job_reports_progress(
 
 
 def test_score_must_return_one_signal_per_row_in_order(make_store) -> None:
-    class _Broken(_Size):
+    class _Broken(SizeOperation):
         name = "test-broken"
 
         def score(self, rows, params):
