@@ -130,3 +130,21 @@ def test_rows_edited_since_scoring_are_left_out_of_decisions(make_store) -> None
     revisions.update_example(store, 2, {"instruction": "b2"}, expected_version=1, author="a")
     found = run.plan(store, "test-size")
     assert found.stale == 1 and set(found.changes["example_id"]) == {3}  # row 2 is left out until rescored
+
+
+def test_a_mixture_config_filters_by_signal(make_store, tmp_path) -> None:
+    from curation.mixture import plan as mixture
+    from curation.mixture.plan import MixConfig
+
+    store = make_store([{**r, "status": "approved"} for r in ROWS])
+    run.score_filtered(store, "test-size")
+    path = tmp_path / "mix.yaml"
+    path.write_text(
+        "name: short\ngroup_by: source\nfilter:\n  signals:\n    - {name: test-size, labels: [short]}\n",
+        encoding="utf-8",
+    )
+    config = MixConfig.from_yaml(path)
+    assert config.example_filter().signals == [{"name": "test-size", "labels": ["short"]}]
+    assert int(mixture.preview(store, config).groups["before"].sum()) == 2  # rows 1 and 4
+    with pytest.raises(ValueError, match="min must be <= max"):
+        MixConfig(filter={"signals": [{"name": "q", "min": 1, "max": 0}]})

@@ -56,3 +56,21 @@ def test_run_preview_apply_and_undo_an_operation() -> None:
     assert set(examples.fetch(store, None, ("status",))["status"]) == {"pending"}
     assert not at.exception
     store.close()
+
+
+def test_the_shared_sidebar_filters_browse_by_a_signal() -> None:
+    from curation.operations import run
+
+    store = Store(os.environ["INSTRUCT_CURATOR_DB"])
+    examples.add_examples(store, pd.DataFrame(ROWS), examples.SourceInfo(name="s", format="test"))
+    run.score_filtered(store, "test-size")
+    store.close()
+    at = AppTest.from_file(str(PAGE.parent / "1_Browse.py"), default_timeout=60).run()
+    assert at.dataframe[0].value["id"].tolist() == [1, 2, 3, 4]
+    at.selectbox(key="filter_w_signal").set_value("test-size@chars").run()
+    at.multiselect(key="filter_w_signal_labels").select("long").run()
+    assert at.dataframe[0].value["id"].tolist() == [2, 3]
+    at.multiselect(key="filter_w_signal_labels").unselect("long").run()
+    at.number_input(key="filter_w_signal_max").set_value(0.03).run()
+    assert at.dataframe[0].value["id"].tolist() == [4]
+    assert not at.exception
