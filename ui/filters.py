@@ -121,8 +121,6 @@ def _rating_widgets(store: Store) -> dict[str, Any]:
     return {"rating_rubric": rubric, "min_rating": min_rating, "max_rating": max_rating}
 
 
-
-
 def _signal_label(pair: str) -> str:
     name, _, variant = pair.partition("@")
     return f"{name} [{variant}]" if variant else name or "none (no signal filter)"
