@@ -256,8 +256,9 @@ def apply_decisions(
     flt: ExampleFilter | None = None,
     *,
     author: str | None = None,
+    kind: str = ACTION_KIND,
 ) -> tuple[Plan, ActionResult]:
-    """Apply what `plan` finds as one undoable action (kind ACTION_KIND); action_id is None when nothing changes."""
+    """Apply what `plan` finds as one undoable action (of `kind`); action_id is None when nothing changes."""
     with store.transaction():
         found = plan(store, operation, params, flt)
         action_params = {
@@ -271,7 +272,7 @@ def apply_decisions(
         result = changes.apply_changes(
             store,
             found.changes[["example_id", "field", "new_value", "new_meta"]],
-            kind=ACTION_KIND,
+            kind=kind,
             author=author or config.get("author"),
             description=f"{found.operation}{f' [{found.variant}]' if found.variant else ''}",
             params=action_params,

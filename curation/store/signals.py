@@ -251,3 +251,11 @@ def run_ids(store: Store, name: str, variant: str, ids: Sequence[int]) -> list[i
         [name, variant, [int(i) for i in ids]],
     )
     return [int(r[0]) for r in rows]
+
+
+def run_counts(store: Store, run_id: int) -> tuple[int, int]:
+    """(rows with a score, rows without one) that a run wrote and that still hold its result."""
+    row = store.query_rows("SELECT count(score), count(*) - count(score) FROM signals WHERE run_id = ?", [int(run_id)])[
+        0
+    ]
+    return int(row[0]), int(row[1])

@@ -13,8 +13,8 @@ from curation.generate.evol import EvolConfig, evol_job
 from curation.generate.fake_server import FakeOpenAIServer
 from curation.generate.llm import Completion, FakeLLM
 from curation.generate.openai_backend import OpenAIBackend
-from curation.generate.ratings import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.jobs import JobRunner
+from curation.operations.judge import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.store import examples, revisions
 from curation.store import ratings as ratings_table
 

@@ -6,9 +6,9 @@ import pytest
 
 from curation.filters import ExampleFilter
 from curation.generate.llm import FakeLLM
-from curation.generate.ratings import RatingConfig, rating_job
 from curation.jobs import JobRunner
 from curation.operations import base, run
+from curation.operations.judge import RatingConfig, rating_job
 from curation.store import actions, examples, ratings
 
 ROWS = [{"instruction": f"Question {i}?", "output": f"Answer number {i} " * (i % 4 + 1)} for i in range(12)]
