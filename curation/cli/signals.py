@@ -154,7 +154,9 @@ def run_cmd(
 def show_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Signal name.")],
-    variant: Annotated[str, typer.Option(help="Variant (rubric, eval run ...); default: the only one, or ''.")] = "",
+    variant: Annotated[
+        str | None, typer.Option(help="Variant (rubric, eval run ...); default: the only one, or ''.")
+    ] = None,
     status: StatusOpt = None,
     source: SourceOpt = None,
     tag: TagOpt = None,
@@ -164,6 +166,9 @@ def show_cmd(
     """Stored results of a signal: one row per scored example (id, score, label, evidence, version, run_id)."""
     store = open_store(ctx, read_only=True)
     flt = _filter(status, source, tag, ids, None, None)
+    if variant is None:
+        stored = signals_store.variants(store, name)
+        variant = stored[0] if len(stored) == 1 else ""
     frame = signals_store.results(store, name, variant, flt)
     items = [
         {"id": int(r.example_id), "score": None if r.score != r.score else float(r.score),

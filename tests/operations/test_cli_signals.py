@@ -64,7 +64,7 @@ def test_run_show_apply_and_undo(tmp_path: Path) -> None:
 def test_signal_filter_options_select_rows(tmp_path: Path) -> None:
     db = _db(tmp_path)
     _invoke(db, "signals", "run", "test-size")
-    by_label = json.loads(_invoke(db, "signals", "show", "test-size", "--variant", "chars", "--json").output)
+    by_label = json.loads(_invoke(db, "signals", "show", "test-size", "--json").output)  # the only variant
     assert {i["id"] for i in by_label if i["label"] == "long"} == {2, 3}
     rerun = _invoke(db, "signals", "run", "test-size", "--rescore", "--signal-label", "test-size=long", "--json")
     assert json.loads(rerun.output)["scored"] == 2

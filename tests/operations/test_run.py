@@ -148,3 +148,14 @@ def test_a_mixture_config_filters_by_signal(make_store, tmp_path) -> None:
     assert int(mixture.preview(store, config).groups["before"].sum()) == 2  # rows 1 and 4
     with pytest.raises(ValueError, match="min must be <= max"):
         MixConfig(filter={"signals": [{"name": "q", "min": 1, "max": 0}]})
+
+
+def test_a_process_pool_scores_like_this_process(make_store) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    inline, pooled = make_store(ROWS), make_store(ROWS)
+    run.score_filtered(inline, "test-size")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        run.score_filtered(pooled, "test-size", executor=pool)
+    assert _stored(pooled) == _stored(inline)
