@@ -3,9 +3,12 @@ decisions applied as one undoable action."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from operation_support import ROWS, SizeOperation
 
 from curation.filters import ExampleFilter
@@ -159,3 +162,22 @@ def test_a_process_pool_scores_like_this_process(make_store) -> None:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         run.score_filtered(pooled, "test-size", executor=pool)
     assert _stored(pooled) == _stored(inline)
+
+
+_CLAUSES = st.fixed_dictionaries(
+    {"name": st.sampled_from(["quality", "language", "judge"])},
+    optional={
+        "variant": st.sampled_from(["", "accuracy", "mmlu"]),
+        "min": st.floats(-1, 0.5, allow_nan=False),
+        "max": st.floats(0.5, 5, allow_nan=False),
+        "labels": st.lists(st.sampled_from(["en", "de", "long"]), max_size=2),
+    },
+)
+
+
+@given(st.lists(_CLAUSES, max_size=3))
+@settings(max_examples=60, deadline=None)
+def test_signal_clauses_round_trip_through_filter_dicts(clauses: list[dict]) -> None:
+    flt = ExampleFilter(signals=clauses)
+    again = ExampleFilter.from_dict(json.loads(json.dumps(flt.to_dict())))
+    assert again == flt and again.signal_clauses() == flt.signal_clauses()
