@@ -17,7 +17,7 @@ sessions.reap_closed_sessions()  # closed tabs give their memory back (once per 
 
 # The least role that may open each page; others see it hidden and refused (the store checks every change too).
 LEAST_ROLE = {"Import": "curator", "Export": "curator", "Review": "curator", "Templates": "curator",
-              "Generate": "curator", "Dedup": "curator", "CoT": "curator", "Mixture": "curator",
+              "Generate": "curator", "Dedup": "curator", "CoT": "curator", "Mixture": "curator", "Filters": "curator",
               "Fine-tune": "admin", "Annotate": "annotator", "Campaigns": "curator"}  # fmt: skip
 
 
@@ -44,6 +44,7 @@ def sections(user: User | None, overview_is_default: bool = True) -> dict[str, l
             page("pages/7_Dedup.py", "Dedup", ":material/content_copy:"),
             page("pages/8_CoT.py", "CoT", ":material/psychology:"),
             page("pages/9_Mixture.py", "Mixture", ":material/donut_small:"),
+            page("pages/13_Filters.py", "Filters", ":material/filter_alt:"),
         ],
         "Train": [page("pages/10_Finetune.py", "Fine-tune", ":material/model_training:")],
         "Team": [
@@ -65,7 +66,7 @@ user = auth.gate(
         position="hidden",
     )
 )
-current = st.navigation(sections(user), expanded=True)  # every section visible (13 pages)
+current = st.navigation(sections(user), expanded=True)  # every section visible (14 pages)
 if not auth.may(user, LEAST_ROLE.get(current.title, "viewer")):
     st.error(inert(f"{current.title} needs the {LEAST_ROLE[current.title]} role; you are {user.role}."))
     st.stop()

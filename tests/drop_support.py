@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from curation.dedup import runs
-from curation.generate import ratings
+from curation.operations import judge as ratings
 from curation.store import Store, examples
 from curation.store import ratings as ratings_table
 

@@ -69,7 +69,7 @@ MAY_USE = {
     "mixture": {"cot"},
     "finetune": {"mixture"},
     "team": set(),
-    "operations": {"cot", "dedup", "io"},
+    "operations": {"cot", "dedup", "io", "generate"},
     "store": set(),
 }
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from curation.filters import FORMATS, LENGTH_FIELDS, ORIGINS, STATUSES, ExampleFilter
 from curation.store import Store, examples, ratings
+from curation.store import signals as signals_store
 
 STATE_KEY = "filter_current"  # plain dict of the last filter drawn, readable by pages without the sidebar
 _PREFIX = "filter_w_"
@@ -78,6 +79,7 @@ def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
             )
         chosen |= _length_widgets()
         chosen |= _rating_widgets(store)
+        chosen |= _signal_widgets(store)
         st.button("Clear filters", key=_key("clear"), on_click=clear_filter, width="stretch")
     flt = ExampleFilter(**chosen)
     st.session_state[STATE_KEY] = flt.to_dict()
@@ -119,6 +121,35 @@ def _rating_widgets(store: Store) -> dict[str, Any]:
     return {"rating_rubric": rubric, "min_rating": min_rating, "max_rating": max_rating}
 
 
+def _signal_label(pair: str) -> str:
+    name, _, variant = pair.partition("@")
+    return f"{name} [{variant}]" if variant else name or "none (no signal filter)"
+
+
+def _signal_widgets(store: Store) -> dict[str, Any]:
+    """One signal clause: a stored signal (name@variant), a score range and/or labels."""
+    with st.expander("Signal", expanded=False):
+        catalog = signals_store.catalog(store)
+        stored = [f"{n}@{v}" if v else n for n, v in zip(catalog["name"], catalog["variant"], strict=True)]
+        chosen = st.session_state.get(_key("signal")) or ""
+        options = ["", *stored] + ([chosen] if chosen and chosen not in stored else [])
+        pair = st.selectbox("Signal", options, key=_seed("signal", ""), format_func=_signal_label)
+        low, high = st.columns(2)
+        min_score = low.number_input("Min score", value=None, step=0.05, key=_seed("signal_min", None))
+        max_score = high.number_input("Max score", value=None, step=0.05, key=_seed("signal_max", None))
+        name, _, variant = pair.partition("@")
+        found = signals_store.label_counts(store, name, variant) if name else None
+        labels = [v for v in (found["label"] if found is not None else []) if v]
+        picked = st.session_state.get(_key("signal_labels")) or []
+        chosen_labels = st.multiselect(
+            "Labels", labels + [v for v in picked if v not in labels], key=_seed("signal_labels", []), placeholder="any"
+        )
+    if not name:
+        return {}
+    clause = {"name": name, "variant": variant, "min": min_score, "max": max_score, "labels": chosen_labels}
+    return {"signals": [{k: v for k, v in clause.items() if v not in (None, [])}]}
+
+
 def current_filter() -> ExampleFilter:
     """The filter last chosen on any page (all rows if none), without drawing widgets."""
     return ExampleFilter.from_dict(st.session_state.get(STATE_KEY))
@@ -130,4 +161,14 @@ def set_filter(flt: ExampleFilter) -> None:
     for name, default in _DEFAULTS.items():  # assigned, not deleted: the widgets are bound to the URL
         value = chosen.get(name, default)
         st.session_state[_key(name)] = list(value) if isinstance(value, list | tuple) else value
+    clause = (chosen.get("signals") or [{}])[0]  # the sidebar shows one signal clause
+    pair = f"{clause['name']}@{clause['variant']}" if clause.get("variant") else clause.get("name", "")
+    values = {
+        "signal": pair,
+        "signal_min": clause.get("min"),
+        "signal_max": clause.get("max"),
+        "signal_labels": list(clause.get("labels") or []),
+    }
+    for name, value in values.items():
+        st.session_state[_key(name)] = value
     st.session_state[STATE_KEY] = chosen

@@ -11,9 +11,10 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from curation.generate import evol, ratings
+from curation.generate import evol
 from curation.generate.llm import make_llm
 from curation.jobs import JobRunner
+from curation.operations import judge as ratings
 from curation.store import Store, examples
 from curation.store import ratings as ratings_table
 from ui import jobs as ui_jobs

@@ -10,6 +10,7 @@ import typer
 
 from curation import config
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
+from curation.cli.signals import SignalLabelOpt, SignalOpt, signal_options
 from curation.filters import ORIGINS, STATUSES, ExampleFilter
 from curation.io import export, importers
 from curation.store import examples
@@ -103,6 +104,8 @@ def export_cmd(
     tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable; rows with any of them).")] = None,
     task: Annotated[list[str] | None, typer.Option(help="Task name (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out (and its manifest) if they exist.")] = False,
+    signal: SignalOpt = None,
+    signal_label: SignalLabelOpt = None,
 ) -> None:
     """Export rows (default: approved) as Alpaca JSON, OpenAI messages JSONL, ShareGPT JSON (+ dataset_info.json) or
     Parquet, with a manifest beside the file."""
@@ -119,6 +122,7 @@ def export_cmd(
         origins=_choices(origin or [], ORIGINS, "--origin"),
         tags=tag or [],
         tasks=task or [],
+        signals=signal_options(signal, signal_label),
     )
     store = open_store(ctx, read_only=True)  # an export only reads: no job row, the database file is not touched
     if examples.count(store, flt) == 0:

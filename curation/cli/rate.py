@@ -11,10 +11,11 @@ import typer
 from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.filters import ExampleFilter
-from curation.generate import evol, ratings
+from curation.generate import evol
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.generate.llm import BACKENDS, LLMError, make_llm
 from curation.jobs import JobRunner
+from curation.operations import judge as ratings
 from curation.store import ratings as ratings_table
 
 rate_app = typer.Typer(help="LLM-judge quality ratings: rate rows, see scores, reject the rows below a score.")

@@ -4,5 +4,9 @@ the CLI verbs, the page panel, the drop report, the undoable action) is shared a
 
 `base` holds the contract (`RowText`, `Signal`, `Decision`, `Operation`) and the registry.
 
-May import: `curation.store`, `curation.jobs`, `curation.filters`, `curation.cot`, `curation.dedup`, `curation.io`.
+`run` is the shared machinery: `score_filtered` / `scoring_job` (the version-aware job on a handed-in executor),
+`plan` (what decide() would change) and `apply_decisions` (one undoable action). `judge` is the LLM-judge rating.
+
+May import: `curation.store`, `curation.jobs`, `curation.filters`, `curation.cot`, `curation.dedup`, `curation.io`,
+`curation.generate` (LLM backends, for the judge).
 """

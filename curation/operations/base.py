@@ -134,6 +134,7 @@ def all_operations() -> list[Operation]:
 
 # Module names under curation.operations, imported on first use.
 BUILTIN: tuple[str, ...] = (
+    "judge",
     "language",
     "quality",
     "trace",

@@ -107,17 +107,22 @@ def _tag_reason(meta: Any) -> str | None:
 def score_lookup(store: Store, action: dict[str, Any], fields: set[str]) -> tuple[str | None, pd.DataFrame]:
     """(what the score is, (example_id, score)) the action was decided on, or (None, empty) when it has none.
 
-    The one place that knows where each operation keeps its scores: repoint it when they move (signals table)."""
+    The one place that knows where each operation keeps its scores: dedup runs their pair scores, every other
+    operation the signals table (an operation's action records its name and variant)."""
     params = params_of(action)
     if action["kind"] == "dedup" and params.get("run_id") is not None:
         run_id = int(params["run_id"])
         return f"similarity to the kept row (dedup run {run_id})", drops.dedup_scores(store, run_id, action["id"])
-    if action["kind"] == "rating-reject":
+    if params.get("operation"):
+        name, variant = str(params["operation"]), str(params.get("variant") or "")
+        label = "judge rating" if name == "judge" else f"{name} score"
+        return f"{label}{f' ({variant})' if variant else ''}", drops.signal_scores(store, name, variant, action["id"])
+    if action["kind"] == "rating-reject":  # recorded before operations named themselves in their params
         rubric = params.get("rubric") or _rubric_from(action.get("description") or "")
         if rubric:
-            return f"judge rating ({rubric})", drops.rating_scores(store, rubric, action["id"])
+            return f"judge rating ({rubric})", drops.signal_scores(store, "judge", rubric, action["id"])
     if f"{TAG_PREFIX}cot" in fields:
-        return "CoT detector score", drops.cot_scores(store, action["id"])
+        return "CoT detector score", drops.signal_scores(store, "cot", "", action["id"])
     return None, pd.DataFrame(columns=["example_id", "score"])
 
 

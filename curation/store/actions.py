@@ -150,15 +150,18 @@ def _reverse(store: Store, target: dict[str, Any], *, author: str, kind: str, fo
     )
     if force and rows:
         frame = pd.concat([frame, _reasons_at(store, target_id, rows)], ignore_index=True)
+    keep_version = bool(action_params(target).get("keep_version"))  # e.g. auto tags: undo keeps row versions too
     params = {
         "undoes": target_id,
         "skipped": skipped,
         "forced": bool(force and rows),
         "overwritten": rows if force else [],
+        **({"keep_version": True} if keep_version else {}),
     }
     if skipped:
         prefix += f", kept {plural(len(skipped), 'changed row')} ({row_list(skipped, len(skipped))})"
-    result = apply_changes(store, frame, kind=kind, author=author, description=prefix, params=params, keep_empty=True)
+    result = apply_changes(store, frame, kind=kind, author=author, description=prefix, params=params, keep_empty=True,
+                           bump_version=not keep_version)  # fmt: skip
     restored = templates.reverse_registry(store, target_id, int(result.action_id), [] if force else registry)
     if restored:
         store.execute(

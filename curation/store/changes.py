@@ -96,13 +96,15 @@ def apply_changes(
     description: str | None = None,
     params: dict | None = None,
     keep_empty: bool = False,
+    bump_version: bool = True,
 ) -> ActionResult:
     """Set (example_id, field, new_value) for many rows as one action; unchanged values are skipped.
 
     An optional `new_meta` column gives tag metadata exactly (undo, revert); then a tag whose value is the same
     but whose source or score differs is changed too. Without it, tags are written as manual. The action's
     description says what changed on which rows (`description`, if given, is its prefix). Returns the action
-    (None when nothing changed, unless `keep_empty`). Each changed row's version goes up by one.
+    (None when nothing changed, unless `keep_empty`). Each changed row's version goes up by one, unless
+    `bump_version` is False (the CoT auto-tagger: its tags must not turn an open editor's save into a conflict).
     """
     if changes.empty and not keep_empty:
         return ActionResult(None, 0, 0)
@@ -128,7 +130,7 @@ def apply_changes(
         if n_rev == 0 and not keep_empty:
             store.execute("DELETE FROM actions WHERE id = ?", [action_id])
             return ActionResult(None, 0, 0)
-        _apply_revisions(store, action_id)
+        _apply_revisions(store, action_id, bump_version)
         rows = int(
             store.query_value("SELECT count(DISTINCT example_id) FROM revisions WHERE action_id = ?", [action_id])
         )
@@ -168,7 +170,7 @@ def _record_revisions(cur: Any, action_id: int, fields: list[str], exact_meta: b
     return total
 
 
-def _apply_revisions(store: Store, action_id: int) -> None:
+def _apply_revisions(store: Store, action_id: int, bump_version: bool = True) -> None:
     fields = [r[0] for r in store.query_rows("SELECT DISTINCT field FROM revisions WHERE action_id = ?", [action_id])]
     for name in fields:
         if name.startswith(TAG_PREFIX):
@@ -193,6 +195,8 @@ def _apply_revisions(store: Store, action_id: int) -> None:
                 "WHERE r.action_id = ? AND r.field = ? AND r.example_id = examples.id",
                 [action_id, name],
             )
+    if not bump_version:
+        return
     store.execute(
         "UPDATE examples SET version = version + 1, updated_at = now() "
         "WHERE id IN (SELECT example_id FROM revisions WHERE action_id = ?)",
@@ -237,3 +241,22 @@ def summary(store: Store, action_id: int) -> str:
             total = len(ids)
         parts.append(f"{what} {row_list(ids, total)}")
     return "; ".join(parts) or "no change"
+
+
+def differing(store: Store, frame: pd.DataFrame) -> set[tuple[int, str]]:
+    """The (example_id, field) pairs of a changes frame whose new_value differs from the row's present value."""
+    if frame.empty:
+        return set()
+    found: set[tuple[int, str]] = set()
+    data = frame[["example_id", "field", "new_value"]].astype({"example_id": "int64", "field": object})
+    with store.registered("_differing", data) as cur:
+        for name in data["field"].unique():
+            check_field(name)
+            now, params = value_sql(name)
+            rows = cur.execute(
+                f"SELECT c.example_id FROM _differing c JOIN examples e ON e.id = c.example_id "
+                f"WHERE c.field = ? AND {now} IS DISTINCT FROM c.new_value",
+                [name, *params],
+            ).fetchall()
+            found |= {(int(r[0]), name) for r in rows}
+    return found

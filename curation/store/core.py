@@ -14,10 +14,24 @@ import duckdb
 import pandas as pd
 
 _LOCK_PID = re.compile(r"PID (\d+)")
+# Statements that change the database: they run only inside `Store.transaction()` (the one write path).
+_WRITE = re.compile(
+    r"^\s*(?:WITH\b.*?\)\s*)?(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|COPY|TRUNCATE|CHECKPOINT|ATTACH|DETACH)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def is_write(sql: str) -> bool:
+    """True when a statement changes the database (INSERT, UPDATE, DELETE, DDL ...)."""
+    return bool(_WRITE.match(sql))
 
 
 class StoreAccessError(RuntimeError):
     """The database cannot be opened or written (a folder, not DuckDB, read-only, disk full); says what to do."""
+
+
+class WriteOutsideTransactionError(RuntimeError):
+    """A write was attempted outside `Store.transaction()`, the store's single write path."""
 
 
 class StoreLockedError(StoreAccessError):
@@ -136,26 +150,35 @@ class Store:
 
     # -- verbs -------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int | None:
-        """Run a statement to completion; returns the affected-row count of DML statements."""
-        try:
-            rows = self.cursor().execute(sql, params or []).fetchall()
-        except duckdb.Error as err:
-            _raise_explained(self.path, err)
+        """Run a statement to completion inside the write transaction (joining the caller's, or a new one of its
+        own); returns the affected-row count of DML statements."""
+        with self.transaction() as cur:
+            try:
+                rows = cur.execute(sql, params or []).fetchall()
+            except duckdb.Error as err:
+                _raise_explained(self.path, err)
         return rows[0][0] if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int) else None
 
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
+        if is_write(sql):
+            raise WriteOutsideTransactionError(
+                f"query verbs only read; use Store.execute or Store.transaction() to write: {sql.strip()[:60]!r}"
+            )
+        return self.cursor().execute(sql, params or [])
+
     def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        return self.cursor().execute(sql, params or []).df()
+        return self._read(sql, params).df()
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
-        return self.cursor().execute(sql, params or []).fetchall()
+        return self._read(sql, params).fetchall()
 
     def query_value(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         # fetchall, not fetchone: duckdb 2.0 refuses new work on a cursor whose result is not exhausted.
-        rows = self.cursor().execute(sql, params or []).fetchall()
+        rows = self._read(sql, params).fetchall()
         return rows[0][0] if rows else None
 
     def query_dicts(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
-        cur = self.cursor().execute(sql, params or [])
+        cur = self._read(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -164,18 +187,19 @@ class Store:
         if df.empty:
             return 0
         view = f"_insert_{threading.get_ident()}"
-        with self.registered(view, df) as cur:
+        with self.transaction(), self.registered(view, df) as cur:
             cols = ", ".join(quote_ident(c) for c in df.columns)
             cur.execute(f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(view)}").fetchall()
         return len(df)
 
     @contextmanager
-    def registered(self, name: str, df: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Expose a DataFrame as a view named `name` on this thread's cursor for the block's duration."""
+    def registered(self, name: str, df: pd.DataFrame) -> Iterator[GuardedCursor]:
+        """Expose a DataFrame as a view named `name` on this thread's cursor for the block's duration; the cursor
+        handed out refuses writes outside `transaction()`."""
         cur = self.cursor()
         cur.register(name, df)
         try:
-            yield cur
+            yield GuardedCursor(cur, self)
         finally:
             with suppress(duckdb.Error):
                 cur.unregister(name)
@@ -202,8 +226,13 @@ class Store:
             finally:
                 self._local.in_tx = False
 
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "in_tx", False))
+
     def next_id(self, sequence: str) -> int:
-        return int(self.query_value("SELECT nextval(?)", [sequence]))
+        # nextval advances a sequence: a write, so it takes the write path too
+        with self.transaction() as cur:
+            return int(cur.execute("SELECT nextval(?)", [sequence]).fetchall()[0][0])
 
     # -- migrations --------------------------------------------------------------------------
     def migrate(self) -> list[str]:
@@ -223,6 +252,24 @@ class Store:
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.query_rows("SELECT name FROM _migrations ORDER BY name")]
+
+
+class GuardedCursor:
+    """A cursor that runs writes only inside the store's write transaction (reads anywhere)."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, store: Store) -> None:
+        self._cursor = cursor
+        self._store = store
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        if is_write(sql) and not self._store.in_transaction():
+            raise WriteOutsideTransactionError(
+                f"write outside Store.transaction() (the single write path): {sql.strip()[:60]!r}"
+            )
+        return self._cursor.execute(sql, params or [])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def _migration_files() -> list[tuple[str, str]]:

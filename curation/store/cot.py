@@ -1,6 +1,7 @@
 """SQL for CoT tagging: detector scores, auto tags materialised at a threshold, manual decisions protected.
 
-Auto tags are rows `(example_id, 'cot', 'auto', score, detail)` in example_tags, recomputed from `cot_scores`.
+Auto tags are rows `(example_id, 'cot', 'auto', score, detail)` in example_tags, recomputed from the `cot` signal
+(the signals table, evidence {"signals": [...]}); `apply_threshold` does it as one undoable action.
 A row is *protected* (manual) when its `cot` tag is not auto, or its last `tag:cot` revision removed the tag by
 hand: the auto tagger never adds, removes or rescores its tag. Undoing the manual decision makes it auto again.
 """
@@ -12,13 +13,17 @@ from typing import Any
 
 import pandas as pd
 
-from curation import identity
+from curation import config, identity
 from curation.filters import ExampleFilter
+from curation.store import changes as changes_store
 from curation.store import examples
+from curation.store import signals as signals_store
 from curation.store.core import Store
 
 TAG = "cot"
 FIELD = "tag:cot"
+THRESHOLD_KIND = "cot-threshold"
+AUTO_META = json.dumps({"source": "auto"})  # an auto tag removed by the threshold: the row stays the detector's
 # Manual: a non-auto `cot` tag, or a latest `tag:cot` revision that removed the tag by hand (an undo that
 # restored the auto state leaves neither, so the row is the detector's again).
 PROTECTED = (
@@ -36,12 +41,18 @@ VIEWS = {
     "disagree": "p.example_id IS NOT NULL AND ((t.example_id IS NOT NULL) <> (c.score >= ?))",
 }
 _PENDING = "(? OR c.example_id IS NULL OR c.example_version <> e.version)"
+SIGNAL = "cot"
+# The detector's scores as the old cot_scores shape (example_id, score, signals, example_version).
+_SCORES = (
+    "(SELECT example_id, score, CAST(evidence->'signals' AS JSON) AS signals, example_version, scored_at "
+    "FROM signals WHERE name = 'cot' AND variant = '')"
+)
 
 
 def count_to_score(store: Store, flt: ExampleFilter | None = None, *, rescore: bool = False) -> int:
     """Rows matching the filter that have no score yet, or were edited since scoring (all with rescore)."""
     where, params = examples.where_clause(flt or ExampleFilter())
-    sql = f"SELECT count(*) FROM examples e LEFT JOIN cot_scores c ON c.example_id = e.id WHERE {where} AND {_PENDING}"
+    sql = f"SELECT count(*) FROM examples e LEFT JOIN {_SCORES} c ON c.example_id = e.id WHERE {where} AND {_PENDING}"
     return int(store.query_value(sql, [*params, bool(rescore)]))
 
 
@@ -53,43 +64,66 @@ def rows_to_score(
     sql = (
         "SELECT e.id, e.instruction, e.input, e.output, CAST(e.messages AS VARCHAR) AS messages, e.version "
         "FROM examples e "
-        f"LEFT JOIN cot_scores c ON c.example_id = e.id WHERE {where} AND e.id > ? AND {_PENDING} "
+        f"LEFT JOIN {_SCORES} c ON c.example_id = e.id WHERE {where} AND e.id > ? AND {_PENDING} "
         "ORDER BY e.id LIMIT ?"
     )
     return store.query_df(sql, [*params, int(after_id), bool(rescore), int(limit)])
 
 
-def save_scores(store: Store, scores: pd.DataFrame) -> int:
-    """Upsert (example_id, score, signals JSON text, example_version) rows; returns rows written."""
+def save_scores(store: Store, scores: pd.DataFrame, run_id: int | None = None) -> int:
+    """Upsert (example_id, score, signals JSON text, example_version) rows as the `cot` signal; returns rows written."""
     if scores.empty:
         return 0
-    frame = scores[["example_id", "score", "signals", "example_version"]]
-    with store.transaction(), store.registered("_cot_new", frame) as cur:
-        cur.execute("DELETE FROM cot_scores WHERE example_id IN (SELECT example_id FROM _cot_new)").fetchall()
-        cur.execute(
-            "INSERT INTO cot_scores (example_id, score, signals, example_version) "
-            "SELECT example_id, score, CAST(signals AS JSON), example_version FROM _cot_new"
-        ).fetchall()
-    return len(frame)
-
-
-def apply_threshold(store: Store, threshold: float) -> dict[str, int]:
-    """Re-materialise auto `cot` tags: every unprotected scored row with score >= threshold, and no others."""
-    identity.require("cot-threshold")  # it rewrites auto tags: a curator's change, like running the detector
-    with store.transaction():
-        store.execute(
-            f"DELETE FROM example_tags WHERE tag = 'cot' AND source = 'auto' AND example_id NOT IN ({PROTECTED})"
+    scored = [
+        signals_store.Scored(int(i), int(v), float(sc), None, {"signals": json.loads(sg) if sg else []})
+        for i, sc, sg, v in zip(
+            scores["example_id"], scores["score"], scores["signals"], scores["example_version"], strict=True
         )
-        store.execute(
-            "INSERT INTO example_tags (example_id, tag, source, score, detail) "
-            "SELECT c.example_id, 'cot', 'auto', c.score, c.signals FROM cot_scores c "
-            f"WHERE c.score >= ? AND c.example_id NOT IN ({PROTECTED}) "
-            "AND c.example_id NOT IN (SELECT example_id FROM example_tags WHERE tag = 'cot')",
-            [float(threshold)],
+    ]
+    return signals_store.save(store, SIGNAL, "", run_id, scored)
+
+
+def threshold_changes(store: Store, threshold: float) -> pd.DataFrame:
+    """(example_id, field, new_value, new_meta) that put the auto `cot` tags where the threshold says: every
+    unprotected scored row with score >= threshold tagged (auto, with its score and signals), no other auto tag."""
+    return store.query_df(
+        f"""
+        WITH want AS (
+            SELECT c.example_id, CAST(json_object('source', 'auto', 'score', c.score, 'detail', c.signals) AS VARCHAR)
+                AS meta FROM {_SCORES} c
+            WHERE c.score >= ? AND c.example_id NOT IN ({PROTECTED})
+              AND c.example_id NOT IN (SELECT example_id FROM example_tags WHERE tag = 'cot' AND source <> 'auto')
+        )
+        SELECT example_id, ? AS field, '1' AS new_value, meta AS new_meta FROM want
+        UNION ALL
+        SELECT t.example_id, ?, '0', ? FROM example_tags t
+        WHERE t.tag = 'cot' AND t.source = 'auto' AND t.example_id NOT IN ({PROTECTED})
+          AND t.example_id NOT IN (SELECT example_id FROM want)
+        ORDER BY 1
+        """,
+        [float(threshold), FIELD, FIELD, AUTO_META],
+    )
+
+
+def apply_threshold(store: Store, threshold: float, *, author: str | None = None) -> dict[str, int]:
+    """Re-materialise auto `cot` tags at `threshold` as one undoable action (kind 'cot-threshold'): every
+    unprotected scored row with score >= threshold is tagged, and no others. Returns counts and the action id."""
+    identity.require(THRESHOLD_KIND)  # it rewrites auto tags: a curator's change, like running the detector
+    with store.transaction():
+        changes = threshold_changes(store, threshold)
+        result = changes_store.apply_changes(
+            store,
+            changes,
+            kind=THRESHOLD_KIND,
+            author=author or config.get("author"),
+            description=f"CoT threshold {float(threshold):g}",
+            params={"threshold": float(threshold), "signal": SIGNAL, "keep_version": True},
+            bump_version=False,
         )
         auto = store.query_value("SELECT count(*) FROM example_tags WHERE tag = 'cot' AND source = 'auto'")
         protected = store.query_value(f"SELECT count(*) FROM ({PROTECTED})")
-    return {"auto_tagged": int(auto), "protected": int(protected)}
+    return {"auto_tagged": int(auto), "protected": int(protected), "changed": result.rows,
+            "action_id": result.action_id}  # fmt: skip
 
 
 def summary(store: Store, threshold: float, flt: ExampleFilter | None = None) -> dict[str, int]:
@@ -110,7 +144,7 @@ def summary(store: Store, threshold: float, flt: ExampleFilter | None = None) ->
                count(*) FILTER (WHERE p.example_id IS NOT NULL AND t.example_id IS NULL AND c.score < ?)
                    AS manual_not_cot_rejected
         FROM examples e
-        LEFT JOIN cot_scores c ON c.example_id = e.id
+        LEFT JOIN {_SCORES} c ON c.example_id = e.id
         LEFT JOIN ({_TAGS}) t ON t.example_id = e.id
         LEFT JOIN ({PROTECTED}) p ON p.example_id = e.id
         WHERE {where}
@@ -143,7 +177,7 @@ def scored_page(
                     WHEN t.example_id IS NULL THEN ''
                     WHEN t.source = 'auto' THEN 'cot (auto)' ELSE 'cot (' || t.source || ')' END AS tag,
                c.signals, e.instruction, e.input, e.output, e.status
-        FROM examples e JOIN cot_scores c ON c.example_id = e.id
+        FROM examples e JOIN {_SCORES} c ON c.example_id = e.id
         LEFT JOIN ({_TAGS}) t ON t.example_id = e.id
         LEFT JOIN ({PROTECTED}) p ON p.example_id = e.id
         WHERE {where} AND {VIEWS[view]}
@@ -159,7 +193,7 @@ def score_histogram(store: Store, flt: ExampleFilter | None = None, bins: int = 
     where, params = examples.where_clause(flt or ExampleFilter())
     counts = store.query_df(
         "SELECT least(CAST(floor(c.score * ?) AS INTEGER), ? - 1) AS bin, count(*) AS count "
-        f"FROM examples e JOIN cot_scores c ON c.example_id = e.id WHERE {where} GROUP BY 1",
+        f"FROM examples e JOIN {_SCORES} c ON c.example_id = e.id WHERE {where} GROUP BY 1",
         [int(bins), int(bins), *params],
     )
     frame = pd.DataFrame({"bin": range(bins)}).merge(counts, on="bin", how="left").fillna({"count": 0})
@@ -170,8 +204,8 @@ def score_histogram(store: Store, flt: ExampleFilter | None = None, bins: int = 
 
 def signals_of(store: Store, example_id: int) -> list[dict[str, Any]]:
     """The fired signals stored for one row (empty if it was never scored)."""
-    value = store.query_value("SELECT signals FROM cot_scores WHERE example_id = ?", [int(example_id)])
-    return json.loads(value) if value else []
+    evidence = signals_store.evidence_of(store, SIGNAL, "", example_id)
+    return list((evidence or {}).get("signals") or [])
 
 
 def existing_ids(store: Store, ids: list[int]) -> list[int]:

@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 
 from curation.store import actions, examples, team
+from curation.store import signals as signals_store
 from curation.store.core import Store
 
 CLUSTER_SORTS = ("size", "score")
+CONTAMINATION_SIGNAL = "contamination"  # matches are kept as this signal, variant = the run id
+CONTAMINATED = "contaminated"
 
 
 # -- embedding cache ---------------------------------------------------------------------------------------
@@ -303,17 +306,49 @@ def mark_applied(store: Store, run_id: int, action_id: int | None) -> None:
 
 # -- contamination ---------------------------------------------------------------------------------------------
 def save_matches(store: Store, run_id: int, matches: pd.DataFrame) -> None:
-    """Matches of curated rows against evaluation-file rows (example_id, eval_row, score)."""
-    if len(matches):
-        store.insert_df(
-            "contamination_matches", matches[["example_id", "eval_row", "score"]].assign(run_id=int(run_id))
+    """Matches of curated rows against evaluation-file rows (example_id, eval_row, score), kept as the
+    `contamination` signal with the run as its variant: the best score per row, every match in its evidence."""
+    if not len(matches):
+        return
+    run = get_run(store, run_id) or {}
+    eval_file = (run.get("params") or {}).get("eval_file")
+    order = {"by": ["example_id", "score", "eval_row"], "ascending": [True, False, True]}
+    frame = matches[["example_id", "eval_row", "score"]].sort_values(**order)
+    ids = [int(i) for i in frame["example_id"].unique()]
+    versions = dict(store.query_rows("SELECT id, version FROM examples WHERE list_contains(?, id)", [ids]))
+    scored = [
+        signals_store.Scored(
+            int(i),
+            int(versions.get(int(i), 1)),
+            float(group["score"].max()),
+            CONTAMINATED,
+            {"eval_file": eval_file, "matches": _match_list(group)},
         )
+        for i, group in frame.groupby("example_id", sort=True)
+    ]
+    with store.transaction():
+        signal_run = signals_store.create_run(
+            store,
+            CONTAMINATION_SIGNAL,
+            str(int(run_id)),
+            run.get("params") or {},
+            author=run.get("author"),
+            job_id=run.get("job_id"),
+        )
+        signals_store.save(store, CONTAMINATION_SIGNAL, str(int(run_id)), signal_run, scored)
+        signals_store.finish_run(store, signal_run, {"matches": len(frame), "rows": len(scored)})
+
+
+def _match_list(group: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{"eval_row": int(r), "score": float(v)} for r, v in zip(group["eval_row"], group["score"], strict=True)]
 
 
 def matches(store: Store, run_id: int) -> pd.DataFrame:
     """Contamination matches of a run with the curated row's text, best score first."""
     return store.query_df(
-        "SELECT c.example_id, c.eval_row, c.score, e.instruction, e.input, e.status FROM contamination_matches c "
-        "JOIN examples e ON e.id = c.example_id WHERE c.run_id = ? ORDER BY c.score DESC, c.example_id, c.eval_row",
-        [int(run_id)],
+        "SELECT s.example_id, CAST(m.value->>'eval_row' AS INTEGER) AS eval_row, "
+        "CAST(m.value->>'score' AS DOUBLE) AS score, e.instruction, e.input, e.status "
+        "FROM signals s, json_each(s.evidence, '$.matches') m JOIN examples e ON e.id = s.example_id "
+        "WHERE s.name = ? AND s.variant = ? ORDER BY score DESC, s.example_id, eval_row",
+        [CONTAMINATION_SIGNAL, str(int(run_id))],
     )

@@ -103,20 +103,12 @@ def dedup_scores(store: Store, run_id: int, action_id: int) -> pd.DataFrame:
     )
 
 
-def cot_scores(store: Store, action_id: int) -> pd.DataFrame:
-    """(example_id, score): the CoT detector's score of the rows an action changed."""
+def signal_scores(store: Store, name: str, variant: str, action_id: int) -> pd.DataFrame:
+    """(example_id, score): the rows an action changed, scored by signal `name` / `variant` (unscored left out)."""
     return store.query_df(
-        f"SELECT example_id, score FROM cot_scores WHERE example_id IN ({_CHANGED}) ORDER BY example_id",
-        [int(action_id)],
-    )
-
-
-def rating_scores(store: Store, rubric: str, action_id: int) -> pd.DataFrame:
-    """(example_id, score): the judge rating under `rubric` of the rows an action changed (unrated rows left out)."""
-    return store.query_df(
-        f"SELECT example_id, score FROM example_ratings WHERE rubric = ? AND example_id IN ({_CHANGED}) "
+        f"SELECT example_id, score FROM signals WHERE name = ? AND variant = ? AND example_id IN ({_CHANGED}) "
         "AND score IS NOT NULL ORDER BY example_id",
-        [rubric, int(action_id)],
+        [name, variant, int(action_id)],
     )
 
 

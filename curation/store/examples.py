@@ -98,13 +98,13 @@ def where_clause(flt: ExampleFilter) -> tuple[str, list[Any]]:
     if flt.untagged:
         conds.append("e.id NOT IN (SELECT example_id FROM example_tags WHERE list_contains(?, tag))")
         params.append(list(flt.untagged))
-    if flt.rating_rubric:
-        low, high = flt.min_rating, flt.max_rating
+    for clause in flt.signal_clauses():
         conds.append(
-            "e.id IN (SELECT example_id FROM example_ratings WHERE rubric = ? AND score IS NOT NULL"
-            " AND score >= coalesce(?, score) AND score <= coalesce(?, score))"
+            "e.id IN (SELECT example_id FROM signals WHERE name = ? AND variant = coalesce(?, variant)"
+            " AND (score >= ? OR ? IS NULL) AND (score <= ? OR ? IS NULL) AND (len(?) = 0 OR list_contains(?, label)))"
         )
-        params += [flt.rating_rubric, low, high]
+        labels = list(clause.labels)
+        params += [clause.name, clause.variant, clause.min, clause.min, clause.max, clause.max, labels, labels]
     length = _LENGTH[flt.length_field]
     if flt.min_length is not None:
         conds.append(f"{length} >= ?")

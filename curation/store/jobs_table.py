@@ -1,4 +1,7 @@
-"""SQL for the jobs table: persisted status, progress, cancel flag, pid and run folder of long work."""
+"""SQL for the jobs table: persisted status, progress, cancel flag, pid and run folder of long work.
+
+Progress (the job's thread) and cancel (a page's thread) update the same row: every write goes through the store's
+write transaction (`Store.execute` takes it), so neither overwrites nor aborts the other."""
 
 from __future__ import annotations
 
@@ -65,12 +68,13 @@ def finish(
 
 def request_cancel(store: Store, job_id: int) -> bool:
     """Flag a job for cancellation; False if it had already finished."""
-    status = store.query_value("SELECT status FROM jobs WHERE id = ?", [job_id])
-    if status is None:
-        raise KeyError(f"job {job_id} does not exist")
-    if status in FINISHED:
-        return False
-    store.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
+    with store.transaction():  # the status check and the flag in one write, so a finish cannot fall between them
+        status = store.query_value("SELECT status FROM jobs WHERE id = ?", [job_id])
+        if status is None:
+            raise KeyError(f"job {job_id} does not exist")
+        if status in FINISHED:
+            return False
+        store.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
     return True
 
 

@@ -15,6 +15,7 @@ from curation.filters import ExampleFilter
 from curation.jobs import JobCancelled, JobRunner
 from curation.store import cot as cot_store
 from curation.store import examples, revisions
+from curation.store import signals as signals_store
 
 GSM = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many?"
 GSM_RATIONALE = "Natalia sold 48 / 2 = 24 clips in May. Natalia sold 48 + 24 = 72 clips altogether in April and May."
@@ -262,7 +263,10 @@ def test_manual_decisions_always_win_and_are_undoable(make_store) -> None:
     assert cot_store.summary(store, 0.5)["manual"] == 0
     cot_tagging.tag_rows(store, threshold=0.1, rescore=True)
     assert _tags(store) == {1: "auto", 2: "auto", 3: "auto", 4: "auto"}  # both rows are the detector's again
-    assert revisions.history(store, 4)["field"].tolist() == ["tag:cot", "tag:cot"]
+    # manual tag, its undo, then the auto tag of the threshold: each a revision of an action
+    history = revisions.history(store, 4)
+    assert history["field"].tolist() == ["tag:cot", "tag:cot", "tag:cot"]
+    assert history["action"].tolist() == ["cot-manual", "undo", "cot-threshold"]
 
 
 def test_confirming_an_auto_tag_makes_it_manual(make_store) -> None:
@@ -293,7 +297,7 @@ def test_tagging_job_reports_progress_and_keeps_partial_scores_on_cancel(make_st
     seen: list[float] = []
     result = JobRunner(store).run(cot_tagging.JOB_KIND, cot_tagging.tag_job(0.5), {}, lambda f, m: seen.append(f))
     assert seen[-1] == 1.0 and result["scored"] == 4
-    store.execute("DELETE FROM cot_scores")
+    assert signals_store.delete(store, "cot") == 4
 
     def cancel_after_first(done: int, total: int) -> None:
         raise JobCancelled("stop")

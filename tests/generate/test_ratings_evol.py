@@ -13,8 +13,8 @@ from curation.generate.evol import EvolConfig, evol_job
 from curation.generate.fake_server import FakeOpenAIServer
 from curation.generate.llm import Completion, FakeLLM
 from curation.generate.openai_backend import OpenAIBackend
-from curation.generate.ratings import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.jobs import JobRunner
+from curation.operations.judge import RatingConfig, parse_rating, rating_job, reject_below, render
 from curation.store import examples, revisions
 from curation.store import ratings as ratings_table
 
@@ -125,8 +125,8 @@ def test_mixture_config_filters_by_rating(make_store) -> None:
 
 
 def test_a_conversation_rubric_shows_the_judge_every_turn(store) -> None:
-    from curation.generate import ratings
     from curation.io import importers
+    from curation.operations import judge as ratings
 
     turns = [
         {"role": "user", "content": "Weather in Oslo?"},

@@ -218,7 +218,11 @@ def test_export_snapshot_is_reproducible_and_leaks_no_heldout_cluster(make_store
     assert set(train.loc[train["cot"], "output"]) == {"10"}  # direct format: final answer only
     converted = manifest["cot_conversion"]["direct"]["converted"]
     assert converted == int(train["cot"].sum()) + int(heldout["cot"].sum())
-    assert train.loc[train["id"] == 2, "revision"].max() > 0 and train.loc[train["id"] == 1, "revision"].max() == 0
+    assert train.loc[train["id"] == 2, "revision"].max() > 0
+    # row 1 was never edited: its only revisions are the CoT auto tag (an action since the threshold is one)
+    history = revisions.history(store, 1)
+    assert set(history["action"]) <= {"cot-threshold"}
+    assert train.loc[train["id"] == 1, "revision"].max() == (history["revision_id"].max() if len(history) else 0)
     assert manifest["rule"] == "examples-proportional + total(40)" and manifest["seed"] == 9
     assert {g["group"] for g in manifest["groups"]} == {"math-0", "math-1", "nli-0", "nli-1", "qa-0", "qa-1"}
     again = mixture_export.export(store, config, tmp_path / "other")
