@@ -42,7 +42,8 @@ def test_manifest_lineage_names_the_decisions_in_effect(make_store, tmp_path: Pa
     assert first["run"] == "dedup run 1 (rouge, instruction, threshold 0.7, keep ge)"
     assert first["rows_in_snapshot"] == 0  # the rows it marked are out of this snapshot
     assert second["decisions"] == {"status → rejected": 3}
-    assert second["params"]["rubric"] == "accuracy" and second["params"]["threshold"] == 3.0
+    assert second["params"]["operation"] == "judge" and second["params"]["variant"] == "accuracy"
+    assert second["params"]["params"]["threshold"] == 3.0
     assert (
         lineage.describe(first)
         == "#1 dedup run 1 (rouge, instruction, threshold 0.7, keep ge): status → duplicate 3 rows"

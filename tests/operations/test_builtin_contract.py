@@ -36,7 +36,7 @@ def test_one_json_able_signal_per_row_in_order_and_picklable(name: str, tmp_path
     signals = op.score(ROWS, params)
     assert [s.id for s in signals] == [r.id for r in ROWS]
     json.dumps([s.evidence for s in signals])
-    assert all(isinstance(s.label, str) for s in signals)
+    assert all(s.label is None or isinstance(s.label, str) for s in signals)
     assert pickle.loads(pickle.dumps((op, signals)))[1] == signals  # what a process pool or Ray sends back
     decisions = op.decide(signals, params)
     assert {d.id for d in decisions} <= {r.id for r in ROWS}

@@ -62,7 +62,9 @@ def test_judge_reject_report_uses_the_rubric_ratings(make_store) -> None:
     dedup(store)
     action_id = reject_below_3(store)
     rep = report.drop_report(store, action_id)
-    assert rep.action["params"]["rubric"] == "accuracy" and rep.action["params"]["threshold"] == 3.0
+    recorded = rep.action["params"]
+    assert recorded["operation"] == "judge" and recorded["variant"] == "accuracy"
+    assert recorded["params"]["threshold"] == 3.0
     assert rep.decisions == {"status → rejected": 3}
     assert breakdown(rep, "source") == {"alpha|status → rejected": 2, "beta|status → rejected": 1}
     assert rep.score_label == "judge rating (accuracy)"
