@@ -57,9 +57,14 @@ def _from_identity_provider(accounts_by_name: dict[str, accounts.Account], stop:
     """Map an OIDC login to an account by e-mail; unknown addresses get no role."""
     if not _oidc_configured() or not st.user.is_logged_in or SESSION_KEY in st.session_state:
         return
-    account = accounts.account_for_email(accounts_by_name, st.user.get("email"))
+    account = accounts.account_for_identity(accounts_by_name, st.user.to_dict())
     if account is None:
-        st.error(inert(f"{st.user.get('email')} has no account here; ask an admin to add it to the users file."))
+        st.error(
+            inert(
+                f"{st.user.get('email')} has no account here, or the identity provider did not verify it; "
+                "ask an admin to add it to the users file."
+            )
+        )
         st.button("Sign out", on_click=st.logout)
         stop()
     st.session_state[SESSION_KEY] = {"name": account.username, "role": account.role, "at": time.time()}
@@ -94,7 +99,7 @@ def gate(hidden_navigation: Callable[[], object] | None = None) -> User | None:
             stop()
         return None
     try:
-        accounts_by_name = accounts.load_accounts()
+        accounts_by_name = accounts.current_accounts()
     except ValueError as err:
         st.error(inert(err))
         stop()

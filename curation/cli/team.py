@@ -48,7 +48,8 @@ def users_list() -> None:
 def users_log(ctx: typer.Context, limit: int = 50) -> None:
     """Recent sign-in attempts (failed ones included)."""
     identity.require("users-log")
-    echo_table(team_store.login_log(open_store(ctx), limit).to_dict("records"))
+    rows = team_store.login_log(open_store(ctx), limit).to_dict("records")
+    echo_table([{k: accounts.escape_controls(v) for k, v in row.items()} for row in rows])
 
 
 @campaign_app.command("create")

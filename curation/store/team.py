@@ -137,18 +137,28 @@ def campaigns_of(store: Store, annotator: str) -> pd.DataFrame:
     )
 
 
-def log_login(store: Store, username: str, ok: bool, detail: str) -> None:
-    store.execute("INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?)", [username, ok, detail])
-
-
-def recent_failures(store: Store, username: str, window_s: int) -> int:
-    """Failed sign-ins for `username` in the last `window_s` seconds, since its last success."""
+def log_login(store: Store, username: str, ok: bool, detail: str) -> int:
+    """Record one sign-in attempt; returns its id (attempts are ordered by id)."""
     return int(
         store.query_value(
-            "SELECT count(*) FROM login_events WHERE username = ? AND NOT ok "
-            "AND logged_at > now() - to_seconds(?) AND logged_at > coalesce((SELECT max(logged_at) FROM login_events "
-            "WHERE username = ? AND ok), TIMESTAMP '1970-01-01')",
-            [username, window_s, username],
+            "INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?) RETURNING id", [username, ok, detail]
+        )
+    )
+
+
+def settle_login(store: Store, attempt_id: int, ok: bool, detail: str) -> None:
+    """Record how an attempt logged beforehand (as a failure) ended."""
+    store.execute("UPDATE login_events SET ok = ?, detail = ? WHERE id = ?", [ok, detail, attempt_id])
+
+
+def recent_failures(store: Store, username: str, window_s: int, *, excluding: int | None = None) -> int:
+    """Failed (or still unsettled) sign-ins for `username` in the last `window_s` seconds, since its last success."""
+    return int(
+        store.query_value(
+            "SELECT count(*) FROM login_events WHERE username = ? AND NOT ok AND id IS DISTINCT FROM ? "
+            "AND logged_at > now() - to_seconds(?) AND id > coalesce((SELECT max(id) FROM login_events "
+            "WHERE username = ? AND ok), 0)",
+            [username, excluding, window_s, username],
         )
     )
 
