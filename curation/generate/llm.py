@@ -240,7 +240,7 @@ def make_llm(backend: str, **options: Any) -> LLM:
         from curation.generate.openai_backend import OpenAIBackend
 
         keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
-        keys += ("requests_per_min", "tokens_per_min")
+        keys += ("requests_per_min", "tokens_per_min", "max_response_bytes")
         return OpenAIBackend(**{k: v for k, v in options.items() if k in keys and v is not None})
     if backend == "fake":
         return FakeLLM(seed=int(options.get("seed", 0)))
