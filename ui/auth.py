@@ -29,8 +29,13 @@ def _oidc_configured() -> bool:
 
 
 def _open_address_allowed() -> bool:
-    address = st.get_option("server.address") or "127.0.0.1"
-    return accounts.is_loopback(address) or os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+    """Whether login may be off: the server is bound to loopback (or a Unix socket), or --allow-open was given.
+
+    An empty or unset `server.address` is not loopback: Streamlit then listens on every interface.
+    """
+    return accounts.serves_locally_only(st.get_option("server.address")) or (
+        os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+    )
 
 
 def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:

@@ -129,7 +129,7 @@ def serve(
     allow_open: Annotated[bool, typer.Option("--allow-open", help="Listen beyond localhost with login off.")] = False,
 ) -> None:
     """Start the app. Beyond localhost it needs a users file (login), or --allow-open and a warning."""
-    if not accounts.is_loopback(address) and not accounts.auth_enabled():
+    if not accounts.serves_locally_only(address) and not accounts.auth_enabled():
         if not allow_open:
             raise ValueError(
                 f"refusing to listen on {address} with login off: set {config.SETTINGS['users_file'].env} "

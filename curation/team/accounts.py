@@ -59,6 +59,13 @@ def is_loopback(address: str) -> bool:
         return address == "localhost"
 
 
+def serves_locally_only(bind_address: str | None) -> bool:
+    """Whether a server bound to `bind_address` is reachable from this machine only. Empty or None is not: a
+    server with no address (Streamlit's `server.address` unset or "") listens on every interface."""
+    address = (bind_address or "").strip()
+    return bool(address) and (address.startswith("unix://") or is_loopback(address))
+
+
 def hash_password(password: str) -> str:
     """A bcrypt hash to paste into the users file."""
     if len(password) < 8:
