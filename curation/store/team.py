@@ -167,3 +167,25 @@ def login_log(store: Store, limit: int = 100) -> pd.DataFrame:
     return store.query_df(
         "SELECT logged_at, username, ok, detail FROM login_events ORDER BY logged_at DESC LIMIT ?", [limit]
     )
+
+
+def list_endpoints(store: Store) -> list[dict[str, Any]]:
+    """The (api_key_env, base_url) pairs admins allowed, with who added them."""
+    return store.query_dicts(
+        "SELECT api_key_env, base_url, added_by, added_at FROM llm_endpoints ORDER BY base_url, api_key_env"
+    )
+
+
+def add_endpoint(store: Store, api_key_env: str, base_url: str, added_by: str) -> None:
+    store.execute(
+        "INSERT INTO llm_endpoints (api_key_env, base_url, added_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [api_key_env, base_url, added_by],
+    )
+
+
+def remove_endpoint(store: Store, api_key_env: str, base_url: str) -> bool:
+    """Withdraw a pair; False if it was not listed."""
+    rows = store.query_rows(
+        "DELETE FROM llm_endpoints WHERE api_key_env = ? AND base_url = ? RETURNING 1", [api_key_env, base_url]
+    )
+    return bool(rows)
