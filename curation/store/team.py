@@ -189,3 +189,24 @@ def remove_endpoint(store: Store, api_key_env: str, base_url: str) -> bool:
         "DELETE FROM llm_endpoints WHERE api_key_env = ? AND base_url = ? RETURNING 1", [api_key_env, base_url]
     )
     return bool(rows)
+
+
+def create_session(store: Store, token_id: str, username: str, role: str, expires_in_s: float) -> None:
+    store.execute(
+        "INSERT INTO auth_sessions (token_id, username, role, expires_at) VALUES (?, ?, ?, now() + to_seconds(?))",
+        [token_id, username, role, float(expires_in_s)],
+    )
+
+
+def live_session(store: Store, token_id: str) -> dict[str, Any] | None:
+    """A session that is neither revoked nor expired: username, role, seconds since it began."""
+    rows = store.query_dicts(
+        "SELECT username, role, epoch(now()) - epoch(created_at) AS age_s FROM auth_sessions "
+        "WHERE token_id = ? AND revoked_at IS NULL AND expires_at > now()",
+        [token_id],
+    )
+    return rows[0] if rows else None
+
+
+def revoke_session(store: Store, token_id: str) -> None:
+    store.execute("UPDATE auth_sessions SET revoked_at = now() WHERE token_id = ? AND revoked_at IS NULL", [token_id])
