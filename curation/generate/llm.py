@@ -243,18 +243,12 @@ def make_llm(backend: str, *, allowed: Sequence[Endpoint] | None = None, **optio
     if backend == "local":
         return LocalLM(options.get("model") or None, device=options.get("device"), seed=int(options.get("seed", 0)))
     if backend == "openai":
-        from curation.generate import endpoints
         from curation.generate.openai_backend import OpenAIBackend
-
-        endpoints.check(
-            list(allowed) if allowed is not None else None,
-            str(options.get("api_key_env") if options.get("api_key_env") is not None else "OPENAI_API_KEY"),
-            str(options.get("base_url") or ""),
-        )
 
         keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
         keys += ("requests_per_min", "tokens_per_min", "max_response_bytes")
-        return OpenAIBackend(**{k: v for k, v in options.items() if k in keys and v is not None})
+        chosen = {k: v for k, v in options.items() if k in keys and v is not None}
+        return OpenAIBackend(**chosen, allowed=allowed)  # it checks the pair against `allowed` (with a users file)
     if backend == "fake":
         return FakeLLM(seed=int(options.get("seed", 0)))
     raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")

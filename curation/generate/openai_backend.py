@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation import config
+from curation.generate import endpoints
+from curation.generate.endpoints import Endpoint
 from curation.generate.llm import Completion, LLMError, cut_at_stop
 
 RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
@@ -236,6 +238,7 @@ class OpenAIBackend:
     requests_per_min: int | None = None
     tokens_per_min: int | None = None
     max_response_bytes: int | None = None  # None: the llm_max_response_mb setting
+    allowed: Sequence[Endpoint] | None = field(default=None, repr=False)  # the admin's list (a users file is set)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -244,6 +247,7 @@ class OpenAIBackend:
             raise ValueError(f"base URL must start with http:// or https://; got {self.base_url!r}")
         if not self.model.strip():
             raise ValueError("model name is empty; give the name the server knows the model by")
+        endpoints.check(list(self.allowed) if self.allowed is not None else None, self.api_key_env or "", self.base_url)
         if self.timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds; got {self.timeout}")
         if self.max_response_bytes is None:
