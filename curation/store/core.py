@@ -134,7 +134,9 @@ class Store:
         except (duckdb.Error, OSError) as err:
             raise _open_error(self.path, err, read_only) from err
         self._local = threading.local()
-        self._local.cursor = self._conn
+        # Every thread, the opening one included, works on a cursor of its own: the base connection runs nothing,
+        # so creating a cursor from it never meets "connection is busy" while another thread queries.
+        self._local.cursor = self._conn.cursor()
         self._write_lock = threading.RLock()
         try:
             if not read_only:
