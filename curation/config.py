@@ -53,6 +53,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("session_minutes", "480", "Minutes a login lasts before the user must sign in again."),
         Setting("cli_user", "", "Account the CLI acts as when a users file is set (or pass --user)."),
         Setting("max_field_bytes", str(1_000_000), "Largest text field an import accepts, in bytes."),
+        Setting(
+            "llm_endpoints",
+            "",
+            "With a users file: LLM endpoints curators may use, as KEY_VARIABLE=BASE_URL pairs separated by spaces "
+            "(=URL: no key), besides those admins add with `endpoints add`.",
+        ),
+        Setting(
+            "llm_max_response_mb",
+            "4",
+            "Largest answer an OpenAI-compatible server may send, in MB; a larger one fails that request.",
+        ),
         Setting("seed_sample", "1", "Fill a new, empty default database with data/sample rows (1/0)."),
         Setting(
             "embedding_model",

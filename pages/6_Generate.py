@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from curation.filters import ExampleFilter
+from curation.generate import endpoints
 from curation.generate import selfinstruct as si
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.generate.llm import BACKENDS, make_llm
@@ -82,11 +83,16 @@ def backend_settings(backend: str) -> dict[str, Any]:
         return {"model": model.strip() or None}
     if backend == "openai":
         cols = st.columns(2)
-        base_url = cols[0].text_input("Base URL", key="gen_base_url", placeholder="http://127.0.0.1:8000/v1")
-        model = cols[1].text_input("Model name", key="gen_model_name")
-        key_env = cols[0].text_input("API key environment variable", value="OPENAI_API_KEY", key="gen_key_env")
-        cols[1].caption("The key is read from the environment when the run starts; it is never stored.")
-        cols[1].caption("Key variable is set." if os.environ.get(key_env) else "Key variable is not set.")
+        if endpoints.team_mode():  # a team: only the admin's endpoints, no free text (and no hint of what is set)
+            base_url, key_env = allowed_endpoint(cols[0])
+            model = cols[1].text_input("Model name", key="gen_model_name")
+            cols[1].caption("The key is read from the server's environment when the run starts; it is never stored.")
+        else:
+            base_url = cols[0].text_input("Base URL", key="gen_base_url", placeholder="http://127.0.0.1:8000/v1")
+            model = cols[1].text_input("Model name", key="gen_model_name")
+            key_env = cols[0].text_input("API key environment variable", value="OPENAI_API_KEY", key="gen_key_env")
+            cols[1].caption("The key is read from the environment when the run starts; it is never stored.")
+            cols[1].caption("Key variable is set." if os.environ.get(key_env) else "Key variable is not set.")
         chat = cols[0].checkbox("Use /chat/completions", key="gen_chat")
         timeout = cols[1].number_input("Timeout (s)", 1.0, 600.0, 60.0, key="gen_timeout")
         retries = cols[1].number_input("Retries (backoff + jitter, honours Retry-After)", 0, 10, 3, key="gen_retries")
@@ -103,6 +109,19 @@ def backend_settings(backend: str) -> dict[str, Any]:
             "tokens_per_min": int(tpm) or None,
         }
     return {}
+
+
+def allowed_endpoint(column: Any) -> tuple[str, str]:
+    """(base URL, key variable) picked from the admin's endpoint list; ("", "") when there is none."""
+    listed = endpoints.allowed(store)
+    if not listed:
+        column.warning(
+            "No LLM endpoint is allowed yet: an admin adds one with `python -m curation endpoints add VAR URL` "
+            "(or the llm_endpoints setting)."
+        )
+        return "", ""
+    chosen = column.selectbox("Endpoint", listed, format_func=lambda e: e.label, key="gen_endpoint")
+    return chosen.base_url, chosen.api_key_env
 
 
 def generation_settings() -> si.GenerationConfig:
@@ -168,7 +187,7 @@ def start(
     try:
         if resume_of is not None:
             _first, cfg = resumable_run(store, resume_of)
-        llm = make_llm(backend, **options, seed=cfg.seed)
+        llm = make_llm(backend, allowed=endpoints.allowed(store), **options, seed=cfg.seed)
         if resume_of is None:
             si.load_pool(store)
     except ValueError as err:

@@ -7,6 +7,7 @@ unless started with `python -m curation serve --allow-open`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -16,7 +17,7 @@ from typing import NoReturn
 import streamlit as st
 
 from curation.identity import User
-from curation.team import accounts
+from curation.team import accounts, sessions
 from ui.state import SESSION_KEY, expired, get_store
 from ui.text import inert
 
@@ -29,8 +30,13 @@ def _oidc_configured() -> bool:
 
 
 def _open_address_allowed() -> bool:
-    address = st.get_option("server.address") or "127.0.0.1"
-    return accounts.is_loopback(address) or os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+    """Whether login may be off: the server is bound to loopback (or a Unix socket), or --allow-open was given.
+
+    An empty or unset `server.address` is not loopback: Streamlit then listens on every interface.
+    """
+    return accounts.serves_locally_only(st.get_option("server.address")) or (
+        os.environ.get("INSTRUCT_CURATOR_ALLOW_OPEN") == "1"
+    )
 
 
 def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:
@@ -47,7 +53,7 @@ def _sign_in_form(accounts_by_name: dict[str, accounts.Account]) -> None:
         except accounts.SignInError as err:
             st.error(inert(err))
         else:
-            st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role, "at": time.time()}
+            _start_session(user)
             st.rerun()
     if _oidc_configured():
         st.button("Sign in with your identity provider", key="auth_oidc", on_click=st.login)
@@ -57,16 +63,64 @@ def _from_identity_provider(accounts_by_name: dict[str, accounts.Account], stop:
     """Map an OIDC login to an account by e-mail; unknown addresses get no role."""
     if not _oidc_configured() or not st.user.is_logged_in or SESSION_KEY in st.session_state:
         return
-    account = accounts.account_for_email(accounts_by_name, st.user.get("email"))
+    account = accounts.account_for_identity(accounts_by_name, st.user.to_dict())
     if account is None:
-        st.error(inert(f"{st.user.get('email')} has no account here; ask an admin to add it to the users file."))
+        st.error(
+            inert(
+                f"{st.user.get('email')} has no account here, or the identity provider did not verify it; "
+                "ask an admin to add it to the users file."
+            )
+        )
         st.button("Sign out", on_click=st.logout)
         stop()
-    st.session_state[SESSION_KEY] = {"name": account.username, "role": account.role, "at": time.time()}
+    _start_session(account.user)
+
+
+COOKIE_WRITE = "auth_cookie_write"  # session_state: the cookie to write on the next run (a token, or "" to clear)
+
+
+def _start_session(user: User) -> None:
+    """Remember the user in this session and, through a signed token in a cookie, across reloads."""
+    token = sessions.issue(get_store(), user)
+    st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role, "at": time.time(), "token": token}
+    st.session_state[COOKIE_WRITE] = token
+
+
+def _write_cookie() -> None:
+    """Set or clear the session cookie in the browser (Streamlit reads cookies, but only a script can set one)."""
+    token = st.session_state.pop(COOKIE_WRITE, None)
+    if token is None:
+        return
+    max_age = int(sessions.lifetime_s()) if token else 0
+    cookie = f"{sessions.COOKIE}={token}; path=/; max-age={max_age}; samesite=strict"
+    st.html(
+        f"<script>document.cookie = {json.dumps(cookie)} + "
+        "(window.location.protocol === 'https:' ? '; secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def _from_cookie(accounts_by_name: dict[str, accounts.Account]) -> None:
+    """Restore a sign-in from the session cookie after a reload, if its token still holds."""
+    if SESSION_KEY in st.session_state:
+        return
+    token = st.context.cookies.get(sessions.COOKIE) if st.context.cookies else None
+    if not token or token == st.session_state.get("auth_signed_out_token"):
+        return
+    found = sessions.verify(get_store(), token, accounts_by_name)
+    if found is None:
+        st.session_state[COOKIE_WRITE] = ""  # a dead token: clear it
+        return
+    user, age_s = found
+    st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role, "at": time.time() - age_s, "token": token}
 
 
 def sign_out() -> None:
-    st.session_state.pop(SESSION_KEY, None)
+    entry = st.session_state.pop(SESSION_KEY, None) or {}
+    if entry.get("token"):
+        sessions.revoke(get_store(), entry["token"])
+        st.session_state["auth_signed_out_token"] = entry["token"]  # this tab's cookie header still carries it
+    st.session_state[COOKIE_WRITE] = ""
     if _oidc_configured() and st.user.is_logged_in:
         st.logout()
 
@@ -94,11 +148,13 @@ def gate(hidden_navigation: Callable[[], object] | None = None) -> User | None:
             stop()
         return None
     try:
-        accounts_by_name = accounts.load_accounts()
+        accounts_by_name = accounts.current_accounts()
     except ValueError as err:
         st.error(inert(err))
         stop()
     _from_identity_provider(accounts_by_name, stop)
+    _from_cookie(accounts_by_name)
+    _write_cookie()
     entry = st.session_state.get(SESSION_KEY)
     if entry and expired(entry):
         st.session_state.pop(SESSION_KEY)

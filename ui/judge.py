@@ -11,7 +11,7 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from curation.generate import evol
+from curation.generate import endpoints, evol
 from curation.generate.llm import make_llm
 from curation.jobs import JobRunner
 from curation.operations import judge as ratings
@@ -29,7 +29,7 @@ Flash = Callable[..., None]
 def _start(store: Store, runner: JobRunner, flash: Flash, kind: str, make_job: Callable, params: dict) -> None:
     backend, options, concurrency = st.session_state.get("gen_backend_args", ("fake", {}, 16))
     try:
-        llm = make_llm(backend, **options)
+        llm = make_llm(backend, allowed=endpoints.allowed(store), **options)
         job = make_job(llm, backend, concurrency)
     except ValueError as err:
         flash("error", "The job did not start.", str(err))

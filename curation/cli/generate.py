@@ -9,6 +9,7 @@ import typer
 
 from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
+from curation.generate import endpoints
 from curation.generate import selfinstruct as si
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.generate.llm import BACKENDS, LLMError, make_llm
@@ -113,7 +114,9 @@ def generate_cmd(
     options |= {"timeout": timeout, "max_retries": max_retries}
     options |= {"requests_per_min": requests_per_min, "tokens_per_min": tokens_per_min}
     try:
-        llm = make_llm(backend, **options)
+        llm = make_llm(backend, allowed=endpoints.allowed(store), **options)
+    except endpoints.EndpointNotAllowed:
+        raise
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--backend") from None
     job = generation_job(llm, cfg, backend=backend, concurrency=concurrency, cost_per_1k=cost_per_1k, resume_of=resume)

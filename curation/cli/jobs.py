@@ -33,7 +33,9 @@ def cancel_cmd(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="J
             request_stop(run_dir)
         typer.echo(f"cancel requested for job {job_id}")
     else:
-        typer.echo(f"job {job_id} had already finished")
+        job = jobs_table.get(store, job_id) or {}
+        why = f" ({job.get('status')}: {job['error']})" if job.get("error") else ""
+        typer.echo(f"job {job_id} had already finished{why}")
 
 
 def register(root: typer.Typer) -> None:

@@ -11,7 +11,7 @@ import typer
 from curation import config
 from curation.cli.common import echo_table, open_store, progress_bar
 from curation.filters import ExampleFilter
-from curation.generate import evol
+from curation.generate import endpoints, evol
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY
 from curation.generate.llm import BACKENDS, LLMError, make_llm
 from curation.jobs import JobRunner
@@ -29,12 +29,13 @@ Status = Annotated[list[str] | None, typer.Option("--status", help="Only rows wi
 Source = Annotated[list[str] | None, typer.Option("--source", help="Only rows of this source (repeatable).")]
 
 
-def _llm(backend: str, model: str | None, base_url: str | None, api_key_env: str, chat: bool):
+def _llm(store, backend: str, model: str | None, base_url: str | None, api_key_env: str, chat: bool):
     if backend not in BACKENDS:
         raise typer.BadParameter(f"must be one of {', '.join(BACKENDS)}; got {backend!r}", param_hint="--backend")
     if backend == "openai" and not (base_url and model):
         raise typer.BadParameter("the openai backend needs --base-url and --model", param_hint="--base-url")
-    return make_llm(backend, model=model, base_url=base_url, api_key_env=api_key_env, chat=chat)
+    options = {"model": model, "base_url": base_url, "api_key_env": api_key_env, "chat": chat}
+    return make_llm(backend, allowed=endpoints.allowed(store), **options)
 
 
 def _run(store, kind: str, job, params: dict) -> dict:
@@ -72,7 +73,7 @@ def rate_run(
     known = ratings_table.rubrics(store)
     cfg = ratings.RatingConfig(rubric=rubric, prompt=prompt or known.get(rubric, ratings.DEFAULT_RUBRIC), rerate=rerate)
     flt = ExampleFilter(statuses=status or [], sources=source or [])
-    llm = _llm(backend, model, base_url, api_key_env, chat)
+    llm = _llm(store, backend, model, base_url, api_key_env, chat)
     job = ratings.rating_job(llm, cfg, flt, concurrency=concurrency)
     result = _run(store, ratings.JOB_KIND, job, ratings.job_params(cfg, backend, llm.name, flt, concurrency))
     typer.echo(f"rated {result['rated']} rows under {rubric!r}; {result['unusable']} answers had no usable score")
@@ -135,7 +136,7 @@ def evolve_cmd(
     if not flt.to_dict():
         raise typer.BadParameter("choose rows with --id, --status or --source", param_hint="--id")
     store = open_store(ctx)
-    llm = _llm(backend, model, base_url, api_key_env, chat)
+    llm = _llm(store, backend, model, base_url, api_key_env, chat)
     job = evol.evol_job(llm, cfg, flt, backend=backend, concurrency=concurrency)
     params = {"backend": backend, "model": llm.name, "mode": mode, "filter": flt.to_dict()}
     result = _run(store, evol.JOB_KIND, job, params)

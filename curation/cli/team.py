@@ -15,6 +15,7 @@ from curation import config, identity
 from curation.cli.common import echo_table, open_store
 from curation.filters import STATUSES, ExampleFilter
 from curation.store import team as team_store
+from curation.store.core import TEAM_FACT
 from curation.team import accounts, campaigns
 
 users_app = typer.Typer(help="Accounts: hash a password for the users file, list accounts, the sign-in log.")
@@ -48,7 +49,24 @@ def users_list() -> None:
 def users_log(ctx: typer.Context, limit: int = 50) -> None:
     """Recent sign-in attempts (failed ones included)."""
     identity.require("users-log")
-    echo_table(team_store.login_log(open_store(ctx), limit).to_dict("records"))
+    rows = team_store.login_log(open_store(ctx), limit).to_dict("records")
+    echo_table([{k: accounts.escape_controls(v) for k, v in row.items()} for row in rows])
+
+
+@users_app.command("leave-team")
+def users_leave_team(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the database will open without a users file.")] = False,
+) -> None:
+    """Admin only: let this team database open without a users file again (login off, single user)."""
+    identity.require("users-leave-team")
+    if not accounts.auth_enabled():
+        raise ValueError(f"set {config.SETTINGS['users_file'].env} and pass --user with an admin account")
+    if not yes:
+        raise ValueError("this turns login off for anyone who opens the file without a users file; pass --yes")
+    store = open_store(ctx)
+    store.drop_fact(TEAM_FACT)
+    typer.echo(f"{store.path} is no longer a team database; it opens without a users file until opened with one")
 
 
 @campaign_app.command("create")
@@ -128,7 +146,7 @@ def serve(
     allow_open: Annotated[bool, typer.Option("--allow-open", help="Listen beyond localhost with login off.")] = False,
 ) -> None:
     """Start the app. Beyond localhost it needs a users file (login), or --allow-open and a warning."""
-    if not accounts.is_loopback(address) and not accounts.auth_enabled():
+    if not accounts.serves_locally_only(address) and not accounts.auth_enabled():
         if not allow_open:
             raise ValueError(
                 f"refusing to listen on {address} with login off: set {config.SETTINGS['users_file'].env} "

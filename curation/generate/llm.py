@@ -11,9 +11,12 @@ import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from curation import models
+
+if TYPE_CHECKING:
+    from curation.generate.endpoints import Endpoint
 
 BACKENDS = ("local", "openai", "fake")
 
@@ -232,16 +235,20 @@ class FakeLLM:
         return "\n".join(lines) + "\n\n"
 
 
-def make_llm(backend: str, **options: Any) -> LLM:
-    """A backend by name: local (model, device, seed, chat), openai (base_url, model, api_key_env, ...), fake."""
+def make_llm(backend: str, *, allowed: Sequence[Endpoint] | None = None, **options: Any) -> LLM:
+    """A backend by name: local (model, device, seed, chat), openai (base_url, model, api_key_env, ...), fake.
+
+    With a users file set, openai needs its (api_key_env, base_url) pair in `allowed` (`endpoints.allowed(store)`).
+    """
     if backend == "local":
         return LocalLM(options.get("model") or None, device=options.get("device"), seed=int(options.get("seed", 0)))
     if backend == "openai":
         from curation.generate.openai_backend import OpenAIBackend
 
         keys = ("base_url", "model", "api_key_env", "chat", "timeout", "max_retries", "backoff")
-        keys += ("requests_per_min", "tokens_per_min")
-        return OpenAIBackend(**{k: v for k, v in options.items() if k in keys and v is not None})
+        keys += ("requests_per_min", "tokens_per_min", "max_response_bytes")
+        chosen = {k: v for k, v in options.items() if k in keys and v is not None}
+        return OpenAIBackend(**chosen, allowed=allowed)  # it checks the pair against `allowed` (with a users file)
     if backend == "fake":
         return FakeLLM(seed=int(options.get("seed", 0)))
     raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")

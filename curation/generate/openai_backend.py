@@ -4,15 +4,23 @@ Plain `urllib` (stdlib, thread-safe per request) rather than a new HTTP dependen
 caller's thread pool (`requests.complete_all`), and a custom redirect handler refuses every redirect, so the API
 key never reaches a host other than the configured one (urllib would follow a 302/303 as a GET with the original
 headers, Authorization included, to any host).
+
+Each request is bounded as a whole: `timeout` is a deadline for connect, send, headers and body together (a
+watchdog shuts the socket when it passes), not a per-read limit that a server trickling one byte at a time never
+trips. The answer is read in chunks up to `max_response_bytes` (the `llm_max_response_mb` setting) and the request
+fails as soon as it is larger, so memory never grows with what a server sends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import functools
 import http.client
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -23,6 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from curation import config
+from curation.generate import endpoints
+from curation.generate.endpoints import Endpoint
 from curation.generate.llm import Completion, LLMError, cut_at_stop
 
 RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
@@ -44,7 +55,108 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         raise RedirectRefused(f"{req.full_url} redirected (HTTP {code}) to {newurl}; set the base URL to that address")
 
 
-_OPENER = urllib.request.build_opener(_RefuseRedirects())
+class ResponseTooLarge(LLMError):
+    """The server's answer is larger than the configured cap; the request is abandoned, not retried."""
+
+
+class _Watchdog:
+    """Shuts a request's socket down when its deadline passes, whatever the socket is waiting for."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.fired = False
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
+
+    def arm(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            self._timer = threading.Timer(self.remaining(), self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._sock = None
+
+
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        kwargs["timeout"] = watchdog.remaining()
+        super().__init__(*args, **kwargs)
+        self.watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        self.watchdog.arm(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        kwargs["timeout"] = watchdog.remaining()
+        super().__init__(*args, **kwargs)
+        self.watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()  # the TLS handshake is bounded by the socket timeout (the time left)
+        self.watchdog.arm(self.sock)
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_WatchedHTTPConnection, watchdog=self.watchdog), req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_WatchedHTTPSConnection, watchdog=self.watchdog), req)
+
+
+def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(
+        _RefuseRedirects(), _WatchedHTTPHandler(watchdog), _WatchedHTTPSHandler(watchdog)
+    )
+
+
+def read_capped(resp: Any, limit: int, url: str, chunk: int = 65536) -> bytes:
+    """The body, read in chunks; ResponseTooLarge as soon as it passes `limit` bytes (nothing more is read)."""
+    too_large = ResponseTooLarge(
+        f"{url} sent an answer larger than {limit / 1048576:g} MB; refused (raise the "
+        f"{config.SETTINGS['llm_max_response_mb'].env} setting if such answers are expected)"
+    )
+    declared = resp.headers.get("Content-Length") if resp.headers else None
+    if declared and declared.strip().isdigit() and int(declared) > limit:
+        raise too_large
+    parts, size = [], 0
+    while True:
+        data = resp.read(min(chunk, limit + 1 - size))
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
+        size += len(data)
+        if size > limit:
+            raise too_large
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -118,13 +230,15 @@ class OpenAIBackend:
     model: str
     api_key_env: str = "OPENAI_API_KEY"
     chat: bool = False
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds for the whole request (connect, send, headers, body)
     max_retries: int = 3
     backoff: float = 1.0
     max_backoff: float = 60.0
     jitter: float = 0.25
     requests_per_min: int | None = None
     tokens_per_min: int | None = None
+    max_response_bytes: int | None = None  # None: the llm_max_response_mb setting
+    allowed: Sequence[Endpoint] | None = field(default=None, repr=False)  # the admin's list (a users file is set)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -133,6 +247,13 @@ class OpenAIBackend:
             raise ValueError(f"base URL must start with http:// or https://; got {self.base_url!r}")
         if not self.model.strip():
             raise ValueError("model name is empty; give the name the server knows the model by")
+        endpoints.check(list(self.allowed) if self.allowed is not None else None, self.api_key_env or "", self.base_url)
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds; got {self.timeout}")
+        if self.max_response_bytes is None:
+            self.max_response_bytes = int(float(config.get("llm_max_response_mb")) * 1048576)
+        if self.max_response_bytes < 1:
+            raise ValueError(f"the response size cap must be >= 1 byte; got {self.max_response_bytes}")
         self.base_url = self.base_url.rstrip("/")
         self.name = self.model
         self.limiter = RateLimiter(self.requests_per_min, self.tokens_per_min, sleep=self.sleep)
@@ -193,21 +314,28 @@ class OpenAIBackend:
                 self.sleep(self.backoff_delay(attempt, retry_after))
             retry_after = None
             self.limiter.acquire()
+            watchdog = _Watchdog(self.timeout)
             try:
-                with _OPENER.open(self._request(url, body), timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
+                with _opener(watchdog).open(self._request(url, body), timeout=self.timeout) as resp:
+                    raw = read_capped(resp, int(self.max_response_bytes or 0), url)
+                if watchdog.fired:  # the socket was shut mid-body: what arrived is cut short
+                    raise TimeoutError("timed out")
+                return json.loads(raw.decode("utf-8"))
             except urllib.error.HTTPError as err:
-                detail = err.read().decode("utf-8", "replace")[:200]
+                detail = err.read(200).decode("utf-8", "replace")[:200]
                 problem = f"HTTP {err.code}: {detail}"
                 if err.code not in RETRY_STATUS:
                     raise LLMError(f"{url} refused the request ({problem}); check the model name and API key") from err
                 retry_after = retry_after_seconds(err.headers.get("Retry-After") if err.headers else None)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as err:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as err:
                 reason = getattr(err, "reason", err)
-                problem = f"timed out after {self.timeout:g} s" if "timed out" in str(reason) else str(reason)
+                timed_out = watchdog.fired or "timed out" in str(reason)
+                problem = f"timed out after {self.timeout:g} s" if timed_out else str(reason)
                 problem = problem or type(err).__name__
-            except json.JSONDecodeError as err:
-                raise LLMError(f"{url} did not answer with JSON ({err.msg})") from err
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise LLMError(f"{url} did not answer with JSON ({getattr(err, 'msg', None) or err.reason})") from err
+            finally:
+                watchdog.cancel()
         raise LLMError(
             f"cannot get a completion from {url} after {self.max_retries + 1} attempts ({problem}); "
             "check that the server is running and the base URL is right"

@@ -2,7 +2,8 @@
 
 JSON Lines are split on "\\n" only: `str.splitlines()` also splits on U+2028, U+2029, U+0085 and others, which
 JSON allows unescaped inside strings. Nothing after the closing `]` of an array is ignored. Nesting deeper than
-Python's recursion limit and lone UTF-16 surrogates (`"\\ud800"`) are reported, not raised as tracebacks.
+Python's recursion limit and lone UTF-16 surrogates (`"\\ud800"`) are reported, not raised as tracebacks. An object
+with the same key twice (`{"instruction": "a", "instruction": "b"}`) is reported: `json` would silently keep the last.
 """
 
 from __future__ import annotations
@@ -59,8 +60,33 @@ def lone_surrogate(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _checked(at: At, item: Any, raw: str, report: Report) -> tuple[bool, Any]:
-    """(ok, item): an item with a lone surrogate is reported (only scanned when the raw text has such an escape)."""
+class _DuplicateKeys:
+    """An `object_pairs_hook` that builds dicts as `json` does and remembers keys seen twice in one object."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result and len(self.found) < 5:
+                self.found.append(key)
+            result[key] = value
+        return result
+
+    def take(self) -> list[str]:
+        found, self.found = self.found, []
+        return found
+
+
+def _checked(at: At, item: Any, raw: str, report: Report, duplicates: _DuplicateKeys) -> tuple[bool, Any]:
+    """(ok, item): an item with a duplicate key or a lone surrogate is reported (surrogates are only scanned for
+    when the raw text has such an escape)."""
+    repeated = duplicates.take()
+    if repeated:
+        shown = ", ".join(f"'{key}'" for key in dict.fromkeys(repeated))
+        report(at, f"duplicate key {shown} in one object (JSON would keep only the last value); remove the extra one")
+        return False, None
     if _SURROGATE_ESCAPE.search(raw):
         where = lone_surrogate(item)
         if where:
@@ -71,18 +97,21 @@ def _checked(at: At, item: Any, raw: str, report: Report) -> tuple[bool, Any]:
 
 def json_lines(text: str, report: Report) -> Iterator[tuple[At, Any]]:
     """(At, value) for each non-blank line; malformed lines are reported and skipped."""
-    row = 0
+    row, duplicates = 0, _DuplicateKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=duplicates)
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip(_WHITESPACE):
             continue
         at = At(number, row)
         row += 1
         try:
-            ok, item = _checked(at, json.loads(line), line, report)
+            ok, item = _checked(at, decoder.decode(line), line, report, duplicates)
         except json.JSONDecodeError as err:
+            duplicates.take()
             report(at, f"malformed JSON ({err.msg} at column {err.colno})")
             continue
         except RecursionError:
+            duplicates.take()
             report(at, TOO_DEEP)
             continue
         if ok:
@@ -91,7 +120,8 @@ def json_lines(text: str, report: Report) -> Iterator[tuple[At, Any]]:
 
 def json_array(text: str, report: Report) -> Iterator[tuple[At, Any]]:
     """(At, value) for each item of a top-level JSON array; anything after the closing `]` is an error."""
-    decoder = json.JSONDecoder()
+    duplicates = _DuplicateKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=duplicates)
     n, pos, row = len(text), 0, 0
     scan = _SURROGATE_ESCAPE.search(text) is not None  # only then is any item worth scanning
 
@@ -120,7 +150,7 @@ def json_array(text: str, report: Report) -> Iterator[tuple[At, Any]]:
             raise JsonSyntaxError(At(err.lineno, row), f"malformed JSON ({err.msg})") from err
         except RecursionError as err:
             raise JsonSyntaxError(at, TOO_DEEP) from err
-        ok, item = _checked(at, item, text[pos:end] if scan else "", report)
+        ok, item = _checked(at, item, text[pos:end] if scan else "", report, duplicates)
         if ok:
             yield at, item
         row += 1

@@ -5,6 +5,13 @@ Values always travel as parameters; identifiers only through `quote_ident`.
 May import: `curation.filters`, `curation.models`, `curation.config`; never a capability package.
 """
 
-from curation.store.core import ConflictError, Store, StoreAccessError, StoreLockedError, quote_ident
+from curation.store.core import (
+    ConflictError,
+    Store,
+    StoreAccessError,
+    StoreLockedError,
+    TeamDatabaseError,
+    quote_ident,
+)
 
-__all__ = ["ConflictError", "Store", "StoreAccessError", "StoreLockedError", "quote_ident"]
+__all__ = ["ConflictError", "Store", "StoreAccessError", "StoreLockedError", "TeamDatabaseError", "quote_ident"]

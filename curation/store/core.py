@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from curation import config
+
 _LOCK_PID = re.compile(r"PID (\d+)")
 # Statements that change the database: they run only inside `Store.transaction()` (the one write path).
 _WRITE = re.compile(
@@ -36,6 +38,10 @@ class WriteOutsideTransactionError(RuntimeError):
 
 class StoreLockedError(StoreAccessError):
     """Another process holds the DuckDB file."""
+
+
+class TeamDatabaseError(StoreAccessError):
+    """A team database (one opened with a users file) opened without one: that would turn login off silently."""
 
 
 class ConflictError(RuntimeError):
@@ -108,27 +114,82 @@ def _open_error(path: Path, err: Exception, read_only: bool) -> StoreAccessError
     return explain(path, err, "open") or StoreAccessError(f"cannot open database {path}: {text.splitlines()[0]}")
 
 
+def _make_private_folders(folder: Path) -> None:
+    """Create `folder` and any missing parents readable by their owner only (0700); existing ones stay as they are."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        with suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+
+
+TEAM_FACT = "team_database"
+
+
 class Store:
-    """One DuckDB database: a connection per thread, migrations applied on open."""
+    """One DuckDB database: a connection per thread, migrations applied on open.
+
+    A new database file is created 0600 in folders created 0700 (its rows may be private). A database opened once
+    with a users file is recorded as a team database and never opens without one (TeamDatabaseError).
+    """
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
         try:
+            created = not read_only and not self.path.exists()
             if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_private_folders(self.path.parent)
             self._conn = duckdb.connect(str(self.path), read_only=read_only)
+            if created:
+                self.path.chmod(0o600)
         except (duckdb.Error, OSError) as err:
             raise _open_error(self.path, err, read_only) from err
         self._local = threading.local()
-        self._local.cursor = self._conn
+        # Every thread, the opening one included, works on a cursor of its own: the base connection runs nothing,
+        # so creating a cursor from it never meets "connection is busy" while another thread queries.
+        self._local.cursor = self._conn.cursor()
         self._write_lock = threading.RLock()
-        if not read_only:
-            try:
+        try:
+            if not read_only:
                 self.migrate()
-            except BaseException:
-                self._conn.close()
-                raise
+            self._check_team_mode()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _check_team_mode(self) -> None:
+        """Record a team database on its first open with a users file; refuse one opened without a users file."""
+        if not self.query_value(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_facts' "
+            "AND table_catalog = current_database()"
+        ):
+            return
+        team = self.fact(TEAM_FACT) is not None
+        users_file = config.get("users_file").strip()
+        if users_file and not team and not self.read_only:
+            self.set_fact(TEAM_FACT, "1")
+        elif team and not users_file:
+            raise TeamDatabaseError(
+                f"{self.path} is a team database: set {config.SETTINGS['users_file'].env} to its users file "
+                "(an admin can make it single-user with `python -m curation --user ADMIN users leave-team`)"
+            )
+
+    def fact(self, name: str) -> str | None:
+        """A recorded fact about this database (team mode, the session signing key), or None."""
+        return self.query_value("SELECT value FROM store_facts WHERE name = ?", [name])
+
+    def set_fact(self, name: str, value: str) -> None:
+        self.execute(
+            "INSERT INTO store_facts (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, set_at = now()",
+            [name, value],
+        )
+
+    def drop_fact(self, name: str) -> None:
+        self.execute("DELETE FROM store_facts WHERE name = ?", [name])
 
     # -- connections -------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:

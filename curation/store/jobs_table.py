@@ -1,11 +1,19 @@
 """SQL for the jobs table: persisted status, progress, cancel flag, pid and run folder of long work.
 
 Progress (the job's thread) and cancel (a page's thread) update the same row: every write goes through the store's
-write transaction (`Store.execute` takes it), so neither overwrites nor aborts the other."""
+write transaction (`Store.execute` takes it), so neither overwrites nor aborts the other.
+
+Every job row names the process that runs it (pid, start time, host). Wherever jobs are looked up (`get`,
+`list_jobs`, `unfinished`), an unfinished job whose process is gone (kill -9, a crash, power loss) is first marked
+failed, so `generate --resume` and `jobs cancel` never wait on a run that nobody runs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,20 +25,77 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+def process_started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None if there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[19])
+
+
+def this_process() -> tuple[int, int | None, str]:
+    """(pid, start time, host) of the running process: who owns the jobs it starts."""
+    return os.getpid(), process_started(os.getpid()), socket.gethostname()
+
+
+def owner_alive(job: dict[str, Any]) -> bool:
+    """Whether the process that runs a job still exists (same pid *and* start time, so a reused pid is not it).
+
+    Rows without an owner (older ones) or owned on another host cannot be checked here and count as alive.
+    """
+    pid, started, host = job.get("owner_pid"), job.get("owner_started"), job.get("owner_host")
+    if pid is None or host != socket.gethostname():
+        return True
+    if started is None or not Path("/proc").is_dir():  # no /proc: only whether the pid exists
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+    return process_started(int(pid)) == int(started)
+
+
+def _worker_alive(job: dict[str, Any]) -> bool:
+    """A job whose work runs in a process of its own (training) lives on while that process does."""
+    pid = job.get("pid")
+    return pid is not None and pid != job.get("owner_pid") and process_started(int(pid)) is not None
+
+
+def reap_dead(store: Store) -> list[int]:
+    """Mark failed every unfinished job whose owning process is gone; returns their ids."""
+    if store.read_only:
+        return []
+    dead = [job for job in _unfinished_rows(store) if not owner_alive(job) and not _worker_alive(job)]
+    for job in dead:
+        store.execute(
+            "UPDATE jobs SET status = 'failed', finished_at = now(), error = ? WHERE id = ? AND NOT list_contains(?, "
+            "status)",
+            [f"interrupted: its process (pid {job['owner_pid']}) is gone", job["id"], list(FINISHED)],
+        )
+    return [int(job["id"]) for job in dead]
+
+
 def create(store: Store, kind: str, params: dict[str, Any] | None = None, run_dir: str | None = None) -> int:
     job_id = store.next_id("seq_jobs")
+    pid, started, host = this_process()
     store.execute(
-        "INSERT INTO jobs (id, kind, params, run_dir, author) VALUES (?, ?, ?, ?, ?)",
-        [job_id, kind, json.dumps(params or {}, default=str), run_dir, config.get("author")],
+        "INSERT INTO jobs (id, kind, params, run_dir, author, owner_pid, owner_started, owner_host) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [job_id, kind, json.dumps(params or {}, default=str), run_dir, config.get("author"), pid, started, host],
     )
     return job_id
 
 
 def mark_running(store: Store, job_id: int, pid: int | None = None) -> None:
+    """The job runs now, in this process (its owner from here on)."""
+    owner, started, host = this_process()
     store.execute(
-        "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), pid = coalesce(?, pid) "
-        "WHERE id = ?",
-        [pid, job_id],
+        "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), pid = coalesce(?, pid), "
+        "owner_pid = ?, owner_started = ?, owner_host = ? WHERE id = ?",
+        [pid, owner, started, host, job_id],
     )
 
 
@@ -67,7 +132,8 @@ def finish(
 
 
 def request_cancel(store: Store, job_id: int) -> bool:
-    """Flag a job for cancellation; False if it had already finished."""
+    """Flag a job for cancellation; False if it had already finished (or its process is gone)."""
+    reap_dead(store)
     with store.transaction():  # the status check and the flag in one write, so a finish cannot fall between them
         status = store.query_value("SELECT status FROM jobs WHERE id = ?", [job_id])
         if status is None:
@@ -83,6 +149,7 @@ def cancel_requested(store: Store, job_id: int) -> bool:
 
 
 def get(store: Store, job_id: int) -> dict[str, Any] | None:
+    reap_dead(store)
     rows = store.query_dicts("SELECT * FROM jobs WHERE id = ?", [job_id])
     if not rows:
         return None
@@ -94,6 +161,7 @@ def get(store: Store, job_id: int) -> dict[str, Any] | None:
 
 
 def list_jobs(store: Store, kinds: list[str] | None = None, limit: int = 100) -> pd.DataFrame:
+    reap_dead(store)
     cond, params = ("list_contains(?, kind)", [kinds]) if kinds else ("TRUE", [])
     return store.query_df(
         "SELECT id, kind, status, progress, message, error, pid, run_dir, author, created_at, started_at, finished_at "
@@ -103,4 +171,9 @@ def list_jobs(store: Store, kinds: list[str] | None = None, limit: int = 100) ->
 
 
 def unfinished(store: Store) -> list[dict[str, Any]]:
+    reap_dead(store)
+    return _unfinished_rows(store)
+
+
+def _unfinished_rows(store: Store) -> list[dict[str, Any]]:
     return store.query_dicts("SELECT * FROM jobs WHERE NOT list_contains(?, status) ORDER BY id", [list(FINISHED)])

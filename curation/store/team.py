@@ -137,18 +137,28 @@ def campaigns_of(store: Store, annotator: str) -> pd.DataFrame:
     )
 
 
-def log_login(store: Store, username: str, ok: bool, detail: str) -> None:
-    store.execute("INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?)", [username, ok, detail])
-
-
-def recent_failures(store: Store, username: str, window_s: int) -> int:
-    """Failed sign-ins for `username` in the last `window_s` seconds, since its last success."""
+def log_login(store: Store, username: str, ok: bool, detail: str) -> int:
+    """Record one sign-in attempt; returns its id (attempts are ordered by id)."""
     return int(
         store.query_value(
-            "SELECT count(*) FROM login_events WHERE username = ? AND NOT ok "
-            "AND logged_at > now() - to_seconds(?) AND logged_at > coalesce((SELECT max(logged_at) FROM login_events "
-            "WHERE username = ? AND ok), TIMESTAMP '1970-01-01')",
-            [username, window_s, username],
+            "INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?) RETURNING id", [username, ok, detail]
+        )
+    )
+
+
+def settle_login(store: Store, attempt_id: int, ok: bool, detail: str) -> None:
+    """Record how an attempt logged beforehand (as a failure) ended."""
+    store.execute("UPDATE login_events SET ok = ?, detail = ? WHERE id = ?", [ok, detail, attempt_id])
+
+
+def recent_failures(store: Store, username: str, window_s: int, *, excluding: int | None = None) -> int:
+    """Failed (or still unsettled) sign-ins for `username` in the last `window_s` seconds, since its last success."""
+    return int(
+        store.query_value(
+            "SELECT count(*) FROM login_events WHERE username = ? AND NOT ok AND id IS DISTINCT FROM ? "
+            "AND logged_at > now() - to_seconds(?) AND id > coalesce((SELECT max(id) FROM login_events "
+            "WHERE username = ? AND ok), 0)",
+            [username, excluding, window_s, username],
         )
     )
 
@@ -157,3 +167,46 @@ def login_log(store: Store, limit: int = 100) -> pd.DataFrame:
     return store.query_df(
         "SELECT logged_at, username, ok, detail FROM login_events ORDER BY logged_at DESC LIMIT ?", [limit]
     )
+
+
+def list_endpoints(store: Store) -> list[dict[str, Any]]:
+    """The (api_key_env, base_url) pairs admins allowed, with who added them."""
+    return store.query_dicts(
+        "SELECT api_key_env, base_url, added_by, added_at FROM llm_endpoints ORDER BY base_url, api_key_env"
+    )
+
+
+def add_endpoint(store: Store, api_key_env: str, base_url: str, added_by: str) -> None:
+    store.execute(
+        "INSERT INTO llm_endpoints (api_key_env, base_url, added_by) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [api_key_env, base_url, added_by],
+    )
+
+
+def remove_endpoint(store: Store, api_key_env: str, base_url: str) -> bool:
+    """Withdraw a pair; False if it was not listed."""
+    rows = store.query_rows(
+        "DELETE FROM llm_endpoints WHERE api_key_env = ? AND base_url = ? RETURNING 1", [api_key_env, base_url]
+    )
+    return bool(rows)
+
+
+def create_session(store: Store, token_id: str, username: str, role: str, expires_in_s: float) -> None:
+    store.execute(
+        "INSERT INTO auth_sessions (token_id, username, role, expires_at) VALUES (?, ?, ?, now() + to_seconds(?))",
+        [token_id, username, role, float(expires_in_s)],
+    )
+
+
+def live_session(store: Store, token_id: str) -> dict[str, Any] | None:
+    """A session that is neither revoked nor expired: username, role, seconds since it began."""
+    rows = store.query_dicts(
+        "SELECT username, role, epoch(now()) - epoch(created_at) AS age_s FROM auth_sessions "
+        "WHERE token_id = ? AND revoked_at IS NULL AND expires_at > now()",
+        [token_id],
+    )
+    return rows[0] if rows else None
+
+
+def revoke_session(store: Store, token_id: str) -> None:
+    store.execute("UPDATE auth_sessions SET revoked_at = now() WHERE token_id = ? AND revoked_at IS NULL", [token_id])

@@ -50,7 +50,7 @@ def sign_in(api, page, url: str, name: str) -> None:
     api.expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=60_000)
 
 
-def test_two_annotators_review_concurrently_and_roles_are_enforced(tmp_path: Path) -> None:
+def test_two_annotators_review_concurrently_and_roles_are_enforced(tmp_path: Path, monkeypatch) -> None:
     api = pytest.importorskip("playwright.sync_api")
     users, db, cid, rows = setup(tmp_path)
     env = app_env(tmp_path, db) | {"INSTRUCT_CURATOR_USERS_FILE": str(users)}
@@ -60,6 +60,7 @@ def test_two_annotators_review_concurrently_and_roles_are_enforced(tmp_path: Pat
             drive(api, browser, url, rows, tmp_path)
         finally:
             browser.close()
+    monkeypatch.setenv("INSTRUCT_CURATOR_USERS_FILE", str(users))  # the app made it a team database
     store = Store(db)
     try:
         latest = team_store.latest_responses(store, cid)
