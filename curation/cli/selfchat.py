@@ -47,7 +47,7 @@ def self_chat_cmd(
     if not flt.to_dict():
         raise typer.BadParameter("choose seed rows with --id, --status or --source", param_hint="--id")
     store = open_store(ctx)
-    llm = _llm(backend, model, base_url, api_key_env, chat)
+    llm = _llm(store, backend, model, base_url, api_key_env, chat)
     job = selfchat.self_chat_job(llm, cfg, flt, backend=backend, concurrency=concurrency)
     params = {"backend": backend, "model": llm.name, "turns": turns, "filter": flt.to_dict()}
     result = _run(store, selfchat.JOB_KIND, job, params)

@@ -139,8 +139,9 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         try:
-            created = not read_only and not self.path.exists()
-            if not read_only:
+            in_memory = str(path) == ":memory:"
+            created = not read_only and not in_memory and not self.path.exists()
+            if not read_only and not in_memory:
                 _make_private_folders(self.path.parent)
             self._conn = duckdb.connect(str(self.path), read_only=read_only)
             if created:
@@ -219,6 +220,15 @@ class Store:
             except duckdb.Error as err:
                 _raise_explained(self.path, err)
         return rows[0][0] if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int) else None
+
+    def execute_returning(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        """Run a writing statement with a RETURNING clause inside the write transaction; its rows."""
+        with self.transaction() as cur:
+            try:
+                return cur.execute(sql, params or []).fetchall()
+            except duckdb.Error as err:
+                _raise_explained(self.path, err)
+                raise
 
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
         if is_write(sql):

@@ -139,11 +139,10 @@ def campaigns_of(store: Store, annotator: str) -> pd.DataFrame:
 
 def log_login(store: Store, username: str, ok: bool, detail: str) -> int:
     """Record one sign-in attempt; returns its id (attempts are ordered by id)."""
-    return int(
-        store.query_value(
-            "INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?) RETURNING id", [username, ok, detail]
-        )
+    rows = store.execute_returning(
+        "INSERT INTO login_events (username, ok, detail) VALUES (?, ?, ?) RETURNING id", [username, ok, detail]
     )
+    return int(rows[0][0])
 
 
 def settle_login(store: Store, attempt_id: int, ok: bool, detail: str) -> None:
@@ -185,7 +184,7 @@ def add_endpoint(store: Store, api_key_env: str, base_url: str, added_by: str) -
 
 def remove_endpoint(store: Store, api_key_env: str, base_url: str) -> bool:
     """Withdraw a pair; False if it was not listed."""
-    rows = store.query_rows(
+    rows = store.execute_returning(
         "DELETE FROM llm_endpoints WHERE api_key_env = ? AND base_url = ? RETURNING 1", [api_key_env, base_url]
     )
     return bool(rows)
