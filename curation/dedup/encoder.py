@@ -51,19 +51,13 @@ def cuda_available() -> bool:
 
 
 def onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether onnxruntime is installed (looked up, not imported: a run imports it when it starts the model)."""
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def openvino_available() -> bool:
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether openvino is installed (looked up, not imported)."""
+    return importlib.util.find_spec("openvino") is not None
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +130,7 @@ def _check_exportable(model_path: Path, backend: str) -> None:
 def onnx_export_available() -> bool:
     """The export itself needs onnx and onnxruntime's optimizer tools (also for the OpenVINO backend); looked up
     without importing them (the export imports them when it runs)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+    return importlib.util.find_spec("onnx") is not None and onnxruntime_available()
 
 
 def onnx_file(model_path: Path, backend: str) -> Path:
