@@ -195,9 +195,10 @@ def end_to_end(cache: Path, n: int, keep_pairs: Path | None = None) -> None:
         f"CPU s), peak RSS {peak:,} MB (whole process), {pairs:,} pairs, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    k_seconds, _, k_peak, k_pairs, _ = in_fresh_process(_rouge, (n, "plain"))
+    k_seconds, k_cpu, k_peak, k_pairs, _ = in_fresh_process(_rouge, (n, "plain"))
     print(
-        f"kernel: find_rouge_pairs, same {n:,} texts: {k_seconds:.1f} s, peak RSS {k_peak:,} MB (corpus included), "
+        f"kernel: find_rouge_pairs, same {n:,} texts: {k_seconds:.1f} s ({k_cpu:.1f} CPU s), peak RSS {k_peak:,} MB "
+        "(corpus included), "
         f"{k_pairs:,} pairs, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )

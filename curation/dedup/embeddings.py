@@ -112,7 +112,7 @@ def embed_in_batches(
     texts: list[str],
     embed: Embedder,
     progress: Progress | None,
-    batch: int = 512,
+    batch: int = 2048,  # texts per call and per cache write: fewer DuckDB transactions, progress every few s
     on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches;
