@@ -25,6 +25,7 @@ BLOCK_ROWS = 512  # tiles of 512 x 2048 similarities stay in cache between the m
 BLOCK_COLS = 2048
 HEAD_DIMS = 64
 BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
+EMBED_BATCH = 2048  # texts per embed call and per cache write: few DuckDB transactions, progress every few s
 PARALLEL_BATCH_ROWS = 50_000  # texts per embed call on a parallel executor: few, large calls
 
 
@@ -112,7 +113,7 @@ def embed_in_batches(
     texts: list[str],
     embed: Embedder,
     progress: Progress | None,
-    batch: int = 2048,  # texts per call and per cache write: fewer DuckDB transactions, progress every few s
+    batch: int = EMBED_BATCH,
     on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches;
