@@ -7,6 +7,12 @@ each exported encoder (OpenVINO bf16, ONNX Runtime fp32 / int8) against bare enc
 
     python bench/dedup_bench.py [--skip-embeddings] [--embed-limit N] [--brute-sample 2000]
     python bench/dedup_bench.py --encoders-only --embed-limit 3000 --repeats 3
+    python bench/dedup_bench.py --cli-embed 10000
+
+--cli-embed N: the user's run, cold, end to end: `python -m curation dedup embed --pairs-out P` on a fresh
+database of N texts (process start, model load, encode, vector cache, search, record, pairs file), timed as a
+child process, against a bare SentenceTransformer.encode of the same texts (model loaded outside the timing) in
+the same bench run; then the CLI run's own stage times from a second, profiled cold run.
 """
 
 from __future__ import annotations
@@ -150,6 +156,42 @@ def embedding_figures(texts: list[str]) -> None:
         store.close()
 
 
+def _bare_encode_seconds(texts: list[str]) -> float:
+    model = embeddings.load_model(str(embeddings.model_dir()))
+    model.encode(texts[:64], batch_size=64)  # warm up outside the timing
+    return timed(model.encode, texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)[1]
+
+
+def cli_embedding_figures(texts: list[str]) -> None:
+    """The CLI embedding run, cold, against bare encode of the same texts (each in its own process)."""
+    import subprocess
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        bare_s = pool.submit(_bare_encode_seconds, texts).result()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "embed.duckdb"
+        store = Store(db)
+        examples.add_examples(store, pd.DataFrame({"instruction": texts}), examples.SourceInfo("bench", "bench"))
+        store.close()
+        command = [sys.executable, "-m", "curation", "--db", str(db), "dedup", "embed", "--threshold", "0.9"]
+        command += ["--pairs-out", str(Path(tmp) / "pairs.jsonl")]
+        env = {**os.environ, "INSTRUCT_CURATOR_SEED_SAMPLE": "0", "CURATION_NO_PROGRESS": "1"}
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
+        cli_s = time.perf_counter() - start
+        if done.returncode:
+            raise SystemExit(f"the CLI run failed: {done.stderr[-2000:]}")
+    print(
+        f"embedding dedup through the CLI, cold (process start + model load + encode + cache + search + record + "
+        f"pairs file), {len(texts):,} texts: {cli_s:.1f} s; bare SentenceTransformer.encode (model loaded "
+        f"beforehand) {bare_s:.1f} s: CLI = {bare_s / cli_s:.2f}x bare encode ({done.stdout.splitlines()[0]}; "
+        f"load {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+
+
 def encoder_figures(texts: list[str], model, repeats: int = 3) -> None:
     """Each exported backend vs bare encode (fp32, batch 64) on the same texts in this run: bare encode right
     before each backend in every repeat (the machine's load drifts), the median of the per-repeat ratios; cosine
@@ -208,6 +250,7 @@ def main() -> None:
     parser.add_argument("--brute-sample", type=int, default=2000)
     parser.add_argument("--encoders-only", action="store_true", help="only the exported encoders vs bare encode")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each encoder timing")
+    parser.add_argument("--cli-embed", type=int, default=0, help="the CLI embedding run, cold, on N texts")
     args = parser.parse_args()
     texts = instruction_texts()
     print(
@@ -215,6 +258,9 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    if args.cli_embed:
+        cli_embedding_figures(sample(texts, args.cli_embed))
+        return
     if args.encoders_only:
         model = embeddings.load_model(str(embeddings.model_dir()))
         encoder_figures(sample(texts, args.embed_limit), model, args.repeats)

@@ -17,6 +17,15 @@ encoded once with the fast encoder in resumable parts under `--cache` (outside t
 OpenVINO bf16 on 2 cores, so ~35 minutes for 1M; `--encode-minutes` bounds one run's share).
 
     python bench/scale_bench.py [--sizes 100000,300000,1000000] [--variants plain,code] [--skip-embeddings]
+
+End to end (what a user runs), beside the kernel on the same texts:
+
+    python bench/scale_bench.py --end-to-end 1000000
+
+builds (once, cached under `--cache`) a database of n instruction rows of the plain corpus, copies it, and times
+`python -m curation dedup rouge --threshold 0.7 --scope instruction --mode pairs --pairs-out P` in a child process
+(wall time; peak RSS of that whole process from getrusage(RUSAGE_CHILDREN)), then `find_rouge_pairs` alone in a
+fresh process; both print the load average, since a shared machine slows both.
 """
 
 from __future__ import annotations
@@ -24,7 +33,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,6 +142,121 @@ def cached_vectors(cache: Path, backend: str, minutes: float) -> np.ndarray:
     return encoded(texts, len(texts), cache, backend, minutes, name="scale-plain")
 
 
+def cached_database(cache: Path, n: int) -> Path:
+    """A database of corpus(n, 'plain') as instructions (outputs: the previous text, so lengths vary), built
+    once under `cache`."""
+    path = cache / f"rouge-e2e-{n}.duckdb"
+    if path.exists():
+        return path
+    import pandas as pd
+
+    from curation.store import Store, examples
+
+    cache.mkdir(parents=True, exist_ok=True)
+    texts = corpus(n, "plain")
+    rows = pd.DataFrame({"instruction": texts, "input": "", "output": [texts[i - 1] for i in range(n)]})
+    partial = path.with_suffix(".building")
+    partial.unlink(missing_ok=True)
+    store = Store(str(partial))
+    examples.add_examples(store, rows, examples.SourceInfo(name=f"scale-{n}", format="bench"))
+    store.close()
+    partial.rename(path)
+    return path
+
+
+def _child_peak_mb_and_cpu() -> tuple[int, float]:
+    """Peak RSS (MB) of the largest child so far and CPU seconds of all children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime  # ru_maxrss: kB on Linux
+
+
+def end_to_end(cache: Path, n: int, keep_pairs: Path | None = None) -> None:
+    """The CLI run on a copy of the cached database, then the kernel alone on the same texts."""
+    source = cached_database(cache, n)
+    with tempfile.TemporaryDirectory(dir=cache) as folder:
+        db = Path(folder) / "run.duckdb"
+        shutil.copy(source, db)
+        pairs_out = Path(folder) / "pairs.jsonl"
+        command = [sys.executable, "-m", "curation", "--db", str(db), "dedup", "rouge", "--threshold", "0.7"]
+        command += ["--scope", "instruction", "--mode", "pairs", "--pairs-out", str(pairs_out)]
+        env = {**os.environ, "INSTRUCT_CURATOR_SEED_SAMPLE": "0", "PYTHONPATH": str(Path(__file__).parents[1])}
+        _, cpu_before = _child_peak_mb_and_cpu()
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
+        seconds = time.perf_counter() - start
+        if done.returncode:
+            raise SystemExit(f"the CLI run failed ({done.returncode}): {done.stderr[-2000:]}")
+        peak, cpu_after = _child_peak_mb_and_cpu()
+        pairs = sum(1 for line in pairs_out.open() if line.startswith('{"kind": "pair"'))
+        if keep_pairs:
+            shutil.copy(pairs_out, keep_pairs)
+    print(
+        f"end to end: CLI dedup rouge >= 0.7 pairs mode, {n:,} rows: {seconds:.1f} s ({cpu_after - cpu_before:.1f} "
+        f"CPU s), peak RSS {peak:,} MB (whole process), {pairs:,} pairs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    k_seconds, k_cpu, k_peak, k_pairs, _ = in_fresh_process(_rouge, (n, "plain"))
+    print(
+        f"kernel: find_rouge_pairs, same {n:,} texts: {k_seconds:.1f} s ({k_cpu:.1f} CPU s), peak RSS {k_peak:,} MB "
+        "(corpus included), "
+        f"{k_pairs:,} pairs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _settled_rss_mb() -> float:
+    """RSS after a garbage collection and malloc_trim, as the server does after sessions close (ui/sessions.py)."""
+    import gc
+
+    from ui.sessions import give_back_free_heap
+
+    gc.collect()
+    give_back_free_heap()
+    return _rss_mb()
+
+
+def _page_job(db: str) -> tuple[float, float, float, int, int]:
+    """The Dedup page's job path in this (fresh) process: JobRunner.submit of runs.dedup_job, as the page starts
+    it, in a background thread; RSS settled before and after, peak RSS of the process."""
+    from curation.dedup import runs
+    from curation.executors import IN_PROCESS
+    from curation.jobs import JobRunner
+    from curation.store import Store, examples
+
+    store = Store(db)
+    examples.count(store)  # the server has opened the database and drawn a page before anyone starts a run
+    cfg = runs.DedupConfig(method="rouge", threshold=0.7, scope="instruction", mode="pairs")
+    before = _settled_rss_mb()
+    runner = JobRunner(store)
+    start = time.perf_counter()
+    job_id = runner.submit("dedup-rouge", runs.dedup_job(cfg, "bench", executor=IN_PROCESS), cfg.params())
+    job = runner.wait(job_id)
+    seconds = time.perf_counter() - start
+    if job["status"] != "succeeded":
+        raise SystemExit(f"the page's job failed: {job}")
+    after = _settled_rss_mb()
+    return seconds, before, after, _peak_mb(), int(job["result"]["pairs"])
+
+
+def page_job(cache: Path, n: int) -> None:
+    """The page's job on a copy of the cached database, in a fresh process."""
+    source = cached_database(cache, n)
+    with tempfile.TemporaryDirectory(dir=cache) as folder:
+        db = Path(folder) / "run.duckdb"
+        shutil.copy(source, db)
+        seconds, before, after, peak, pairs = in_fresh_process(_page_job, str(db))
+    print(
+        f"page job (JobRunner.submit, as the Dedup page): dedup rouge >= 0.7 pairs, {n:,} rows: {seconds:.1f} s, "
+        f"peak RSS {peak:,} MB; settled RSS {before:,.0f} MB before, {after:,.0f} MB after "
+        f"({after / before - 1:+.0%}), {pairs:,} pairs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,300000,1000000")
@@ -139,8 +267,14 @@ def main() -> None:
     parser.add_argument("--backend", default="auto", help="encoder for the vectors (see curation.dedup.encoder)")
     parser.add_argument("--encode-minutes", type=float, default=60.0, help="most minutes of new encoding per run")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "instruct-curator-bench")
+    parser.add_argument("--end-to-end", type=int, default=0, help="time the CLI run on a database of this many rows")
+    parser.add_argument("--keep-pairs", type=Path, help="copy the end-to-end run's pairs file here")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    if args.end_to_end:
+        end_to_end(args.cache, args.end_to_end, args.keep_pairs)
+        page_job(args.cache, args.end_to_end)
+        return
     for n in [int(s) for s in args.sizes.split(",") if s]:
         for variant in args.variants.split(","):
             seconds, cpu, peak, pairs, distinct = in_fresh_process(_rouge, (n, variant))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,40 +85,17 @@ SETTINGS: dict[str, Setting] = {
             "",
             "Run dedup's parallel stages on Ray: 'local' (this machine) or a cluster address; empty: in process.",
         ),
-        Setting(
-            "ray_shards_dir",
-            "",
-            "Folder for the Parquet shards Ray Data reads (a cluster: storage every node can read); "
-            "empty: cache_dir/ray-shards.",
-        ),
     ]
 }
 
 
 def get(name: str) -> str:
-    """Current value of a setting (a `scoped` value, environment override or default); `author` is the signed-in
-    user if any."""
+    """Current value of a setting (environment override or default); `author` is the signed-in user if any."""
     if name == "author":
         user = identity.current()
         if user is not None:
             return user.name
-    if name in _scoped.get():
-        return _scoped.get()[name]
     return SETTINGS[name].get()
-
-
-_scoped: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("scoped_settings", default={})  # noqa: B039
-
-
-@contextlib.contextmanager
-def scoped(values: dict[str, str | None]) -> Iterator[None]:
-    """Settings for the duration of a block in this thread only (e.g. one job's choices in a server that runs
-    several); None leaves a setting as it is. Threads started inside the block do not see them."""
-    token = _scoped.set(_scoped.get() | {name: value for name, value in values.items() if value is not None})
-    try:
-        yield
-    finally:
-        _scoped.reset(token)
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation import config
-from curation.dedup import contamination, distributed, embeddings, encoder, index, runs
+from curation import config, executors
+from curation.dedup import contamination, embeddings, encoder, index, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.highlight import highlighted_html
 from curation.dedup.scopes import SCOPE_LABELS, scope_texts
@@ -93,9 +93,10 @@ def run_form() -> None:
                 keep=keep,
                 embedding_backend=backend,
                 embedding_search=search,
-                ray_address=ray_address,
             )
-            job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author()), cfg.params())
+            executor = executors.for_address(ray_address)
+            params = cfg.params() | {"executor": executor.name, "ray_address": ray_address}
+            job_id = runner.submit(f"dedup-{method}", runs.dedup_job(cfg, author(), executor=executor), params)
         except ValueError as err:  # bad settings, or a role that may not start it
             st.error(inert(err))
             return
@@ -125,7 +126,7 @@ def where_form() -> str | None:
     """Where the parallel stages run: '' (this process) or a Ray address (default: the ray_address setting);
     None while Ray is chosen without an address."""
     setting = config.get("ray_address")
-    installed = distributed.ray_installed()
+    installed = executors.ray_installed()
     left, right = st.columns(2)
     where = left.radio(
         "Run the parallel stages",
@@ -143,8 +144,8 @@ def where_form() -> str | None:
         key="dd_ray_address",
         disabled=where != "ray",
         help="'local' starts Ray on this machine, 'auto' joins the cluster of this node, 'ray://head:10001' a "
-        "remote one. Workers read the compared texts from Parquet shards in the ray_shards_dir setting (on a "
-        "cluster: storage every node reads); clustering and the keep decision stay here.",
+        "remote one. Chunks of the compared texts go to the workers through Ray's object store; clustering and the "
+        "keep decision stay here.",
     )
     if where == "ray" and not address.strip():
         st.caption("Give a Ray address, or run in this process.")

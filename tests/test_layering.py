@@ -58,7 +58,7 @@ def test_no_sql_outside_the_store() -> None:
     assert offenders == []
 
 
-SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity"}
+SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity", "executors"}
 CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team", "operations"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {
@@ -134,3 +134,60 @@ def test_every_capability_package_says_what_it_owns_and_may_import() -> None:
 def test_tests_mirror_the_capability_packages() -> None:
     missing = [p for p in [*CAPABILITIES, "store"] if not list(ROOT.joinpath("tests", p).glob("test_*.py"))]
     assert missing == []
+
+
+def _dedup_module_imports() -> dict[str, set[str]]:
+    """For each curation.dedup module: the curation.dedup modules it imports anywhere (function bodies too)."""
+    package = ROOT / "curation" / "dedup"
+    names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    graph: dict[str, set[str]] = {}
+    for name in names:
+        targets = set()
+        for _, module, imported in _curation_imports(package / f"{name}.py"):
+            parts = module.split(".")
+            if parts[:2] != ["curation", "dedup"]:
+                continue
+            targets |= {parts[2]} if len(parts) > 2 else {n for n in imported if n in names}
+        graph[name] = targets - {name}
+    return graph
+
+
+def test_dedup_modules_import_each_other_without_a_cycle() -> None:
+    graph = _dedup_module_imports()
+    assert "distributed" not in graph  # its executor part lives in curation/executors.py
+    state: dict[str, str] = {}
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                cycles.append([*path[path.index(target) :], target] if target in path else [node, target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_kernels_are_handed_their_executor() -> None:
+    """No curation module but curation/executors.py imports ray or reads the ray_address setting: runs are handed
+    an executor (the CLI and the pages build it)."""
+    offenders = []
+    for path in ROOT.joinpath("curation").rglob("*.py"):
+        if path == ROOT / "curation" / "executors.py" or path.parent.name == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            imported = []
+            if isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            if any(m == "ray" or m.startswith(("ray.", "curation.dedup.distributed")) for m in imported):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported[0]}")
+            if isinstance(node, ast.Constant) and node.value == "ray_address" and path.name != "config.py":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} reads the ray_address setting")
+    assert offenders == []

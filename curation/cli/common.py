@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import click
 import typer
@@ -89,13 +91,25 @@ def open_store(ctx: typer.Context, *, read_only: bool = False) -> Store:
     return obj[key]
 
 
-def progress_bar(description: str) -> tuple[Callable[[float, str | None], None], Callable[[], None]]:
-    """A tqdm bar driven by job progress fractions; returns (hook, close)."""
+LINE_SECONDS = 5.0  # progress written to a file or pipe: one plain line at most this often
+
+
+def progress_bar(
+    description: str, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+) -> tuple[Callable[[float, str | None], None], Callable[[], None]]:
+    """Progress driven by job progress fractions; returns (hook, close). On a terminal a tqdm bar redrawn in
+    place; to a file or pipe (a log) a plain line every LINE_SECONDS and one at the end, never a carriage
+    return."""
+    stream = stream or sys.stderr
+    if os.environ.get("CURATION_NO_PROGRESS") == "1":
+        return (lambda fraction, message: None), (lambda: None)
+    if not stream.isatty():
+        return _progress_lines(description, stream, clock)
     bar = tqdm(
+        file=stream,
         total=1000,
         desc=description,
         unit="‰",
-        disable=os.environ.get("CURATION_NO_PROGRESS") == "1",
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
     )
 
@@ -106,6 +120,33 @@ def progress_bar(description: str) -> tuple[Callable[[float, str | None], None],
         bar.refresh()
 
     return hook, bar.close
+
+
+def _progress_lines(
+    description: str, stream: TextIO, clock: Callable[[], float]
+) -> tuple[Callable[[float, str | None], None], Callable[[], None]]:
+    start = clock()
+    state = {"written": -LINE_SECONDS, "fraction": 0.0, "message": "", "pending": False}
+
+    def write() -> None:
+        elapsed = clock() - start
+        message = f" {state['message']}" if state["message"] else ""
+        stream.write(f"{description}: {state['fraction']:4.0%}{message} ({elapsed:.0f} s)\n")
+        stream.flush()
+        state["written"], state["pending"] = elapsed, False
+
+    def hook(fraction: float, message: str | None) -> None:
+        state["fraction"] = min(1.0, max(0.0, fraction))
+        state["message"] = message or state["message"]
+        state["pending"] = True
+        if clock() - start - state["written"] >= LINE_SECONDS:
+            write()
+
+    def close() -> None:
+        if state["pending"]:
+            write()
+
+    return hook, close
 
 
 def echo_json(data: Any) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from curation import config
+from curation import config, executors
 from curation.cli.common import echo_table, open_store, progress_bar
-from curation.dedup import contamination, distributed, embeddings, runs
+from curation.dedup import contamination, embeddings, runs
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
 from curation.dedup.encoder import BACKENDS
 from curation.dedup.index import EXACT_MAX_ROWS, SEARCHES
@@ -55,15 +55,7 @@ RayOpt = Annotated[
     typer.Option(
         "--ray",
         help="Run the parallel stages on Ray: 'local' or a cluster address (e.g. 'auto', 'ray://head:10001'); "
-        'needs `pip install "ray[data]"`.',
-    ),
-]
-RayShardsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--ray-shards",
-        help="Folder for the Parquet shards Ray Data reads; on a cluster, storage every node can read "
-        "(default: the ray_shards_dir setting, else cache_dir/ray-shards).",
+        'needs `pip install "ray[data]"` (default: the ray_address setting; empty: this process).',
     ),
 ]
 KeepOriginsOpt = Annotated[
@@ -108,34 +100,37 @@ def _config(
     )
 
 
-def _ray(address: str | None) -> str | None:
-    """The --ray address, after checking that Ray is installed and a cluster answers (a one-line error otherwise)."""
+def _executor(address: str | None) -> executors.Executor:
+    """Where the parallel stages run: Ray at --ray (default: the ray_address setting), after checking that Ray is
+    installed and a cluster answers (a one-line error otherwise); else this process."""
+    address = address if address is not None else config.get("ray_address")
     if address:
         try:
-            distributed.ray_module()
+            executors.ray_module()
             if address != "local":
-                distributed.check_reachable(address)
+                executors.check_reachable(address)
         except RuntimeError as exc:
             raise typer.BadParameter(str(exc), param_hint="--ray") from None
-    return address
+    return executors.for_address(address)
 
 
-def _shards(folder: Path | None) -> str | None:
-    return str(folder.expanduser().resolve()) if folder else None
-
-
-def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, apply: bool) -> None:
+def _run(
+    ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, apply: bool, executor: executors.Executor
+) -> None:
     store = open_store(ctx)
     author = config.get("author")
     holder: dict[str, runs.DedupOutcome] = {}
 
     def job(job_ctx) -> dict:
-        holder["outcome"] = runs.run_dedup(store, cfg, runs.job_progress(job_ctx), job_id=job_ctx.job_id, author=author)
+        holder["outcome"] = runs.run_dedup(
+            store, cfg, runs.job_progress(job_ctx), job_id=job_ctx.job_id, author=author, executor=executor
+        )
         return holder["outcome"].summary()
 
     hook, close = progress_bar(f"dedup {cfg.method}")
+    params = cfg.params() | {"executor": executor.name, "ray_address": getattr(executor, "address", "")}
     try:
-        summary = JobRunner(store).run(f"dedup-{cfg.method}", job, cfg.params(), on_progress=hook)
+        summary = JobRunner(store).run(f"dedup-{cfg.method}", job, params, on_progress=hook)
     finally:
         close()
     outcome = holder["outcome"]
@@ -145,7 +140,7 @@ def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, appl
         + (f", {summary['embedded']:,} rows embedded" if cfg.method == "embedding" else "")
     )
     if pairs_out:
-        _write_jsonl(pairs_out, runs.pair_records(outcome))
+        _write_lines(pairs_out, runs.pair_lines(outcome))
         typer.echo(f"pairs: {pairs_out}")
     if apply:
         _apply(store, summary["run_id"], author)
@@ -153,11 +148,11 @@ def _run(ctx: typer.Context, cfg: runs.DedupConfig, pairs_out: Path | None, appl
         typer.echo(f"nothing changed; apply with --apply or `dedup apply {summary['run_id']}`")
 
 
-def _write_jsonl(path: Path, records: list[dict]) -> None:
+def _write_lines(path: Path, lines: Iterator[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for line in lines:
+            handle.write(line + "\n")
 
 
 def _apply(store: Store, run_id: int, author: str) -> None:
@@ -188,7 +183,6 @@ def rouge_cmd(
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
     ray: RayOpt = None,
-    ray_shards: RayShardsOpt = None,
 ) -> None:
     """Find near-duplicates by exact rouge-score ROUGE-L (all pairs or the greedy Self-Instruct filter)."""
     _check(tokenizer, TOKENIZERS, "--tokenizer")
@@ -205,8 +199,7 @@ def rouge_cmd(
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    with config.overridden({"ray_address": _ray(ray), "ray_shards_dir": _shards(ray_shards)}):
-        _run(ctx, cfg, pairs_out, apply)
+    _run(ctx, cfg, pairs_out, apply, _executor(ray))
 
 
 @app.command("embed")
@@ -227,7 +220,6 @@ def embed_cmd(
     pairs_out: PairsOpt = None,
     apply: ApplyOpt = False,
     ray: RayOpt = None,
-    ray_shards: RayShardsOpt = None,
     backend: Annotated[
         str | None,
         typer.Option(
@@ -260,13 +252,13 @@ def embed_cmd(
         keep_origins=keep_origins,
         longer_output=prefer_longer_output,
     )
-    with config.overridden({"ray_address": _ray(ray), "ray_shards_dir": _shards(ray_shards)}):
-        try:
-            runtime = embeddings.runtime_for(model, cfg.embedding_backend)
-        except RuntimeError as exc:  # e.g. cuda-fp16 without a GPU: one line, not a traceback
-            raise typer.BadParameter(str(exc), param_hint="--backend") from None
-        typer.echo(f"embedding backend: {runtime}")
-        _run(ctx, cfg, pairs_out, apply)
+    executor = _executor(ray)
+    try:
+        runtime = embeddings.runtime_for(model, cfg.embedding_backend)
+    except RuntimeError as exc:  # e.g. cuda-fp16 without a GPU: one line, not a traceback
+        raise typer.BadParameter(str(exc), param_hint="--backend") from None
+    typer.echo(f"embedding backend: {runtime}")
+    _run(ctx, cfg, pairs_out, apply, executor)
 
 
 @app.command("runs")

@@ -4,10 +4,11 @@ Stages are plain functions testable without a database (`find_rouge_pairs`, `cos
 `pair_clusters`); `rouge` is the rouge-score-exact tokenizer and F-measure everything is built on; `runs` ties
 the stages to the store (record a run, review it, apply it as one undoable action). `encoder` runs the
 embedding model on ONNX Runtime (or CUDA fp16), `index` searches very many vectors with faiss candidates and
-exact re-scoring, and `distributed` runs the parallel stages on Ray (optional dependency, imported lazily).
+exact re-scoring. The parallel stages run on the `curation.executors.Executor` a run is handed (this process by
+default, a process pool, or Ray); no module here chooses one or imports Ray.
 
 May import: `curation.store`, `curation.io` (reading evaluation files), `curation.jobs`, `curation.config`,
-`curation.filters`, `curation.models`.
+`curation.filters`, `curation.models`, `curation.executors`.
 """
 
 from curation.dedup.clusters import KeepRule, greedy_walk, pair_clusters

@@ -27,10 +27,12 @@ class KeepRule:
             raise ValueError(f"keep rule statuses must be among {STATUSES} and origins among {ORIGINS}")
 
     def rank(self, rows: pd.DataFrame) -> pd.Series:
-        """Position of each row (columns id, status, origin, output) in keep order; 0 = kept first."""
+        """Position of each row (columns id, status, origin, and output or output_chars) in keep order; 0 = kept
+        first."""
         status_rank = rows["status"].map({s: i for i, s in enumerate(self.statuses)}).fillna(len(self.statuses))
         origin_rank = rows["origin"].map({o: i for i, o in enumerate(self.origins)}).fillna(len(self.origins))
-        output_len = rows["output"].fillna("").str.len() * (-1 if self.longer_output else 0)
+        chars = rows["output_chars"] if "output_chars" in rows else rows["output"].fillna("").str.len()
+        output_len = chars * (-1 if self.longer_output else 0)
         key = pd.DataFrame({"s": status_rank, "o": origin_rank, "l": output_len, "id": rows["id"]})
         order = key.sort_values(["s", "o", "l", "id"], kind="stable").index
         return pd.Series(np.arange(len(order)), index=order).reindex(rows.index)

@@ -14,8 +14,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from curation import config
-from curation.dedup import encoder
+from curation.dedup import encoder, index
 from curation.dedup.rouge import check_rule, check_threshold, passes_rule
+from curation.dedup.vectors import float32_slack, normalize, snap_to_one
+from curation.executors import IN_PROCESS, Executor, split
 
 Progress = Callable[[float, str], None]
 Embedder = Callable[[list[str]], np.ndarray]
@@ -23,7 +25,8 @@ BLOCK_ROWS = 512  # tiles of 512 x 2048 similarities stay in cache between the m
 BLOCK_COLS = 2048
 HEAD_DIMS = 64
 BOUND_SLACK = 1e-4  # float32 rounding in the bound is far below this
-RAY_BATCH_ROWS = 50_000
+EMBED_BATCH = 2048  # texts per embed call and per cache write: few DuckDB transactions, progress every few s
+PARALLEL_BATCH_ROWS = 50_000  # texts per embed call on a parallel executor: few, large calls
 
 
 def model_dir(setting: str | None = None) -> Path:
@@ -60,12 +63,15 @@ def load_model(path: str, device: str = "cpu") -> Any:
     return model.half() if device == "cuda" else model
 
 
-def model_embedder(path: Path, batch_size: int = 64, backend: str | None = None) -> Embedder:
+def model_embedder(
+    path: Path, batch_size: int = 64, backend: str | None = None, executor: Executor = IN_PROCESS
+) -> Embedder:
     """A function texts -> unit-length float32 vectors using the model in `path`, on the configured backend
-    (`embedding_backend` setting unless given; see `encoder.backend_for`)."""
+    (`embedding_backend` setting unless given; see `encoder.backend_for`); a parallel `executor` embeds chunks
+    of texts in its workers, each loading the model once."""
     runtime = encoder.backend_for(path, backend or config.get("embedding_backend"))
-    if config.get("ray_address"):
-        return _ray_embedder(path, runtime, config.get("ray_address"))
+    if executor.parallel:
+        return _parallel_embedder(path, runtime, executor)
     return local_embedder(path, runtime, batch_size)
 
 
@@ -83,21 +89,31 @@ def local_embedder(path: Path, runtime: str, batch_size: int = 64) -> Embedder:
     return embed
 
 
-def _ray_embedder(path: Path, runtime: str, address: str) -> Embedder:
-    from curation.dedup import distributed  # optional: needs ray
-
+def _parallel_embedder(path: Path, runtime: str, executor: Executor) -> Embedder:
     def embed(texts: list[str]) -> np.ndarray:
-        return distributed.embed_texts(texts, str(path), runtime, address)
+        size = max(64, -(-len(texts) // max(executor.workers, 1)))
+        chunks = [texts[s : s + size] for s in range(0, len(texts), size)]
+        return np.concatenate(list(executor.map(embed_chunk, chunks, shared=(str(path), runtime))))
 
-    embed.batch_rows = RAY_BATCH_ROWS  # type: ignore[attr-defined]  # few, large calls: each is a Ray Data job
+    embed.batch_rows = PARALLEL_BATCH_ROWS  # type: ignore[attr-defined]
     return embed
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(path: str, runtime: str) -> Embedder:
+    return local_embedder(Path(path), runtime)
+
+
+def embed_chunk(model: tuple[str, str], texts: list[str]) -> np.ndarray:
+    """Vectors of a chunk of texts in an executor's worker, with the (folder, runtime) model loaded once there."""
+    return _worker_embedder(*model)(texts)
 
 
 def embed_in_batches(
     texts: list[str],
     embed: Embedder,
     progress: Progress | None,
-    batch: int = 512,
+    batch: int = EMBED_BATCH,
     on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Embed texts batch by batch (shortest first, so batches pad little), reporting progress between batches;
@@ -117,20 +133,6 @@ def embed_in_batches(
             done = min(start + batch, len(texts))
             progress(done / len(texts), f"embedded {done:,}/{len(texts):,}")
     return out if out is not None else np.zeros((0, 0), dtype=np.float32)
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length float32 rows; rows already of unit length (within 1e-5) are returned bit-for-bit unchanged."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-    off = np.flatnonzero((np.abs(norms - 1) > 1e-5) & (norms > 0))
-    if len(off) == 0:
-        return vectors
-    out = vectors.copy()
-    out[off] = (vectors[off] / np.linalg.norm(vectors[off].astype(np.float64), axis=1, keepdims=True)).astype(
-        np.float32
-    )
-    return out
 
 
 def _bound_space(unit: np.ndarray, sample: int = 20_000) -> np.ndarray:
@@ -156,6 +158,7 @@ def cosine_pairs(
     rule: str = "ge",
     progress: Progress | None = None,
     search: str | None = None,
+    executor: Executor = IN_PROCESS,
 ) -> pd.DataFrame:
     """Every pair (a < b) whose cosine similarity passes the rule: columns a, b, score (float64 dot products of
     the unit float32 vectors). Exact search: a provable upper bound prunes pairs before the exact dot product.
@@ -163,21 +166,23 @@ def cosine_pairs(
     candidates with exact re-scoring (`curation.dedup.index`) above `index.EXACT_MAX_ROWS` rows."""
     check_threshold(threshold)
     check_rule(rule)
-    from curation.dedup import index  # imports this module
-
     if index.search_for(len(vectors), search or config.get("embedding_search")) == "index":
-        return index.indexed_cosine_pairs(vectors, threshold, rule, progress)
+        return index.indexed_cosine_pairs(vectors, threshold, rule, progress, executor=executor)
     unit = normalize(vectors)
     n = len(unit)
     bounded = unit.shape[1] > 2 * HEAD_DIMS and n > 2 * BLOCK_ROWS
     screen = _bound_space(unit) if bounded else unit
-    slack = BOUND_SLACK if bounded else _float32_slack(unit.shape[1])
+    slack = BOUND_SLACK if bounded else float32_slack(unit.shape[1])
     starts = list(range(0, n, BLOCK_ROWS))
-    if config.get("ray_address"):
-        from curation.dedup import distributed  # optional: needs ray
-
-        args = (threshold - slack, threshold, rule)
-        return _frame(distributed.cosine_blocks(unit, screen, starts, args, config.get("ray_address"), progress))
+    if executor.parallel:
+        groups = split(starts, executor)
+        found = []
+        shared = (unit, screen, (threshold - slack, threshold, rule))
+        for done, part in enumerate(executor.map(_block_group, groups, shared=shared), start=1):
+            found += part
+            if progress:
+                progress(done / len(groups), f"row-block groups {done}/{len(groups)} done ({executor.name})")
+        return _frame(found)
     found = []
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         futures = [pool.submit(row_block_pairs, unit, screen, r, threshold - slack, threshold, rule) for r in starts]
@@ -192,9 +197,9 @@ def cosine_pairs(
     return _frame(found)
 
 
-def _float32_slack(dim: int) -> float:
-    """A bound on the rounding error of a float32 dot product of two unit vectors of this dimension."""
-    return 2 * dim * 2.0**-24 + 1e-6
+def _block_group(shared: tuple, rows: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    unit, screen, args = shared
+    return [row_block_pairs(unit, screen, r, *args) for r in rows]
 
 
 def row_block_pairs(
@@ -213,18 +218,11 @@ def row_block_pairs(
         found_b.append(b + col)
     a, b = np.concatenate(found_a), np.concatenate(found_b)
     x, y = unit[a], unit[b]
-    close = np.einsum("ij,ij->i", x, y) >= threshold - _float32_slack(unit.shape[1])  # cheap second screen
+    close = np.einsum("ij,ij->i", x, y) >= threshold - float32_slack(unit.shape[1])  # cheap second screen
     a, b = a[close], b[close]
     score = snap_to_one(np.einsum("ij,ij->i", x[close].astype(np.float64), y[close].astype(np.float64)), unit.shape[1])
     keep = passes_rule(score, threshold, rule)
     return a[keep], b[keep], score[keep]
-
-
-def snap_to_one(score: np.ndarray, dim: int) -> np.ndarray:
-    """Scores within float32 rounding of 1 become exactly 1.0: identical texts have identical vectors, but the
-    dot product of a float32 unit vector with itself lands at e.g. 0.99999988, so a threshold of 1.0 would miss
-    them."""
-    return np.where(score >= 1.0 - _float32_slack(dim), 1.0, score)
 
 
 def _sparse_nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,7 +252,7 @@ def cross_cosine(left: np.ndarray, right: np.ndarray, threshold: float, rule: st
     found = []
     for start in range(0, len(lu), BLOCK_ROWS):
         block = lu[start : start + BLOCK_ROWS] @ ru.T
-        rows, cols = np.nonzero(block >= threshold - _float32_slack(lu.shape[1]))
+        rows, cols = np.nonzero(block >= threshold - float32_slack(lu.shape[1]))
         found.append((rows + start, cols))
     a = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     b = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)

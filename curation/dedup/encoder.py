@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -34,7 +36,13 @@ EXPORT_VERSION = "2"  # bump when the export recipe changes, so old cached files
 VARIANTS = {"openvino-bf16": "model-plain.onnx", "onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 
 
+@functools.lru_cache(maxsize=1)
 def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU; on Linux without an NVIDIA driver, answered without importing torch (which
+    takes seconds of every CPU run's start)."""
+    driver = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")  # dxg: WSL's GPU bridge
+    if sys.platform == "linux" and "torch" not in sys.modules and not any(Path(p).exists() for p in driver):
+        return False
     try:
         import torch
     except ImportError:
@@ -43,19 +51,13 @@ def cuda_available() -> bool:
 
 
 def onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether onnxruntime is installed (looked up, not imported: a run imports it when it starts the model)."""
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def openvino_available() -> bool:
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether openvino is installed (looked up, not imported)."""
+    return importlib.util.find_spec("openvino") is not None
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,12 +128,9 @@ def _check_exportable(model_path: Path, backend: str) -> None:
 
 
 def onnx_export_available() -> bool:
-    """The export itself needs onnx and onnxruntime's optimizer tools (also for the OpenVINO backend)."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return False
-    return onnxruntime_available()
+    """The export itself needs onnx and onnxruntime's optimizer tools (also for the OpenVINO backend); looked up
+    without importing them (the export imports them when it runs)."""
+    return importlib.util.find_spec("onnx") is not None and onnxruntime_available()
 
 
 def onnx_file(model_path: Path, backend: str) -> Path:
@@ -287,6 +286,8 @@ class OpenVinoEmbedder(SortedBatchEmbedder):
 
         super().__init__(model_path, batch_size)
         core = ov.Core()
+        # The compiled model is cached beside the export: later processes load it instead of compiling again.
+        core.set_property({"CACHE_DIR": str(config.get_path("cache_dir") / "openvino")})
         settings = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY"}
         settings["INFERENCE_NUM_THREADS"] = str(physical_cores())
         model = core.read_model(str(build_onnx(model_path, "openvino-bf16")))

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from curation import config
-from curation.dedup.embeddings import normalize, snap_to_one
 from curation.dedup.rouge import check_rule, check_threshold, passes_rule
+from curation.dedup.vectors import normalize, snap_to_one
+from curation.executors import IN_PROCESS, Executor, split
 
 Progress = Callable[[float, str], None]
 SEARCHES = ("auto", "exact", "index")
@@ -85,8 +85,11 @@ def indexed_cosine_pairs(
     probes: int = DEFAULT_PROBES,
     seed: int = 0,
     dtype: str = "auto",
+    executor: Executor = IN_PROCESS,
 ) -> pd.DataFrame:
-    """Index candidates, exact scores: columns a, b, score (like `cosine_pairs`)."""
+    """Index candidates, exact scores: columns a, b, score (like `cosine_pairs`); a parallel `executor` screens
+    groups of lists in its workers (each picks its own screen type: bf16 only where its CPU multiplies bf16
+    natively)."""
     check_threshold(threshold)
     check_rule(rule)
     unit = np.ascontiguousarray(normalize(vectors))
@@ -98,13 +101,21 @@ def indexed_cosine_pairs(
         nearest = _nearest_lists(unit, centroids, probes, dtype)
     members = _grouped(nearest[:, 0], lists)
     queries = _grouped(nearest.reshape(-1), lists, every=probes)
-    if config.get("ray_address"):
-        from curation.dedup import distributed  # optional: needs ray
-
-        found = distributed.index_lists(unit, members, queries, threshold, dtype, config.get("ray_address"), progress)
+    if executor.parallel:
+        groups = split(list(range(lists)), executor)
+        found = []
+        for done, part in enumerate(executor.map(_list_group, groups, (unit, members, queries, threshold, dtype)), 1):
+            found += part
+            if progress:
+                progress(done / len(groups), f"list groups {done}/{len(groups)} done ({executor.name})")
     else:
         found = list_pairs(unit, members, queries, range(lists), threshold, dtype, progress)
     return _exact_pairs(unit, [f[0] for f in found], [f[1] for f in found], threshold, rule)
+
+
+def _list_group(shared: tuple, numbers: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    unit, members, queries, threshold, dtype = shared
+    return list_pairs(unit, members, queries, numbers, threshold, dtype, threads=1)
 
 
 def list_pairs(

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from curation import config
 from curation.dedup.rouge import check_rule, check_threshold, f_measure, f_measure_array, passes_rule, tokenizer_for
-from curation.dedup.rouge_tokens import rouge_token_ids
+from curation.dedup.rouge_tokens import first_seen_ids, rouge_token_ids, rouge_token_strings
+from curation.executors import IN_PROCESS, Executor, split
 
 Progress = Callable[[float, str], None]
 MAX_CODES = 0x110000 - 0x800  # one character per token id; the surrogate range is skipped
@@ -54,22 +55,50 @@ class Tokenized:
     encoded: np.ndarray | None  # object array of str, one char per shared token; None when too many
 
 
-def tokenize_texts(texts: Sequence[str], tokenizer: str = "rouge") -> Tokenized:
-    """Tokenise and encode texts with one shared vocabulary."""
-    if config.get("ray_address"):
-        from curation.dedup import distributed  # optional: needs ray
-
-        codes, lengths = distributed.token_ids(texts, tokenizer, config.get("ray_address"))
+def tokenize_texts(
+    texts: Sequence[str] | pa.Array, tokenizer: str = "rouge", executor: Executor = IN_PROCESS
+) -> Tokenized:
+    """Tokenise and encode texts with one shared vocabulary (a parallel `executor` tokenises chunks of texts; the
+    ids are numbered here, in text order, exactly as in process)."""
+    if executor.parallel:
+        codes, lengths = _token_ids_on(executor, texts, tokenizer)
     elif tokenizer == "rouge":
         codes, lengths = rouge_token_ids(texts)
     else:
-        codes, lengths = _python_token_ids(texts, tokenizer_for(tokenizer))
+        listed = texts.to_pylist() if isinstance(texts, pa.Array) else texts
+        codes, lengths = _python_token_ids(listed, tokenizer_for(tokenizer))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     shared = _shared_codes(codes, lengths)
     if len(shared) and shared.max() >= MAX_CODES:
         return Tokenized(lengths, offsets, codes, None)
     return Tokenized(lengths, offsets, codes, _encode(shared, codes, offsets))
+
+
+TOKENISE_CHUNK = 50_000
+
+
+def _token_ids_on(executor: Executor, texts: Sequence[str], tokenizer: str) -> tuple[np.ndarray, np.ndarray]:
+    chunks = [
+        texts.slice(s, TOKENISE_CHUNK) if isinstance(texts, pa.Array) else list(texts[s : s + TOKENISE_CHUNK])
+        for s in range(0, len(texts), TOKENISE_CHUNK)
+    ]
+    parts = list(executor.map(token_strings, chunks, shared=tokenizer))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    flat = pa.chunked_array([p[0] for p in parts], type=pa.large_string()).combine_chunks()
+    return first_seen_ids(flat), np.concatenate([p[1] for p in parts]).astype(np.int64)
+
+
+def token_strings(tokenizer: str, texts: list[str] | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(every token of `texts`, flat; tokens per text) by the named tokenizer (a chunk of `tokenize_texts`)."""
+    if tokenizer == "rouge":
+        return rouge_token_strings(texts)
+    if isinstance(texts, pa.Array):
+        texts = texts.to_pylist()
+    lists = [tokenizer_for(tokenizer)(t) for t in texts]
+    flat = pa.array([w for ws in lists for w in ws], type=pa.large_string())
+    return flat, np.fromiter((len(ws) for ws in lists), dtype=np.int64, count=len(lists))
 
 
 def _python_token_ids(texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,19 +299,30 @@ def _element_ranks(tok: Tokenized) -> np.ndarray:
 
 
 def rouge_self_join(
-    tok: Tokenized, threshold: float, rule: str, progress: Progress | None = None, extend: int = 1
+    tok: Tokenized,
+    threshold: float,
+    rule: str,
+    progress: Progress | None = None,
+    extend: int = 1,
+    executor: Executor = IN_PROCESS,
 ) -> pd.DataFrame:
     """Every pair (a < b) of texts whose ROUGE-L passes the rule: columns a, b, score."""
     docs = np.arange(len(tok.lengths))
-    return _join(tok, docs, None, threshold, rule, progress, extend)
+    return _join(tok, docs, None, threshold, rule, progress, extend, executor)
 
 
 def rouge_cross_join(
-    tok: Tokenized, n_left: int, threshold: float, rule: str, progress: Progress | None = None, extend: int = 1
+    tok: Tokenized,
+    n_left: int,
+    threshold: float,
+    rule: str,
+    progress: Progress | None = None,
+    extend: int = 1,
+    executor: Executor = IN_PROCESS,
 ) -> pd.DataFrame:
     """Pairs (a from the first n_left texts, b from the rest) whose ROUGE-L passes the rule (b is a global index)."""
     docs = np.arange(len(tok.lengths))
-    return _join(tok, docs[:n_left], docs[n_left:], threshold, rule, progress, extend)
+    return _join(tok, docs[:n_left], docs[n_left:], threshold, rule, progress, extend, executor)
 
 
 def _lengths_can_pass(m: np.ndarray, n: np.ndarray, threshold: float, rule: str) -> bool:
@@ -302,7 +342,7 @@ def _bands(joiner: _Joiner, docs: np.ndarray) -> dict[int, _Band]:
 @dataclass
 class JoinPlan:
     """Everything a join needs, and its steps (pairs of length bands); steps are independent of each other, so
-    they can run anywhere (`curation.dedup.distributed` runs them as Ray tasks)."""
+    they can run anywhere (a parallel executor runs groups of them as tasks)."""
 
     joiner: _Joiner
     left: dict[int, _Band]
@@ -359,13 +399,22 @@ def _join(
     rule: str,
     progress: Progress | None,
     extend: int,
+    executor: Executor,
 ) -> pd.DataFrame:
     plan = plan_join(tok, left_docs, right_docs, threshold, rule, extend)
-    if config.get("ray_address"):
-        from curation.dedup import distributed  # optional: needs ray
+    if not executor.parallel:
+        return pairs_frame(run_steps(plan, plan.steps, progress))
+    groups = split(plan.steps, executor)
+    found = []
+    for done, part in enumerate(executor.map(_run_group, groups, shared=plan), start=1):
+        found += part
+        if progress:
+            progress(done / len(groups), f"length-band groups {done}/{len(groups)} done ({executor.name})")
+    return pairs_frame(found)
 
-        return pairs_frame(distributed.run_plan(plan, config.get("ray_address"), progress))
-    return pairs_frame(run_steps(plan, plan.steps, progress))
+
+def _run_group(plan: JoinPlan, steps: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    return run_steps(plan, steps)
 
 
 def _exact(joiner: _Joiner, a: np.ndarray, b: np.ndarray, order: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -393,28 +442,34 @@ def find_rouge_pairs(
     rule: str = "ge",
     tokenizer: str = "rouge",
     progress: Progress | None = None,
+    executor: Executor = IN_PROCESS,
 ) -> pd.DataFrame:
     """All pairs (a < b, positions in `texts`) whose rouge-score ROUGE-L passes the rule: columns a, b, score."""
     check_threshold(threshold)
     check_rule(rule)
     if progress:
         progress(0.0, f"tokenising {len(texts):,} texts")
-    return rouge_self_join(tokenize_texts(texts, tokenizer), threshold, rule, progress)
+    tok = tokenize_texts(texts, tokenizer, executor)
+    return rouge_self_join(tok, threshold, rule, progress, executor=executor)
 
 
-def nearest_scores(tok: Tokenized, rows: np.ndarray, block: int = 64) -> np.ndarray:
-    """Highest ROUGE-L of each of `rows` against every other text (for a threshold histogram)."""
+def nearest_scores(tok: Tokenized, rows: np.ndarray, others: np.ndarray | None = None, block: int = 64) -> np.ndarray:
+    """Highest ROUGE-L of each of `rows` against every other text, or against `others` only (sorted positions;
+    a sample, for a threshold histogram over very many texts)."""
     best = np.zeros(len(rows))
-    everyone = np.arange(len(tok.lengths))
+    others = np.arange(len(tok.lengths)) if others is None else np.asarray(others, dtype=np.int64)
+    shared = list(tok.encoded[others]) if tok.encoded is not None else None
     for start in range(0, len(rows), block):
         chunk = rows[start : start + block]
-        if tok.encoded is not None:
-            queries, others = list(tok.encoded[chunk]), list(tok.encoded)
+        if shared is not None:
+            queries, compared = list(tok.encoded[chunk]), shared
         else:  # codes local to this block: tokens no query has cannot be in its LCS
-            queries, others = _block_strings(tok, chunk)
-        lcs = process.cdist(queries, others, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
-        scores = f_measure_array(lcs, tok.lengths[chunk][:, None], tok.lengths[everyone][None, :])
-        scores[np.arange(len(chunk)), chunk] = -1.0
+            queries, everyone = _block_strings(tok, chunk)
+            compared = [everyone[i] for i in others]
+        lcs = process.cdist(queries, compared, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
+        scores = f_measure_array(lcs, tok.lengths[chunk][:, None], tok.lengths[others][None, :])
+        same = chunk[:, None] == others[None, :]
+        scores[same] = -1.0
         best[start : start + len(chunk)] = scores.max(axis=1) if scores.shape[1] else 0.0
     return np.maximum(best, 0.0)
 

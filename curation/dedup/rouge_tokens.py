@@ -19,7 +19,7 @@ _WORD_BYTE = np.zeros(256, dtype=bool)
 _WORD_BYTE[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)] = True
 
 
-def rouge_token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def rouge_token_ids(texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(token ids flat, tokens per text): ids number distinct tokens in order of first appearance."""
     tokens, lengths = rouge_token_strings(texts)
     return first_seen_ids(tokens), lengths
@@ -30,13 +30,33 @@ def first_seen_ids(tokens: pa.Array) -> np.ndarray:
     return pc.dictionary_encode(tokens).indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def rouge_token_strings(texts: Sequence[str]) -> tuple[pa.LargeStringArray, np.ndarray]:
+def lowered_utf8(texts: Sequence[str] | pa.Array) -> pa.LargeBinaryArray:
+    """Each text lowercased by Python's `str.lower`, as UTF-8. An Arrow string array (e.g. a column read from
+    the store) needs no Python string for its ASCII texts: Arrow's ASCII lowering is `str.lower` on them, and
+    only the texts with other characters go through Python."""
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        return pa.array([t.lower().encode("utf-8", "surrogatepass") for t in texts], type=pa.large_binary())
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if texts.offset:  # a slice: some compute kernels below mishandle its offsets, so copy it out first
+        texts = texts.take(pa.array(np.arange(len(texts))))
+    texts = pc.fill_null(texts.cast(pa.large_string()), "")
+    lowered = pc.ascii_lower(texts)
+    other = pc.invert(pc.string_is_ascii(texts))
+    if pc.any(other).as_py():
+        python = [t.lower() for t in pc.filter(texts, other).to_pylist()]
+        lowered = pc.replace_with_mask(lowered, other, pa.array(python, type=pa.large_string()))
+    return lowered.cast(pa.large_binary())
+
+
+def rouge_token_strings(texts: Sequence[str] | pa.Array) -> tuple[pa.LargeStringArray, np.ndarray]:
     """(every token of every text, flat, as an Arrow string array; tokens per text)."""
     if not len(texts):
         return pa.array([], type=pa.large_string()), np.zeros(0, np.int64)
-    lowered = pa.array([t.lower().encode("utf-8", "surrogatepass") for t in texts], type=pa.large_binary())
-    starts_of_text = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[: len(texts) + 1]
-    data = np.frombuffer(lowered.buffers()[2] or b"", dtype=np.uint8)[: starts_of_text[-1]]
+    lowered = lowered_utf8(texts)
+    first = lowered.offset  # a slice starts inside its buffers
+    starts_of_text = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[first : first + len(texts) + 1]
+    data = np.frombuffer(lowered.buffers()[2] or b"", dtype=np.uint8)[starts_of_text[0] : starts_of_text[-1]]
+    starts_of_text = starts_of_text - starts_of_text[0]
     word = _WORD_BYTE[data]
     begins = word.copy()
     begins[1:] &= ~word[:-1]

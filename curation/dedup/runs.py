@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import ctypes
+import gc
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from curation import config
 from curation.dedup import embeddings, encoder, index
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule, assign_to_kept, greedy_order, pair_clusters
 from curation.dedup.rouge import TOKENIZERS, check_rule, check_threshold
 from curation.dedup.rouge_join import nearest_scores, rouge_self_join, tokenize_texts
-from curation.dedup.scopes import check_scope, scope_texts, text_hash
+from curation.dedup.scopes import SCOPES, check_scope, scope_text_array, text_hash
+from curation.executors import IN_PROCESS, Executor
 from curation.filters import STATUSES, ExampleFilter
 from curation.jobs import JobContext
 from curation.store import Store, examples, revisions, team
@@ -27,6 +34,8 @@ DEFAULT_THRESHOLDS = {"rouge": 0.7, "embedding": 0.9}
 HISTOGRAM_SAMPLE = {"rouge": 300, "embedding": 500}
 HISTOGRAM_BINS = 50
 ROW_COLUMNS = ("id", "instruction", "input", "output", "messages", "status", "origin", "created_at", "source_row")
+META_COLUMNS = ("id", "status", "origin", "created_at", "source_row")  # what clustering and the keep rule read
+NEAREST_OTHERS = 20_000  # the histogram compares its sample rows with up to this many others (exact at or below)
 
 
 def default_rule(mode: str) -> str:
@@ -51,7 +60,6 @@ class DedupConfig:
     embedding_model: str | None = None
     embedding_backend: str | None = None  # None: the embedding_backend setting (see encoder.BACKENDS)
     embedding_search: str | None = None  # None: the embedding_search setting (see index.SEARCHES)
-    ray_address: str | None = None  # None: the ray_address setting; '': this process; 'local' or a cluster address
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -68,13 +76,6 @@ class DedupConfig:
             raise ValueError(f"embedding backend must be one of {encoder.BACKENDS}; got {self.embedding_backend!r}")
         if self.embedding_search is not None and self.embedding_search not in index.SEARCHES:
             raise ValueError(f"embedding search must be one of {index.SEARCHES}; got {self.embedding_search!r}")
-        if self.ray_address:
-            from curation.dedup import distributed  # optional: needs ray
-
-            try:
-                distributed.ray_module()
-            except RuntimeError as err:
-                raise ValueError(str(err)) from None
         check_scope(self.scope)
         if self.rule is None:
             object.__setattr__(self, "rule", default_rule(self.mode))
@@ -115,6 +116,7 @@ class DedupOutcome:
     histogram: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
     runtime: str | None = None  # the embedding backend that ran (resolved from 'auto')
+    executor: str = "in-process"  # where the parallel stages ran
 
     def summary(self) -> dict[str, Any]:
         dropped = int((~self.members["keep"]).sum()) if len(self.members) else 0
@@ -133,6 +135,17 @@ def load_rows(store: Store, flt: ExampleFilter) -> pd.DataFrame:
     return examples.fetch(store, flt, ROW_COLUMNS).reset_index(drop=True)
 
 
+def load_compared(store: Store, flt: ExampleFilter, scope: str) -> tuple[pd.DataFrame, pa.Array]:
+    """The rows a run compares, ordered by id, read column by column: what clustering and the keep rule need
+    (META_COLUMNS, `output_chars`, `source` as a category) and the compared texts of the scope as one Arrow
+    array (no copy of the rows' texts beyond the scope's fields)."""
+    table = examples.fetch_table(store, flt, (*META_COLUMNS, *SCOPES[scope]), output_chars=True)
+    texts = scope_text_array(table, scope)
+    meta = table.select([*META_COLUMNS, "output_chars", "source"])
+    del table
+    return meta.to_pandas(), texts
+
+
 def embed_texts(
     store: Store,
     texts: list[str],
@@ -141,6 +154,7 @@ def embed_texts(
     embed: embeddings.Embedder | None = None,
     progress: Progress | None = None,
     backend: str | None = None,
+    executor: Executor = IN_PROCESS,
 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts`, from the store's cache where possible; returns (vectors, number newly embedded).
     `backend` (default: the embedding_backend setting) picks the runtime and so the cache key."""
@@ -151,7 +165,7 @@ def embed_texts(
     missing = np.setdiff1d(np.arange(len(texts)), found)
     if progress and len(missing):  # the first batch waits for the model: say so, not "0 of N" with no reason
         progress(0.0, f"loading the embedding model {path.name} for {len(missing):,} texts ({len(found):,} cached)")
-    embed = embed or embeddings.model_embedder(path, backend=backend)
+    embed = embed or embeddings.model_embedder(path, backend=backend, executor=executor)
 
     def cache(positions: np.ndarray, vectors: np.ndarray) -> None:  # per batch: a cancelled run keeps its work
         dedup_store.save_vectors(store, key, scope, [hashes[missing[p]] for p in positions], vectors)
@@ -171,28 +185,46 @@ def embed_texts(
 def find_pairs(
     store: Store,
     cfg: DedupConfig,
-    texts: list[str],
+    texts: list[str] | pa.Array,
     progress: Progress | None = None,
     embed: embeddings.Embedder | None = None,
+    executor: Executor = IN_PROCESS,
 ) -> tuple[pd.DataFrame, int, np.ndarray]:
     """Similar pairs (a < b positions in `texts`, score) by the configured method, the number of rows newly
-    embedded, and the nearest-neighbour similarity of a sample of rows (for choosing a threshold)."""
+    embedded, and the nearest-neighbour similarity of a sample of rows (for choosing a threshold; for ROUGE-L
+    exact where it passes the threshold, and among NEAREST_OTHERS other rows below it)."""
     sample = histogram_rows(len(texts), HISTOGRAM_SAMPLE[cfg.method])
     if cfg.method == "rouge":
         if progress:
             progress(0.0, f"tokenising {len(texts):,} texts")
-        tok = tokenize_texts(texts, cfg.tokenizer)
-        pairs = rouge_self_join(tok, cfg.effective_threshold, cfg.rule, progress)
-        return pairs, 0, nearest_scores(tok, sample)
+        if cfg.tokenizer != "rouge" and isinstance(texts, pa.Array):
+            texts = texts.to_pylist()
+        tok = tokenize_texts(texts, cfg.tokenizer, executor)
+        del texts
+        pairs = rouge_self_join(tok, cfg.effective_threshold, cfg.rule, progress, executor=executor)
+        others = histogram_rows(len(tok.lengths), NEAREST_OTHERS, seed=1)
+        return pairs, 0, np.maximum(nearest_scores(tok, sample, others), best_pair_scores(pairs, sample))
+    if isinstance(texts, pa.Array):
+        texts = texts.to_pylist()
     embed_progress = _scaled(progress, 0.0, 0.8)
     vectors, embedded = embed_texts(
-        store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress, cfg.embedding_backend
+        store, texts, cfg.scope, cfg.embedding_model, embed, embed_progress, cfg.embedding_backend, executor
     )
     search_progress = _scaled(progress, 0.8, 1.0)
     pairs = embeddings.cosine_pairs(
-        vectors, cfg.effective_threshold, cfg.rule, search_progress, search=cfg.embedding_search
+        vectors, cfg.effective_threshold, cfg.rule, search_progress, search=cfg.embedding_search, executor=executor
     )
     return pairs, embedded, embeddings.nearest_neighbour_similarity(vectors, rows=sample)
+
+
+def best_pair_scores(pairs: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Highest score of each of `rows` (sorted positions) among the pairs (0 where it has none)."""
+    best = np.zeros(len(rows))
+    for side in ("a", "b"):
+        where = np.searchsorted(rows, pairs[side].to_numpy())
+        hit = (where < len(rows)) & (rows[np.minimum(where, len(rows) - 1)] == pairs[side].to_numpy())
+        np.maximum.at(best, where[hit], pairs["score"].to_numpy()[hit])
+    return best
 
 
 def histogram_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -231,13 +263,13 @@ def run_dedup(
     job_id: int | None = None,
     author: str | None = None,
     save: bool = True,
+    executor: Executor = IN_PROCESS,
 ) -> DedupOutcome:
-    """Find duplicates among the configured rows and record the run (nothing is marked until applied)."""
-    rows = load_rows(store, cfg.example_filter())
-    texts = scope_texts(rows, cfg.scope)
-    with config.scoped({"ray_address": cfg.ray_address}):
-        pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed)
-    outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded, histogram=histogram(nearest))
+    """Find duplicates among the configured rows and record the run (nothing is marked until applied); the
+    parallel stages run on `executor` (this process unless given)."""
+    rows, texts = load_compared(store, cfg.example_filter(), cfg.scope)
+    pairs, embedded, nearest = find_pairs(store, cfg, texts, _scaled(progress, 0.0, 0.95), embed, executor)
+    outcome = DedupOutcome(rows, pairs, decide(rows, pairs, cfg), embedded, histogram(nearest), executor=executor.name)
     if cfg.method == "embedding" and embed is None:
         outcome.runtime = embeddings.runtime_for(cfg.embedding_model, cfg.embedding_backend)
     if save:
@@ -252,17 +284,17 @@ def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int |
     pairs = pd.DataFrame(
         {"a_id": ids[outcome.pairs["a"]], "b_id": ids[outcome.pairs["b"]], "score": outcome.pairs["score"]}
     )
-    members = outcome.members.assign(
-        example_id=ids[outcome.members["row"]],
-        blocked_by=outcome.members["blocked_by"].map(lambda r: None if pd.isna(r) else int(ids[int(r)])),
-    )
+    blocked = outcome.members["blocked_by"]
+    kept_ids = pd.Series(ids[blocked.fillna(0).to_numpy(dtype=np.int64)], index=blocked.index, dtype="Int64")
+    members = outcome.members.assign(example_id=ids[outcome.members["row"]], blocked_by=kept_ids.mask(blocked.isna()))
     run = {
         "method": cfg.method,
         "mode": cfg.mode,
         "scope": cfg.scope,
         "threshold": cfg.effective_threshold,
         "rule": cfg.rule,
-        "params": cfg.params() | {"histogram": outcome.histogram, "embedding_runtime": outcome.runtime},
+        "params": cfg.params()
+        | {"histogram": outcome.histogram, "embedding_runtime": outcome.runtime, "executor": outcome.executor},
         "job_id": job_id,
         "row_count": len(outcome.rows),
         "author": author,
@@ -270,19 +302,46 @@ def _record(store: Store, cfg: DedupConfig, outcome: DedupOutcome, job_id: int |
     return dedup_store.create_run(store, run, pairs, members)
 
 
-def job_progress(ctx: JobContext) -> Progress:
-    """Adapt a job context to the (fraction, message) progress hook the dedup stages call."""
-    return lambda fraction, message: ctx.progress(fraction, None, message)
+PROGRESS_SECONDS = 0.2  # a stage may report hundreds of steps a second; the job row (and cancel check) needs fewer
 
 
-def dedup_job(cfg: DedupConfig, author: str, embed: embeddings.Embedder | None = None) -> Callable[[JobContext], dict]:
-    """A JobRunner function that runs `cfg` and returns the run summary."""
+def job_progress(ctx: JobContext, clock: Callable[[], float] = time.monotonic) -> Progress:
+    """Adapt a job context to the (fraction, message) progress hook the dedup stages call, passing on at most one
+    update per PROGRESS_SECONDS (and every start and end of a stage)."""
+    last = [-PROGRESS_SECONDS]
+
+    def progress(fraction: float, message: str) -> None:
+        now = clock()
+        if now - last[0] >= PROGRESS_SECONDS or fraction in (0.0, 1.0):
+            last[0] = now
+            ctx.progress(fraction, None, message)
+
+    return progress
+
+
+def dedup_job(
+    cfg: DedupConfig, author: str, embed: embeddings.Embedder | None = None, executor: Executor = IN_PROCESS
+) -> Callable[[JobContext], dict]:
+    """A JobRunner function that runs `cfg` on `executor` and returns the run summary."""
 
     def job(ctx: JobContext) -> dict:
-        outcome = run_dedup(ctx.store, cfg, job_progress(ctx), embed=embed, job_id=ctx.job_id, author=author)
-        return outcome.summary()
+        outcome = run_dedup(
+            ctx.store, cfg, job_progress(ctx), embed=embed, job_id=ctx.job_id, author=author, executor=executor
+        )
+        summary = outcome.summary()
+        del outcome
+        give_back_free_memory()  # a server runs this job: its memory should drop back once the run is recorded
+        return summary
 
     return job
+
+
+def give_back_free_memory() -> None:
+    """Collect garbage and return free heap pages (Arrow's pool, glibc's malloc_trim) to the system."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # no glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run_label(run: dict[str, Any]) -> str:
@@ -414,37 +473,38 @@ def split_off(store: Store, run_id: int, cluster: int, example_id: int, rule: Ke
 
 
 def pair_records(outcome: DedupOutcome) -> list[dict[str, Any]]:
-    """Lines of a pairs file: every pair (a before b by source row, then id), then one line per dropped row with
-    the kept row it duplicates and the score between them."""
+    """Lines of a pairs file (`pair_lines`) as dicts."""
+    return [json.loads(line) for line in pair_lines(outcome)]
+
+
+def pair_lines(outcome: DedupOutcome) -> Iterator[str]:
+    """JSON lines of a pairs file: every pair (a before b by source row, then id), then one line per dropped row
+    with the kept row it duplicates and the score between them. Formatted column by column (a 1M-row run has
+    ~0.5M pairs): the same text `json.dumps` writes for these dicts."""
     rows = outcome.rows
-    ids, src_rows = rows["id"].to_numpy(), rows["source_row"].to_numpy()
-    sources = rows["source"].to_numpy() if "source" in rows else np.full(len(rows), None)
-    out: list[dict[str, Any]] = []
-    for a, b, score in outcome.pairs[["a", "b", "score"]].itertuples(index=False, name=None):
-        if (src_rows[b], ids[b]) < (src_rows[a], ids[a]):
-            a, b = b, a
-        out.append(
-            {
-                "kind": "pair",
-                "a_id": int(ids[a]),
-                "b_id": int(ids[b]),
-                "a_row": int(src_rows[a]),
-                "b_row": int(src_rows[b]),
-                "a_source": sources[a],
-                "b_source": sources[b],
-                "score": float(score),
-            }
+    ids, src_rows = rows["id"].to_numpy(np.int64), rows["source_row"].to_numpy(np.int64)
+    source = rows["source"] if "source" in rows else pd.Series(pd.Categorical([None] * len(rows)))
+    source = source.astype("category")
+    names = [json.dumps(name, ensure_ascii=False) for name in source.cat.categories] + ["null"]
+    codes = source.cat.codes.to_numpy()  # -1 (missing) picks "null"
+    a, b = outcome.pairs["a"].to_numpy(np.int64), outcome.pairs["b"].to_numpy(np.int64)
+    swap = (src_rows[b] < src_rows[a]) | ((src_rows[b] == src_rows[a]) & (ids[b] < ids[a]))
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    columns = (ids[a], ids[b], src_rows[a], src_rows[b], codes[a], codes[b], outcome.pairs["score"].to_numpy())
+    for ai, bi, ar, br, asrc, bsrc, score in zip(*(c.tolist() for c in columns), strict=True):
+        yield (
+            f'{{"kind": "pair", "a_id": {ai}, "b_id": {bi}, "a_row": {ar}, "b_row": {br}, '
+            f'"a_source": {names[asrc]}, "b_source": {names[bsrc]}, "score": {_json_number(score)}}}'
         )
     dropped = outcome.members[~outcome.members["keep"]].sort_values("row")
-    for row, kept, score in dropped[["row", "blocked_by", "score"]].itertuples(index=False, name=None):
-        out.append(
-            {
-                "kind": "dropped",
-                "dropped": int(ids[row]),
-                "dropped_row": int(src_rows[row]),
-                "kept": int(ids[int(kept)]),
-                "kept_row": int(src_rows[int(kept)]),
-                "score": float(score),
-            }
+    row, kept = dropped["row"].to_numpy(np.int64), dropped["blocked_by"].to_numpy(np.int64)
+    columns = (ids[row], src_rows[row], ids[kept], src_rows[kept], dropped["score"].to_numpy(np.float64))
+    for di, dr, ki, kr, score in zip(*(c.tolist() for c in columns), strict=True):
+        yield (
+            f'{{"kind": "dropped", "dropped": {di}, "dropped_row": {dr}, "kept": {ki}, "kept_row": {kr}, '
+            f'"score": {_json_number(score)}}}'
         )
-    return out
+
+
+def _json_number(value: float) -> str:
+    return repr(value) if math.isfinite(value) else json.dumps(value)

@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from curation.io import chat
 from curation.io.export import conversation
@@ -62,3 +63,16 @@ def scope_texts(rows: pd.DataFrame, scope: str) -> list[str]:
 def text_hash(text: str) -> str:
     """Stable key of a text for the embedding cache."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def scope_text_array(table: pa.Table, scope: str) -> pa.Array:
+    """`scope_texts` of an Arrow table of rows, as an Arrow string array (one field: the column itself, with no
+    Python string per row)."""
+    check_scope(scope)
+    fields = SCOPES[scope]
+    if len(fields) == 1:
+        if fields[0] not in table.column_names:
+            return pa.array([""] * table.num_rows, type=pa.large_string())
+        return table.column(fields[0]).combine_chunks().cast(pa.large_string()).fill_null("")
+    frame = pd.DataFrame({f: table.column(f).to_pylist() for f in fields if f in table.column_names})
+    return pa.array(scope_texts(frame, scope), type=pa.large_string())

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from curation import config
 
@@ -239,6 +240,10 @@ class Store:
 
     def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         return self._read(sql, params).df()
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """A query's result as an Arrow table: columnar, no Python object per value (for very many rows)."""
+        return self.cursor().sql(sql, params=params or None).to_arrow_table()  # no DB-API copy
 
     def query_rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
         return self._read(sql, params).fetchall()

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 
 def decision_matrix(responses: pd.DataFrame) -> pd.DataFrame:
@@ -22,6 +21,8 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
         return float("nan")
     if len(set(a) | set(b)) == 1:
         return float("nan")  # both always gave the same single label: kappa is undefined
+    from sklearn.metrics import cohen_kappa_score  # here, not at import: sklearn takes seconds to load, every CLI
+
     return float(cohen_kappa_score(a, b))
 
 

@@ -29,8 +29,9 @@ def alpaca_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store.close()
 
 
-def _check_every_dropped_row(outcome: runs.DedupOutcome, threshold: float, rule: str) -> int:
-    texts = outcome.rows["instruction"].tolist()
+def _check_every_dropped_row(outcome: runs.DedupOutcome, threshold: float, rule: str, store: Store) -> int:
+    by_id = examples.fetch(store, None, ("id", "instruction")).set_index("id")["instruction"]
+    texts = by_id.loc[outcome.rows["id"]].tolist()  # a run's rows carry no texts: what it compared, by id
     dropped = outcome.members[~outcome.members["keep"]]
     kept = set(outcome.members.loc[outcome.members["keep"], "row"])
     for row, kept_row, score in dropped[["row", "blocked_by", "score"]].itertuples(index=False, name=None):
@@ -53,7 +54,7 @@ def test_every_dropped_row_passes_the_rule_against_its_kept_row(alpaca_store, th
         outcome = runs.run_dedup(alpaca_store, cfg, save=False)
     finally:
         alpaca_store.execute("UPDATE examples SET status = 'pending'")
-    assert _check_every_dropped_row(outcome, threshold, "ge") >= at_least
+    assert _check_every_dropped_row(outcome, threshold, "ge", alpaca_store) >= at_least
 
 
 def test_greedy_defaults_to_gt_and_drops_nothing_from_alpaca_at_0_7(alpaca_store) -> None:

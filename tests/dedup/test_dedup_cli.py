@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from curation.store import Store
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 RUNNER = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alpaca_file(tmp_path: Path, n: int = 80, seed: int = 4) -> tuple[Path, list[dict]]:
@@ -190,3 +195,38 @@ def test_embed_backend_that_cannot_run_is_one_line_not_a_traceback(tmp_path: Pat
     assert result.exit_code == 2 and not isinstance(result.exception, RuntimeError)
     assert "needs a CUDA GPU" in result.output and "Traceback" not in result.output
     assert snapshot(db) == before
+
+
+class _Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def test_progress_to_a_pipe_is_a_plain_line_every_few_seconds_not_bar_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.cli import common
+
+    monkeypatch.delenv("CURATION_NO_PROGRESS", raising=False)
+    now = [0.0]
+    stream = _Pipe()
+    hook, close = common.progress_bar("dedup rouge", stream=stream, clock=lambda: now[0])
+    for step in range(1000):  # 1,000 updates over 20 s of (fake) time
+        now[0] = step * 0.02
+        hook(step / 1000, f"length bands {step}/1000")
+    close()
+    lines = stream.getvalue().split("\n")
+    assert "\r" not in stream.getvalue() and lines[-1] == ""
+    assert len(lines[:-1]) == 20 / common.LINE_SECONDS + 1  # one at the start, one per interval, one at the end
+    assert lines[0].startswith("dedup rouge:   0% length bands 0/1000")
+    assert lines[-2].startswith("dedup rouge: 100% length bands 999/1000")
+
+
+def test_a_cli_run_writing_into_a_pipe_prints_lines_without_carriage_returns(tmp_path: Path) -> None:
+    path, _ = alpaca_file(tmp_path)
+    db = tmp_path / "pipe.duckdb"
+    assert invoke(db, "import", path, "--format", "alpaca").exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "CURATION_NO_PROGRESS"}
+    command = [sys.executable, "-m", "curation", "--db", str(db), "dedup", "rouge", "--threshold", "0.5"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    progress = [line for line in done.stderr.splitlines() if line.startswith("dedup rouge:")]
+    assert "\r" not in done.stderr and progress and progress[-1].startswith("dedup rouge: 100%"), done.stderr

@@ -1,5 +1,5 @@
-"""The Ray path (a local Ray instance, 2 CPUs, reading Parquet shards) gives the same pairs as the single-machine
-path; without Ray installed the app and the in-process dedups still work."""
+"""Kernels handed a parallel executor (a local Ray instance with 2 CPUs, or a pool of 2 local processes) give the
+same tokens and pairs as in process; without Ray installed the app and the in-process dedups still work."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from curation import executors
 from curation.cli import app
-from curation.dedup import distributed, embeddings, rouge_join
+from curation.dedup import embeddings, rouge_join
 
 WORDS = [
     "write",
@@ -63,38 +64,43 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.fixture(params=["ray", "process-pool"])
+def parallel(request: pytest.FixtureRequest) -> executors.Executor:
+    if request.param == "process-pool":
+        return executors.ProcessPool(2)
+    request.getfixturevalue("local_ray")
+    return executors.RayExecutor("local")
+
+
 @pytest.mark.parametrize("tokenizer", ["rouge", "unicode"])
-def test_ray_data_tokenises_the_parquet_shards_as_in_process(
-    local_ray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokenizer: str
+def test_chunks_tokenised_by_workers_number_tokens_as_in_process(
+    parallel: executors.Executor, monkeypatch: pytest.MonkeyPatch, tokenizer: str
 ) -> None:
     texts = [*near_duplicate_texts(300, seed=4), "", "Straße İst 写诗 a+b", "x\u212a"]
     expected = rouge_join.tokenize_texts(texts, tokenizer)
-    monkeypatch.setenv("INSTRUCT_CURATOR_RAY_SHARDS_DIR", str(tmp_path))
-    monkeypatch.setattr(distributed, "SHARD_ROWS", 70)  # several shards
-    ids, lengths = distributed.token_ids(texts, tokenizer, "local")
-    np.testing.assert_array_equal(ids, expected.token_ids)
-    np.testing.assert_array_equal(lengths, expected.lengths)
-    assert list(tmp_path.iterdir()) == []  # the shards are removed
+    monkeypatch.setattr(rouge_join, "TOKENISE_CHUNK", 70)  # several chunks
+    found = rouge_join.tokenize_texts(texts, tokenizer, parallel)
+    np.testing.assert_array_equal(found.token_ids, expected.token_ids)
+    np.testing.assert_array_equal(found.lengths, expected.lengths)
+    assert found.encoded is not None and list(found.encoded) == list(expected.encoded)
 
 
-def test_rouge_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rouge_pairs_on_a_parallel_executor_equal_in_process(parallel: executors.Executor) -> None:
     texts = near_duplicate_texts(3000)
     expected = rouge_join.find_rouge_pairs(texts, 0.7)
-    monkeypatch.setenv("INSTRUCT_CURATOR_RAY_ADDRESS", "local")
-    found = rouge_join.find_rouge_pairs(texts, 0.7)
+    found = rouge_join.find_rouge_pairs(texts, 0.7, executor=parallel)
     assert len(expected) > 500
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
 
 @pytest.mark.parametrize("search", ["exact", "index"])
-def test_cosine_pairs_on_ray_equal_in_process(local_ray, monkeypatch: pytest.MonkeyPatch, search: str) -> None:
+def test_cosine_pairs_on_a_parallel_executor_equal_in_process(parallel: executors.Executor, search: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(3000, 64)).astype(np.float32)
     copies = rng.choice(3000, 600, replace=False)
     vectors[copies] = vectors[rng.integers(0, 3000, 600)] + rng.normal(size=(600, 64)).astype(np.float32) * 0.3
     expected = embeddings.cosine_pairs(vectors, 0.9, search=search)
-    monkeypatch.setenv("INSTRUCT_CURATOR_RAY_ADDRESS", "local")
-    found = embeddings.cosine_pairs(vectors, 0.9, search=search)
+    found = embeddings.cosine_pairs(vectors, 0.9, search=search, executor=parallel)
     assert len(expected) > 100
     pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
@@ -122,7 +128,7 @@ def test_cli_ray_embedding_pairs_equal_in_process(local_ray, tmp_path: Path) -> 
     data.write_text(json.dumps(rows))
     runner = CliRunner()
     pairs = []
-    for extra in ([], ["--ray", "local", "--ray-shards", str(tmp_path / "shards")]):
+    for extra in ([], ["--ray", "local"]):
         db = tmp_path / f"cli{len(pairs)}.duckdb"  # a fresh database each: no cached vectors
         assert runner.invoke(app, ["--db", str(db), "import", str(data), "--format", "alpaca"]).exit_code == 0
         out = tmp_path / f"pairs{len(pairs)}.jsonl"
@@ -160,6 +166,7 @@ def test_ray_chosen_on_the_dedup_page_runs_that_job_on_ray_with_the_same_pairs(l
             time.sleep(0.2)
         assert job["status"] == "succeeded", job
         assert job["params"]["ray_address"] == ("local" if where == "ray" else "")
+        assert job["params"]["executor"] == ("ray" if where == "ray" else "in-process")
         assert os.environ.get("INSTRUCT_CURATOR_RAY_ADDRESS") is None  # the setting itself is untouched
         run = dedup.list_runs(store).iloc[0]
         runs_pairs.append(dedup.run_pairs(store, int(run["id"]))[["a_id", "b_id", "score"]])
@@ -177,8 +184,8 @@ def test_an_unreachable_cluster_address_fails_at_once_with_one_line() -> None:
         port = unused.getsockname()[1]  # closed again below: nothing listens there
     for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
         with pytest.raises(RuntimeError, match=f"cannot reach the Ray cluster at {address}"):
-            distributed.check_reachable(address)
-    distributed.check_reachable("auto")  # left to Ray
+            executors.check_reachable(address)
+    executors.check_reachable("auto")  # left to Ray
     result = CliRunner().invoke(app, ["dedup", "rouge", "--ray", f"127.0.0.1:{port}"])
     assert result.exit_code != 0 and "cannot reach the Ray cluster" in " ".join(result.output.split())
 
@@ -186,7 +193,7 @@ def test_an_unreachable_cluster_address_fails_at_once_with_one_line() -> None:
 def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RuntimeError, match=r'pip install "ray\[data\]"'):
-        distributed.ray_module()
+        executors.ray_module()
     result = CliRunner().invoke(app, ["dedup", "rouge", "--ray", "local"])
     assert result.exit_code != 0 and 'pip install "ray[data]"' in result.output
 
@@ -195,7 +202,7 @@ def test_the_app_works_without_ray(tmp_path: Path) -> None:
     """With ray unimportable, the CLI, the pages' modules and both in-process dedups load and run."""
     script = (
         "import sys; sys.modules['ray'] = None\n"
-        "import curation.cli, curation.dedup.runs, curation.dedup.distributed\n"
+        "import curation.cli, curation.dedup.runs, curation.executors\n"
         "from curation.dedup import rouge_join, embeddings\n"
         "import numpy as np\n"
         "pairs = rouge_join.find_rouge_pairs(['write a poem about the sea', 'write a poem about the sky', 'hi'])\n"

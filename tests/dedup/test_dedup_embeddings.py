@@ -126,7 +126,8 @@ def test_real_packaged_model_finds_a_paraphrase_and_reuses_the_cache(make_store)
 
 
 def test_an_interrupted_embedding_run_keeps_the_batches_it_finished(store) -> None:
-    texts = [f"text number {i} " + "x" * (i % 7) for i in range(600)]  # two batches of at most 512
+    batch = runs.embeddings.EMBED_BATCH
+    texts = [f"text number {i} " + "x" * (i % 7) for i in range(batch + 88)]  # two batches
     calls: list[int] = []
 
     def failing_on_second_batch(batch: list[str]) -> np.ndarray:
@@ -137,7 +138,7 @@ def test_an_interrupted_embedding_run_keeps_the_batches_it_finished(store) -> No
 
     with pytest.raises(RuntimeError, match="interrupted"):
         runs.embed_texts(store, texts, "instruction", embed=failing_on_second_batch)
-    assert dedup_store.cache_size(store) == 512
+    assert dedup_store.cache_size(store) == batch
     fake = CountingEmbedder()
     vectors, embedded = runs.embed_texts(store, texts, "instruction", embed=fake)
     assert embedded == 88 and len(fake.texts) == 88

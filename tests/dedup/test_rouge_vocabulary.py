@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,3 +95,45 @@ def test_bulk_tokeniser_equals_rouge_score(texts: list[str]) -> None:
         flat = [tok for e in expected for tok in e]
         first_seen = {tok: i for i, tok in reversed(list(enumerate(dict.fromkeys(flat))))}
         assert ids.tolist() == [first_seen[tok] for tok in flat]
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("aZ9 -_\u212a\u0130ßé\U0001f600\nÀ")), max_size=12), max_size=20),
+    st.integers(0, 3),
+)
+@settings(max_examples=200, deadline=None)
+def test_an_arrow_column_tokenises_as_python_strings_do(texts: list[str], skip: int) -> None:
+    """Texts read from the store as an Arrow column (a slice of one too) give the tokens of their Python strings:
+    ASCII texts are lowered by Arrow, the rest by str.lower (which e.g. turns 'İ' into 'i' + a combining dot)."""
+    column = pa.array(["Zz 9", None, "ÀB", *texts]).slice(3 - min(skip, 3))
+    listed = ["" if t is None else t for t in column.to_pylist()]
+    ids, lengths = rouge_token_ids(column)
+    want_ids, want_lengths = rouge_token_ids(listed)
+    assert ids.tolist() == want_ids.tolist() and lengths.tolist() == want_lengths.tolist()
+
+
+def test_nearest_scores_among_a_sample_of_others_and_exact_where_the_join_found_a_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from curation.dedup import runs
+
+    texts = near_duplicates(80, seed=5)
+    rows, others = np.arange(0, 80, 9), np.arange(0, 80, 3)
+    score = [[SCORER.score(texts[r], texts[o])["rougeL"].fmeasure for o in range(80)] for r in rows]
+    tok = rouge_join.tokenize_texts(texts)
+    expected = [max(s[o] for o in others if o != r) for r, s in zip(rows, score, strict=True)]
+    np.testing.assert_array_equal(rouge_join.nearest_scores(tok, rows, others), expected)
+    # A run's histogram: sampled rows against NEAREST_OTHERS others, raised to the exact best where the join found
+    # a pair, so every value at or above the threshold is the true nearest neighbour's score.
+    monkeypatch.setattr(runs, "NEAREST_OTHERS", 10)
+    monkeypatch.setattr(runs, "HISTOGRAM_SAMPLE", {"rouge": 30})
+    cfg = runs.DedupConfig(threshold=0.6)
+    _, _, nearest = runs.find_pairs(None, cfg, texts)
+    sample = runs.histogram_rows(80, 30)
+    exact = np.array(
+        [max(SCORER.score(texts[r], texts[o])["rougeL"].fmeasure for o in range(80) if o != r) for r in sample]
+    )
+    passing = exact >= 0.6
+    assert passing.sum() > 5 and (~passing).sum() > 5
+    np.testing.assert_array_equal(nearest[passing], exact[passing])
+    assert (nearest[~passing] <= exact[~passing]).all()
