@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eval_support import reference_scores
 from finetune_support import one_thread, tiny_model_dir  # noqa: F401
 
 from curation.evaluate import engine
@@ -23,24 +24,6 @@ def _write(tmp_path: Path, lines: list[dict]) -> Path:
     path = tmp_path / "eval.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return path
-
-
-def reference_scores(model, tok, question: str, options: list[str]) -> list[tuple[float, float]]:
-    """(sum, mean) of option-token log-probs: one plain forward pass per option, no cache, no padding."""
-    import torch
-
-    user = question + "\n\nOPTIONS:\n" + "\n".join(f"- {o}" for o in options)
-    text = tok.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
-    prompt = tok(text, add_special_tokens=False).input_ids
-    scores = []
-    for option in options:
-        cont = tok(option, add_special_tokens=False).input_ids
-        ids = torch.tensor([prompt + cont])
-        with torch.no_grad():
-            logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
-        picked = logp[len(prompt) - 1 : len(prompt) - 1 + len(cont)].gather(1, torch.tensor(cont)[:, None])[:, 0]
-        scores.append((float(picked.sum()), float(picked.mean())))
-    return scores
 
 
 def _check_against_reference(loaded: engine.LoadedModel, items: list[EvalItem], results: list[dict]) -> None:

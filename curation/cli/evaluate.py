@@ -1,0 +1,120 @@
+"""CLI: accuracy of the base model, a run or a merged model on an item set; paired comparisons; saved results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from curation import identity
+from curation.cli.common import echo_json, echo_table, open_store, progress_bar
+from curation.evaluate import results, stats
+from curation.evaluate.items import EvalItem, load_items
+from curation.store import StoreLockedError
+
+app = typer.Typer(
+    help="Accuracy on held-out items, FLAN style: multiple choice by rank classification over the options, "
+    "free-form by exact match of the final answer; seeded bootstrap 95% intervals.",
+    no_args_is_help=True,
+)
+
+FileOption = Annotated[
+    Path, typer.Option("--file", exists=True, dir_okay=False, help='JSONL: {"question", "options": [...], "answer"}.')
+]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="Score only the first N items.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+TokensOption = Annotated[int, typer.Option(help="Tokens generated per free-form item.")]
+
+
+def _items(path: Path, limit: int | None) -> list[EvalItem]:
+    items = load_items(path)
+    return items[:limit] if limit else items
+
+
+def _score(spec: str, items: list[EvalItem], path: Path, max_new_tokens: int) -> dict[str, Any]:
+    hook, close = progress_bar(f"eval {spec}")
+    try:
+        return results.evaluate(
+            spec, items, str(path), lambda d, t, m: hook(d / (t or 1) if t else d, m), max_new_tokens
+        )
+    finally:
+        close()
+
+
+def _save(ctx: typer.Context, result: dict[str, Any]) -> None:
+    try:
+        results.save(open_store(ctx), result)
+    except StoreLockedError as err:
+        typer.echo(f"note: result not saved ({err})", err=True)
+
+
+def _line(result: dict[str, Any]) -> str:
+    norm = result["accuracy_norm"]
+    text = f"{result['model']}: accuracy {result['accuracy']:.3f} (95% CI {result['ci_lo']:.3f}-{result['ci_hi']:.3f})"
+    return text + (f", per-token-mean {norm:.3f}" if norm is not None else "") + f", n = {result['n']}"
+
+
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", help="'base', a run name or folder, or a merged model folder.")],
+    file: FileOption,
+    json_out: JsonOption = False,
+    limit: LimitOption = None,
+    max_new_tokens: TokensOption = 256,
+) -> None:
+    """Score one model on an item file; saves the result for the Fine-tune page."""
+    identity.require("finetune-eval")
+    result = _score(model, _items(file, limit), file, max_new_tokens)
+    _save(ctx, result)
+    if json_out:
+        echo_json(results.public_json(result))
+    else:
+        typer.echo(_line(result))
+
+
+@app.command("compare")
+def compare_cmd(
+    ctx: typer.Context,
+    model_a: Annotated[str, typer.Argument(help="Model A ('base', run, merged folder).")],
+    model_b: Annotated[str, typer.Argument(help="Model B.")],
+    file: FileOption,
+    json_out: JsonOption = False,
+    limit: LimitOption = None,
+    max_new_tokens: TokensOption = 256,
+) -> None:
+    """Both models on the same items: each accuracy and the paired bootstrap difference B - A with its p-value."""
+    identity.require("finetune-eval")
+    items = _items(file, limit)
+    a, b = (_score(m, items, file, max_new_tokens) for m in (model_a, model_b))
+    for result in (a, b):
+        _save(ctx, result)
+    diff = results.compare(a, b)
+    if json_out:
+        echo_json(
+            {"a": results.public_json(a) | {"model": a["model"]}, "b": results.public_json(b) | {"model": b["model"]}}
+            | {"diff": diff.diff, "ci95": [diff.lo, diff.hi], "p_value": diff.p_value, "significant": diff.significant}
+        )
+        return
+    typer.echo(_line(a))
+    typer.echo(_line(b))
+    typer.echo(diff.describe(a["model"], b["model"]))
+
+
+@app.command("results")
+def results_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="Newest N results.")] = 20) -> None:
+    """Saved evaluation results, newest first."""
+    from curation.store import evaluations
+
+    rows = evaluations.listing(open_store(ctx, read_only=True), limit)
+    echo_table(rows, ["id", "created_at", "model", "experiment", "item_set", "n", "accuracy", "ci_lo", "ci_hi"])
+
+
+def seeds_line(name: str, accuracies: list[float]) -> str:
+    mean, sd = stats.seeds_summary(accuracies)
+    return f"{name}: {mean:.3f} +- {sd:.3f} over {len(accuracies)} seeds"
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="eval")
