@@ -111,6 +111,27 @@ def results_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="New
     echo_table(rows, ["id", "created_at", "model", "experiment", "item_set", "n", "accuracy", "ci_lo", "ci_hi"])
 
 
+@app.command("lm-eval")
+def lm_eval_cmd(
+    model: Annotated[str, typer.Option("--model", help="'base', a run name or folder, or a merged model folder.")],
+    tasks_dir: Annotated[Path, typer.Option(exists=True, file_okay=False, help="Folder of lm-eval task YAML files.")],
+    task: Annotated[str, typer.Option(help="Task name defined in that folder.")],
+    limit: LimitOption = None,
+    chat_template: Annotated[bool, typer.Option(help="Wrap prompts in the model's chat template.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Run one lm-evaluation-harness task from local files (optional extra: pip install lm_eval)."""
+    from curation.evaluate import lm_eval_task
+
+    identity.require("finetune-eval")
+    metrics = lm_eval_task.run_task(model, tasks_dir, task, limit, apply_chat_template=chat_template)
+    if json_out:
+        echo_json(metrics)
+    else:
+        for key, value in metrics.items():
+            typer.echo(f"{key}: {value}")
+
+
 def seeds_line(name: str, accuracies: list[float]) -> str:
     mean, sd = stats.seeds_summary(accuracies)
     return f"{name}: {mean:.3f} +- {sd:.3f} over {len(accuracies)} seeds"
