@@ -109,25 +109,84 @@ def main() -> None:
     print(json.dumps(out))
 
 
+def make_snapshots(root: Path, heldout_task: str, rows: int, seed: int = 0) -> tuple[Path, Path]:
+    """raw: a seeded sample of the other FLAN CoT tasks as imported; curated: the same pool with duplicate
+    questions and short rationales (< 12 words) dropped, topped up to the same row count. Both hold out nothing
+    of the evaluated task (its rows never reach training)."""
+    import pandas as pd
+
+    from curation.io.importers import parse
+    from curation.mixture import snapshot
+
+    frames = []
+    for task in TASKS:
+        if task == heldout_task:
+            continue
+        path = DATA / "flan_cot" / f"{task}_train.tsv"
+        frame = parse(path.read_bytes(), path.name, "flan-cot-tsv")
+        frames.append(frame.assign(source=f"flan_{task}", task_cluster=task))
+    pool = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    pool = pool.assign(
+        id=range(1, len(pool) + 1), revision=0, messages=None, origin="imported", task=pool["task_cluster"],
+        format="zero-shot", cot=True, group=pool["source"],
+    )  # fmt: skip
+    pool["input"] = pool["input"].fillna("") if "input" in pool else ""
+    columns = ["id", "revision", "instruction", "input", "output", "messages", "source", "origin", "task"]
+    columns += ["task_cluster", "format", "cot", "group"]
+    pool = pool[columns]
+    raw = pool.iloc[:rows]
+    good = pool[~pool["instruction"].duplicated() & (pool["output"].str.split().str.len() >= 12)]
+    curated = good.iloc[:rows]
+    heldout = pool.iloc[-20:]  # eval loss only; accuracy is measured on the held-out task's items
+    meta = {"rule": "eval bench", "seed": seed}
+    raw_dir = snapshot.write_snapshot(raw, heldout, {**meta, "name": "raw"}, root)
+    curated_dir = snapshot.write_snapshot(curated, heldout, {**meta, "name": "curated"}, root)
+    print(f"train data: raw {len(raw)} rows, curated {len(curated)} rows (of {len(good)} after the rules)")
+    return raw_dir, curated_dir
+
+
+def train_runs(snaps: tuple[Path, Path], budget: int, seed: int, tmp: Path) -> dict[str, Path]:
+    """Train raw and curated at the same token budget and seed through the experiment launcher."""
+    from curation.finetune import runner
+    from curation.finetune.config import TrainConfig
+    from curation.jobs import JobRunner
+    from curation.models import resolve_model_dir
+    from curation.store import Store
+
+    cfg = TrainConfig(
+        base_model=str(resolve_model_dir()), max_seq_len=256, batch_size=4, learning_rate=5e-4, lora_dropout=0.0,
+        token_budget=budget, eval_interval=0, save_interval=0, seed=seed,
+    )  # fmt: skip
+    run_dirs = runner.create_experiment(cfg, list(snaps), f"eval-bench-seed{seed}", tmp / "runs")
+    store = Store(tmp / f"bench-{seed}.duckdb")
+    try:
+        runner.run_experiment_foreground(JobRunner(store), run_dirs, None)
+    finally:
+        store.close()
+    return dict(zip(("raw", "curated"), run_dirs, strict=True))
+
+
 def train_and_compare(args: argparse.Namespace, items: list[EvalItem], base: list[dict]) -> dict:
     """Raw vs curated LoRA runs on the other tasks, per seed; paired differences on the same items."""
-    from bench.eval_bench_train import make_snapshots, train_runs
-
+    correct: dict[str, list[bool]] = {}
     out: dict = {"runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         snaps = make_snapshots(Path(tmp) / "snaps", args.task, args.rows)
         for seed in [int(s) for s in args.seeds.split(",")]:
             for name, run_dir in train_runs(snaps, args.budget, seed, Path(tmp)).items():
                 results, _ = score(str(run_dir), items)
-                out["runs"][f"{name}/seed{seed}"] = report(f"{name} seed {seed}", results) | {"results": results}
+                out["runs"][f"{name}/seed{seed}"] = report(f"{name} seed {seed}", results)
+                correct[f"{name}/seed{seed}"] = [r["correct"] for r in results]
     base_ok = [r["correct"] for r in base]
-    for key, run in out["runs"].items():
-        d = stats.paired_difference(base_ok, [r["correct"] for r in run.pop("results")] if "results" in run else [])
-        print(d.describe("base", key))
+    for key, ok in correct.items():
+        print(stats.paired_difference(base_ok, ok).describe("base", key))
+        if key.startswith("curated/"):
+            raw_key = key.replace("curated/", "raw/")
+            print(stats.paired_difference(correct[raw_key], ok).describe(raw_key, key))
     for name in ("raw", "curated"):
-        accs = [v["accuracy"] for k, v in out["runs"].items() if k.startswith(name + "/")]
-        mean, sd = stats.seeds_summary(accs)
-        print(f"{name}: accuracy over {len(accs)} seeds {mean:.3f} +- {sd:.3f}")
+        mean, sd = stats.seeds_summary([v["accuracy"] for k, v in out["runs"].items() if k.startswith(name + "/")])
+        print(f"{name}: accuracy over seeds {mean:.3f} +- {sd:.3f}")
+        out[f"{name}_mean_sd"] = [mean, sd]
     return out
 
 

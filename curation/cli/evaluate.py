@@ -10,7 +10,7 @@ import typer
 from curation import identity
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
 from curation.evaluate import results, stats
-from curation.evaluate.items import EvalItem, load_items
+from curation.evaluate.items import EvalItem, items_from_snapshot, load_items
 from curation.store import StoreLockedError
 
 app = typer.Typer(
@@ -20,24 +20,31 @@ app = typer.Typer(
 )
 
 FileOption = Annotated[
-    Path, typer.Option("--file", exists=True, dir_okay=False, help='JSONL: {"question", "options": [...], "answer"}.')
+    Path | None,
+    typer.Option("--file", exists=True, dir_okay=False, help='JSONL: {"question", "options": [...], "answer"}.'),
+]
+SnapshotOption = Annotated[
+    Path | None, typer.Option("--snapshot", exists=True, file_okay=False, help="Use this snapshot's held-out split.")
 ]
 LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="Score only the first N items.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 TokensOption = Annotated[int, typer.Option(help="Tokens generated per free-form item.")]
 
 
-def _items(path: Path, limit: int | None) -> list[EvalItem]:
+def _items(path: Path | None, snapshot: Path | None, limit: int | None) -> tuple[list[EvalItem], str]:
+    """Items of --file or of --snapshot's held-out split (exactly one), and a label for the item set."""
+    if (path is None) == (snapshot is None):
+        raise ValueError("give exactly one item set: --file EVAL.jsonl or --snapshot DIR")
+    if snapshot is not None:
+        return items_from_snapshot(snapshot, limit), f"{snapshot.name}:heldout"
     items = load_items(path)
-    return items[:limit] if limit else items
+    return (items[:limit] if limit else items), str(path)
 
 
-def _score(spec: str, items: list[EvalItem], path: Path, max_new_tokens: int) -> dict[str, Any]:
+def _score(spec: str, items: list[EvalItem], label: str, max_new_tokens: int) -> dict[str, Any]:
     hook, close = progress_bar(f"eval {spec}")
     try:
-        return results.evaluate(
-            spec, items, str(path), lambda d, t, m: hook(d / (t or 1) if t else d, m), max_new_tokens
-        )
+        return results.evaluate(spec, items, label, lambda d, t, m: hook(d / (t or 1) if t else d, m), max_new_tokens)
     finally:
         close()
 
@@ -59,14 +66,16 @@ def _line(result: dict[str, Any]) -> str:
 def run_cmd(
     ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", help="'base', a run name or folder, or a merged model folder.")],
-    file: FileOption,
+    file: FileOption = None,
+    snapshot: SnapshotOption = None,
     json_out: JsonOption = False,
     limit: LimitOption = None,
     max_new_tokens: TokensOption = 256,
 ) -> None:
-    """Score one model on an item file; saves the result for the Fine-tune page."""
+    """Score one model on an item file or a snapshot's held-out split; saves the result for the Fine-tune page."""
     identity.require("finetune-eval")
-    result = _score(model, _items(file, limit), file, max_new_tokens)
+    items, label = _items(file, snapshot, limit)
+    result = _score(model, items, label, max_new_tokens)
     _save(ctx, result)
     if json_out:
         echo_json(results.public_json(result))
@@ -79,15 +88,16 @@ def compare_cmd(
     ctx: typer.Context,
     model_a: Annotated[str, typer.Argument(help="Model A ('base', run, merged folder).")],
     model_b: Annotated[str, typer.Argument(help="Model B.")],
-    file: FileOption,
+    file: FileOption = None,
+    snapshot: SnapshotOption = None,
     json_out: JsonOption = False,
     limit: LimitOption = None,
     max_new_tokens: TokensOption = 256,
 ) -> None:
     """Both models on the same items: each accuracy and the paired bootstrap difference B - A with its p-value."""
     identity.require("finetune-eval")
-    items = _items(file, limit)
-    a, b = (_score(m, items, file, max_new_tokens) for m in (model_a, model_b))
+    items, label = _items(file, snapshot, limit)
+    a, b = (_score(m, items, label, max_new_tokens) for m in (model_a, model_b))
     for result in (a, b):
         _save(ctx, result)
     diff = results.compare(a, b)

@@ -73,3 +73,22 @@ def test_a_bad_item_file_is_one_line_naming_line_and_field(tmp_path) -> None:
     result = _invoke(tmp_path, "eval", "run", "--model", "base", "--file", bad)
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {bad}:1: field 'answer' 'c' is not one of the options"
+
+
+def test_eval_run_on_a_snapshot_heldout_split(tmp_path, tiny_model_dir, one_thread) -> None:  # noqa: F811
+    from finetune_support import make_snapshot, snapshot_rows
+
+    heldout = snapshot_rows([("Which is a fruit?\nOptions:\n- apple\n- brick", "So the answer is apple.")], start=5)
+    snap = make_snapshot(tmp_path / "snaps", heldout, heldout)
+    result = _invoke(tmp_path, "eval", "run", "--model", tiny_model_dir, "--snapshot", snap, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["n"] == 1 and len(out["items"][0]["option_scores"]) == 2
+    assert out["items"][0]["correct"] == (out["items"][0]["pred"] == 0)
+
+
+def test_exactly_one_item_set_is_required(tmp_path, eval_file) -> None:
+    for extra in ([], ["--file", eval_file, "--snapshot", tmp_path]):
+        result = _invoke(tmp_path, "eval", "run", "--model", "base", *extra)
+        assert result.exit_code == 1
+        assert result.stderr.strip() == "error: give exactly one item set: --file EVAL.jsonl or --snapshot DIR"
