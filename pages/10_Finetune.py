@@ -467,7 +467,7 @@ def accuracy_results(name: str, run_dirs: list[Path]) -> None:
     if table.empty:
         return
     st.markdown("**Accuracy on the held-out items** (95% bootstrap CI; Δ and paired p vs base and vs the first run)")
-    columns = ["slice", "value", "model", "snapshot", "n", "accuracy_ci", "vs_base", "p_base", "vs_first", "p_first"]
+    columns = ["slice", "value", "snapshot", "n", "accuracy_ci", "vs_base", "p_base", "vs_first", "p_first", "model"]
     st.dataframe(table[columns].round(4), hide_index=True, key="ft_exp_accuracy_table")
 
 

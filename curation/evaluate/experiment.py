@@ -86,7 +86,7 @@ def _row(by_model: dict, model: str, first_run: str | None, slice_name: str, val
     row = {"model": model, "slice": slice_name, "value": value, "n": iv.n, "accuracy": iv.value}
     row |= {"ci_lo": iv.lo, "ci_hi": iv.hi, "accuracy_ci": f"{iv.value:.3f} [{iv.lo:.3f}, {iv.hi:.3f}]"}
     for tag, other in (("base", BASE_LABEL), ("first", first_run)):
-        if other is None or other == model or other not in by_model:
+        if other is None or model in (other, BASE_LABEL) or other not in by_model:
             row |= {f"delta_{tag}": None, f"p_{tag}": None, f"vs_{tag}": ""}
             continue
         d = stats.paired_difference(_picked(by_model[other], slice_name, value), mine)
@@ -109,5 +109,15 @@ def experiment_table(store: Any, name: str, run_dirs: list[Path]) -> pd.DataFram
         return pd.DataFrame()
     newest = saved[0]["item_set_hash"]
     saved = [s for s in saved if s["item_set_hash"] == newest]
-    names = {Path(d).name: (runs.read_json(Path(d) / runs.MANIFEST) or {}).get("name", "") for d in run_dirs}
+    ordered = sorted(run_dirs, key=lambda d: (not _trains_on_eval_snapshot(Path(d)), Path(d).name))
+    names = {Path(d).name: (runs.read_json(Path(d) / runs.MANIFEST) or {}).get("name", "") for d in ordered}
     return accuracy_table(saved, names)
+
+
+def _trains_on_eval_snapshot(run_dir: Path) -> bool:
+    """True for the run of the experiment's first snapshot (the one whose held-out split everyone is scored on)."""
+    from curation.finetune import runs
+    from curation.finetune.config import load_config
+
+    cfg = load_config(run_dir / runs.CONFIG)
+    return bool(cfg.eval_snapshot) and Path(cfg.snapshot).resolve() == Path(cfg.eval_snapshot).resolve()

@@ -34,6 +34,7 @@ def test_table_rows_deltas_and_verdicts() -> None:
     assert rows.loc[("all", "all", "run-1"), "p_base"] < 0.01
     assert rows.loc[("all", "all", "run-1"), "vs_base"].endswith("better")
     assert rows.loc[("all", "all", "run-1"), "vs_first"] == ""  # the first run is the reference
+    assert rows.loc[("all", "all", "base"), "vs_base"] == rows.loc[("all", "all", "base"), "vs_first"] == ""
     assert rows.loc[("all", "all", "run-2"), "delta_first"] == 0.0
     assert rows.loc[("all", "all", "run-2"), "vs_first"].endswith("no significant difference")
     assert rows.loc[("task_cluster", "a", "run-2"), "accuracy"] == 1.0
