@@ -33,8 +33,9 @@ class LoadedModel:
 def resolve_model_spec(spec: str) -> tuple[str, Path | None]:
     """('base' | 'run' | 'merged' | 'adapter', path) for base, a run name or folder, a model or adapter folder."""
     from curation.finetune import runs
+    from curation.models import DEFAULT_MODEL
 
-    if spec in (BASE, "", None):
+    if spec in (BASE, DEFAULT_MODEL, "", None):  # a run's base_model names the packaged model this way
         return BASE, None
     path = Path(spec).expanduser()
     if not path.exists() and (runs.runs_root() / spec).is_dir():

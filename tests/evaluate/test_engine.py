@@ -82,6 +82,18 @@ def test_free_form_items_are_generated_greedily_and_matched(tmp_path, tiny_model
         assert result["option_scores"] == []
 
 
+def test_model_specs_name_base_runs_and_folders(tmp_path, tiny_model_dir) -> None:  # noqa: F811
+    from curation.finetune import runs
+
+    assert engine.resolve_model_spec("base") == ("base", None)
+    assert engine.resolve_model_spec("smollm2-135m-instruct") == ("base", None)  # a run's default base_model
+    assert engine.resolve_model_spec(str(tiny_model_dir)) == ("merged", tiny_model_dir)
+    run = runs.runs_root() / "20260101-000000-raw-abc"
+    run.mkdir(parents=True)
+    (run / runs.CONFIG).write_text("snapshot: x\n")
+    assert engine.resolve_model_spec(run.name) == ("run", run)  # a run name, found under runs_dir
+
+
 def test_a_model_spec_that_is_nothing_known_is_refused(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="not 'base', a run"):
         engine.resolve_model_spec(str(tmp_path / "nowhere"))
