@@ -9,7 +9,7 @@ import typer
 
 from curation import identity
 from curation.cli.common import echo_json, echo_table, open_store, progress_bar
-from curation.evaluate import results, stats
+from curation.evaluate import results
 from curation.evaluate.items import EvalItem, items_from_snapshot, load_items
 from curation.store import StoreLockedError
 
@@ -140,11 +140,6 @@ def lm_eval_cmd(
     else:
         for key, value in metrics.items():
             typer.echo(f"{key}: {value}")
-
-
-def seeds_line(name: str, accuracies: list[float]) -> str:
-    mean, sd = stats.seeds_summary(accuracies)
-    return f"{name}: {mean:.3f} +- {sd:.3f} over {len(accuracies)} seeds"
 
 
 def register(root: typer.Typer) -> None:
