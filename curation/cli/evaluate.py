@@ -118,6 +118,7 @@ def results_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option(help="New
     from curation.store import evaluations
 
     rows = evaluations.listing(open_store(ctx, read_only=True), limit)
+    rows = [r | {k: round(r[k], 4) for k in ("accuracy", "ci_lo", "ci_hi")} for r in rows]
     echo_table(rows, ["id", "created_at", "model", "experiment", "item_set", "n", "accuracy", "ci_lo", "ci_hi"])
 
 

@@ -55,6 +55,9 @@ def test_eval_run_json_has_the_documented_shape_and_reproducible_predictions(
     with Store(tmp_path / "cli.duckdb") as store:
         saved = evaluations.latest(store)
     assert [(s["model"], s["n"], s["accuracy"]) for s in saved] == [(tiny_model_dir.name, 2, out["accuracy"])]
+    listed = _invoke(tmp_path, "eval", "results").stdout.splitlines()
+    assert listed[0].split()[:4] == ["id", "created_at", "model", "experiment"]
+    assert f" {tiny_model_dir.name} " in listed[1] and f" {round(out['accuracy'], 4)} " in listed[1]
 
 
 def test_eval_compare_prints_the_paired_difference(tmp_path, eval_file, tiny_model_dir, one_thread) -> None:  # noqa: F811
