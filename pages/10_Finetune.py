@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from curation import config
+from curation.evaluate import experiment as evaluation
 from curation.finetune import compare, export, runner, runs
 from curation.finetune.config import (
     ALL_LINEAR,
@@ -36,6 +37,7 @@ VIEWS = ("New run", "Monitor", "Runs", "Compare", "Experiments", "Export")
 MODULES = [ALL_LINEAR, "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 COMPARE_KIND, SLICES_KIND, MERGE_KIND = "finetune-compare", "finetune-slices", "finetune-merge"
 EXP_SLICES_KIND, EXP_ANSWERS_KIND = "experiment-slices", "experiment-answers"
+EXP_ACCURACY_KIND = "experiment-accuracy"
 DEFAULTS = TrainConfig()
 
 store, jobs = get_store(), get_runner()
@@ -414,7 +416,8 @@ def experiment_results(name: str, run_dirs: list[Path]) -> None:
         submit_for_run(EXP_SLICES_KIND, folder, slices)
     if right.button("Base vs each tuned model's answers", key="ft_exp_answers", disabled=not ready):
         submit_for_run(EXP_ANSWERS_KIND, folder, answers)
-    for kind in (EXP_SLICES_KIND, EXP_ANSWERS_KIND):
+    accuracy_controls(name, run_dirs, folder, ready)
+    for kind in (EXP_SLICES_KIND, EXP_ANSWERS_KIND, EXP_ACCURACY_KIND):
         job = latest_job(folder, kind)
         if job and job["status"] in ("queued", "running"):
             st.progress(float(job["progress"]), text=f"{kind}: {job['message'] or 'starting'}")
@@ -442,6 +445,30 @@ def experiment_results(name: str, run_dirs: list[Path]) -> None:
     answers_saved = runs.read_json(folder / runs.COMPARE)
     if answers_saved:
         st.dataframe(pd.DataFrame(answers_saved), hide_index=True, key="ft_exp_answers_table")
+    accuracy_results(name, run_dirs)
+
+
+def accuracy_controls(name: str, run_dirs: list[Path], folder: Path, ready: bool) -> None:
+    """Score the base model and every run on the same held-out items (rank classification / exact match)."""
+    left, right = st.columns([1, 2])
+    limit = left.number_input("Held-out items", 1, 100_000, 500, key="ft_exp_acc_items")
+
+    def accuracy(ctx) -> dict:
+        ids = evaluation.evaluate_experiment(ctx.store, name, run_dirs, int(limit), ctx.progress)
+        return {"results": len(ids)}
+
+    right.write("")
+    if right.button("Accuracy: base and every run, same held-out items", key="ft_exp_accuracy", disabled=not ready):
+        submit_for_run(EXP_ACCURACY_KIND, folder, accuracy)
+
+
+def accuracy_results(name: str, run_dirs: list[Path]) -> None:
+    table = evaluation.experiment_table(store, name, run_dirs)
+    if table.empty:
+        return
+    st.markdown("**Accuracy on the held-out items** (95% bootstrap CI; Δ and paired p vs base and vs the first run)")
+    columns = ["slice", "value", "snapshot", "n", "accuracy_ci", "vs_base", "p_base", "vs_first", "p_first", "model"]
+    st.dataframe(table[columns].round(4), hide_index=True, key="ft_exp_accuracy_table")
 
 
 def export_view(listed: list[dict]) -> None:

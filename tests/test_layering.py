@@ -59,7 +59,7 @@ def test_no_sql_outside_the_store() -> None:
 
 
 SHARED = {"store", "jobs", "config", "filters", "diffs", "models", "files", "identity", "executors"}
-CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team", "operations"}
+CAPABILITIES = {"io", "generate", "dedup", "cot", "mixture", "finetune", "team", "operations", "evaluate"}
 # Which other capability packages each capability may use (its __init__ docstring says the same).
 MAY_USE = {
     "io": set(),
@@ -70,6 +70,7 @@ MAY_USE = {
     "finetune": {"mixture"},
     "team": set(),
     "operations": {"cot", "dedup", "io", "generate"},
+    "evaluate": {"finetune", "mixture"},
     "store": set(),
 }
 
