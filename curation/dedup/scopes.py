@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
+
+from curation.filters import ExampleFilter
+from curation.store import Store, examples
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "instruction": ("instruction",),
@@ -33,3 +37,14 @@ def scope_texts(rows: pd.DataFrame, scope: str) -> list[str]:
 def text_hash(text: str) -> str:
     """Stable key of a text for the embedding cache."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def rows_with_input(store: Store, flt: ExampleFilter) -> int:
+    """How many of the rows `flt` selects have a non-empty input."""
+    return examples.count(store, replace(flt, length_field="input", min_length=1, max_length=None))
+
+
+def default_scope(rows_with_input: int) -> str:
+    """Instruction + input when any compared row has an input: the same instruction on different inputs (Code
+    Alpaca's 'Sort these numbers') is a different task, not a duplicate."""
+    return "instruction_input" if rows_with_input else "instruction"
