@@ -97,7 +97,8 @@ def test_a_page_run_without_sign_in_acts_as_a_viewer_and_changes_nothing(users) 
 
 
 def current_row(at: AppTest) -> int:
-    return int(next(t.value for t in at.text if t.value.startswith("#")).split()[0][1:])
+    """The id in the record view's header line (`\\#12 · **pending** · ...`)."""
+    return int(next(m.value for m in at.markdown if m.value.startswith("\\#")).split()[0][2:])
 
 
 def test_annotators_answer_their_own_queue_and_curators_resolve(users) -> None:
