@@ -17,7 +17,7 @@ from curation.io import importers
 from curation.io.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
-from ui import feedback
+from ui import feedback, record
 from ui import jobs as ui_jobs
 from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
@@ -379,6 +379,7 @@ def cluster_review(run: dict) -> None:
     }
     st.caption("Select a row of the table to open that cluster.")
     cluster = st.selectbox("Cluster", options, key=key, format_func=info.get)
+    cluster_keys(run, options, options.index(cluster), key)
     members = dedup_store.cluster_members(store, run["id"], cluster)
     kept_rows = members[members["keep"]]
     kept = kept_rows.iloc[0] if len(kept_rows) else None
@@ -402,21 +403,25 @@ def cluster_review(run: dict) -> None:
         st.dataframe(members[["id", "keep", "split", "score", "status", "instruction", "input"]], hide_index=True)
     with st.expander("Pair scores in this cluster"):
         st.dataframe(dedup_store.run_pairs(store, run["id"], members["id"].tolist()), hide_index=True)
-    left, right = st.columns(2)
-    left.button(
-        "Accept this cluster",
-        key="dd_accept_cluster",
-        disabled=runs.is_applied(run),
-        on_click=refusal_shown(dedup_store.set_accepted),
-        args=(store, run["id"], True, cluster),
+
+
+def cluster_keys(run: dict, options: list[int], position: int, key: str) -> None:
+    """The review keys on clusters: A accepts the cluster, D splits it off (not duplicates), K / J move."""
+    cluster, applied = options[position], runs.is_applied(run)
+    edges = ({"previous"} if position == 0 else set()) | ({"next"} if position == len(options) - 1 else set())
+    controls = record.Controls(
+        approve=partial(refusal_shown(dedup_store.set_accepted), store, run["id"], True, cluster),
+        reject=partial(_not_duplicates, run["id"], cluster),
+        previous=partial(_move, key, options, position - 1),
+        next=partial(_move, key, options, position + 1),
+        labels={"approve": "Accept this cluster", "reject": "Not duplicates (split off all)"},
+        disabled=edges | ({"approve", "reject"} if applied else set()),
     )
-    right.button(
-        "Not duplicates (split off the whole cluster)",
-        key="dd_not_duplicates",
-        disabled=runs.is_applied(run),
-        on_click=_not_duplicates,
-        args=(run["id"], cluster),
-    )
+    record.decision_bar("dd_review", controls)
+
+
+def _move(key: str, options: list[int], position: int) -> None:
+    st.session_state[key] = options[max(0, min(position, len(options) - 1))]
 
 
 def _jump_to_selected(picked, options: list[int], key: str) -> None:

@@ -152,10 +152,15 @@ def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() 
     at.session_state["dd_cluster_table_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()  # selecting the first table row opens that cluster
     assert at.selectbox(key="dd_cluster_1").value == 0
+    assert at.button(key="dd_review_previous").disabled
+    at.button(key="dd_review_next").click().run()  # J: the next cluster
+    assert at.selectbox(key="dd_cluster_1").value == 1
+    at.button(key="dd_review_previous").click().run()  # K: back
+    assert at.selectbox(key="dd_cluster_1").value == 0
     cards = [card_fields(h.proto.body)["instruction"] for h in at.get("html")]
     assert cards == ["Sort the numbers <script> in order.", "Sort the numbers <script> in order!"]  # as stored
     assert any(c.value == "score vs kept #1: 1" for c in at.caption)
-    at.button(key="dd_not_duplicates").click().run()
+    at.button(key="dd_review_reject").click().run()
     at.button(key="dd_accept_all").click().run()
     _button(at, "Apply").click().run()
     assert _statuses() == {1: "pending", 2: "pending", 3: "pending", 4: "duplicate"}
