@@ -9,11 +9,12 @@ from typing import Any
 
 import streamlit as st
 
+from curation import identity
 from curation.diffs import inline_diff, text_diff
 from curation.filters import SORTABLE
 from curation.identity import PermissionDenied
 from curation.store import ConflictError, examples, revisions
-from ui import feedback
+from ui import auth, feedback, record
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
 from ui.text import inert
@@ -98,8 +99,13 @@ def _int_param(name: str) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def may_review() -> bool:
+    """Whether this user may edit and review rows (login off: yes); others see no Approve, Reject or Save."""
+    return auth.may(identity.current(), "curator")
+
+
 def step_row(delta: int) -> None:
-    """Open the previous/next row of the table page (Alt+Up / Alt+Down)."""
+    """Open the previous/next row of the table page (K / J)."""
     ids = st.session_state.get("browse_page_ids", [])
     current = st.session_state.get(OPEN)
     if current in ids and 0 <= ids.index(current) + delta < len(ids):
@@ -381,43 +387,26 @@ def show_editor(example_id: int) -> None:
     show_flash()  # next to the editor, where the user is looking after Save / Approve / Revert
     ids = st.session_state.get("browse_page_ids", [])
     position = ids.index(example_id) if example_id in ids else None
-    prev_row, next_row, close = st.columns(3)
-    prev_row.button(
-        "Prev",
-        key="browse_prev_row",
-        on_click=step_row,
-        args=(-1,),
-        shortcut="Alt+Up",
-        disabled=position is None or position == 0,
-        width="stretch",
+    reviewer = may_review()
+    edges = ({"previous"} if position in (None, 0) else set()) | (
+        {"next"} if position is None or position == len(ids) - 1 else set()
     )
-    next_row.button(
-        "Next",
-        key="browse_next_row",
-        on_click=step_row,
-        args=(1,),
-        shortcut="Alt+Down",
-        disabled=position is None or position == len(ids) - 1,
-        width="stretch",
+    controls = record.Controls(
+        approve=partial(set_row_status, example_id, "approved") if reviewer else None,
+        reject=partial(set_row_status, example_id, "rejected") if reviewer else None,
+        previous=partial(step_row, -1),
+        next=partial(step_row, 1),
+        disabled=edges,
     )
-    close.button("Close", key="browse_close", on_click=lambda: st.session_state.update({OPEN: None}), width="stretch")
-    approve, reject, pending = st.columns(3)
-    for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
-        column.button(
-            label, key=f"browse_{status}", on_click=set_row_status, args=(example_id, status), width="stretch"
-        )
-    pending.button(
-        "Pending",
-        key="browse_pending",
-        on_click=set_row_status,
-        args=(example_id, "pending"),
-        width="stretch",
-        help="Back to pending review",
-    )
+    extra = [("Pending", partial(set_row_status, example_id, "pending"))] if reviewer else []
+    record.decision_bar("browse_row", controls, [*extra, ("Close", lambda: st.session_state.update({OPEN: None}))])
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:
         show_conflict(conflict)
-    edit_form(example_id, row)
+    if reviewer:
+        edit_form(example_id, row)
+    else:  # a viewer or annotator reads the row; the store would refuse an edit or a review anyway
+        st.html(record.example_html(row, max_height=record.TEXT_HEIGHT))
     with st.expander("History", expanded=True):
         show_history(example_id, st.session_state[loaded_key(example_id)]["version"])
 

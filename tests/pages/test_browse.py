@@ -118,7 +118,7 @@ def test_revert_and_review_buttons(app_store: Store) -> None:
     at = open_row(row_id)
     at.text_area(key=f"browse_edit_{row_id}_instruction").input("Changed once.")
     save(at, row_id)
-    at.button(key="browse_approved").click().run()
+    at.button(key="browse_row_approve").click().run()
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_original").click().run()
     # the revert would also discard the review decision: it asks first and changes nothing yet
@@ -175,7 +175,7 @@ def test_a_row_opened_from_the_url_is_on_the_shown_page_and_ticked(app_store: St
     assert table.value.columns.tolist() == ["id", "instruction", "output", "status"]  # Output in view beside the editor
     ticked = at.session_state["browse_table"]["selection"]["rows"]
     assert [table.value["id"].iloc[i] for i in ticked] == [60]
-    at.button(key="browse_next_row").click().run()  # Next moves the tick along
+    at.button(key="browse_row_next").click().run()  # Next moves the tick along
     assert [at.dataframe[0].value["id"].iloc[i] for i in at.session_state["browse_table"]["selection"]["rows"]] == [61]
 
 

@@ -128,3 +128,16 @@ def test_annotators_answer_their_own_queue_and_curators_resolve(users) -> None:
         assert examples.get(store, rows[0])["status"] == "pending"  # responses never set the status
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("name", "shown"), [("ann", False), ("cur", True)])
+def test_browse_shows_approve_reject_and_save_only_to_those_who_may_use_them(users, name: str, shown: bool) -> None:
+    at = sign_in(name)
+    at.switch_page("pages/1_Browse.py").run()
+    at.number_input(key="browse_goto").set_value(2)
+    at.button(key="browse_open").click().run()
+    keys = {b.key for b in at.button}
+    assert "browse_row_next" in keys and not at.exception  # the row is open for both
+    decisions = {"browse_row_approve", "browse_row_reject", "browse_row_extra_Pending"}
+    assert (decisions & keys) == (decisions if shown else set())
+    assert bool([t for t in at.text_area if t.key and t.key.startswith("browse_edit_")]) == shown
