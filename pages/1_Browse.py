@@ -23,10 +23,12 @@ PAGE_SIZES = (25, 50, 100, 200)
 TEXT_FIELDS = ("instruction", "input", "output")
 EDIT_FIELDS = (*TEXT_FIELDS, "task", "tags")
 # The columns that matter first; the rest scroll into view.
-SHOWN = ["id", "instruction", "output", "status", "source", "tags", "input", "task", "origin", "length", "version"]
-BESIDE_EDITOR = ["id", "instruction", "output", "status"]  # what fits beside the open editor on a 1366 px screen
+# The columns that matter first (status and tags visible at 1366 px); the rest scroll into view.
+SHOWN = ["id", "status", "tags", "instruction", "output", "input", "source", "task", "origin", "length", "version"]
+BESIDE_EDITOR = ["id", "status", "instruction", "output"]  # what fits beside the open editor on a 1366 px screen
 PREVIEW_CHARS = 200
-ROW_HEIGHT = 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
+ONE_LINE, THREE_LINES = 35, 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
+WRAP = "browse_wrap"
 FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
@@ -151,8 +153,11 @@ def show_table(flt, editor: Callable[[], None] | None = None) -> None:
     frame = examples.page(store, flt, sort=sort, descending=descending, limit=size, offset=(page_no - 1) * size)
     st.session_state["browse_page_ids"] = frame["id"].tolist()
     shown = frame[SHOWN].copy()
+    wrap = st.session_state.get(WRAP, False)
     for field in TEXT_FIELDS:
-        shown[field] = shown[field].str.slice(0, PREVIEW_CHARS)
+        preview = shown[field].fillna("").str.slice(0, PREVIEW_CHARS)
+        shown[field] = preview if wrap else preview.str.replace(r"\s*\n\s*", " ⏎ ", regex=True)
+    shown["task"] = shown["task"].fillna("")
     tick_open_row(frame["id"].tolist())
     if editor is None:
         table_rows(shown)
@@ -173,7 +178,18 @@ def tick_open_row(ids: list[int]) -> None:
         st.session_state["browse_table"] = {"selection": {"rows": wanted, "columns": [], "cells": []}}
 
 
-def table_rows(shown, text_width: str = "large") -> None:
+def row_height(shown) -> int:
+    """One line per row unless wrapping is on and some text needs more (then up to three lines)."""
+    if not st.session_state.get(WRAP, False):
+        return ONE_LINE
+    texts = [shown[f] for f in TEXT_FIELDS if f in shown]
+    longest = max((t.str.len().max() for t in texts if len(t)), default=0)
+    broken = any(t.str.contains("\n").any() for t in texts)
+    return THREE_LINES if broken or longest > 60 else ONE_LINE
+
+
+def table_rows(shown, text_width: str = "medium") -> None:
+    height = row_height(shown)
     st.dataframe(
         shown,
         key="browse_table",
@@ -181,18 +197,21 @@ def table_rows(shown, text_width: str = "large") -> None:
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
-        height=min(620, 40 + ROW_HEIGHT * max(1, len(shown))),
-        row_height=ROW_HEIGHT,  # three wrapped lines of each text preview
+        height=min(620, 40 + height * max(1, len(shown))),
+        row_height=height,
         column_config={
             "id": st.column_config.NumberColumn("id", width=56),
+            "status": st.column_config.TextColumn("status", width=80),
+            "tags": st.column_config.ListColumn("tags", width="small"),
             "instruction": st.column_config.TextColumn("instruction", width=text_width),
             "output": st.column_config.TextColumn("output", width=text_width),
             "input": st.column_config.TextColumn("input", width="medium"),
         },
     )
-    goto, button, _ = st.columns([1.5, 1, 5], vertical_alignment="bottom")
+    goto, button, wrap = st.columns([1.5, 1, 5], vertical_alignment="bottom")
     goto.number_input("Open example id", min_value=1, step=1, value=None, key="browse_goto")
     button.button("Open", key="browse_open", on_click=lambda: open_example(int(st.session_state["browse_goto"] or 0)))
+    wrap.toggle("Up to three lines per row", key=WRAP, bind="query-params", help="Off: one dense line per row.")
     st.caption("Select a row in the table, or type its id, to open it in the editor.")
 
 

@@ -185,3 +185,14 @@ def test_position_follows_the_filter_and_sort(app_store: Store) -> None:
     assert [examples.position(app_store, i, flt, sort="id", descending=True) for i in ids] == list(range(len(ids)))
     outside = examples.page(app_store, ExampleFilter(search="sentiment"), limit=1)["id"].iloc[0]
     assert examples.position(app_store, int(outside), flt) is None
+
+
+def test_the_table_is_dense_with_status_and_tags_first_and_no_raw_none(app_store: Store) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    table = at.dataframe[0]
+    assert table.proto.row_height == 35  # one line per row
+    assert list(table.value.columns[:5]) == ["id", "status", "tags", "instruction", "output"]
+    assert not table.value["task"].isna().any()
+    assert not table.value["output"].str.contains("\n").any()  # line breaks shown as ⏎ on one line
+    at.toggle(key="browse_wrap").set_value(True).run()
+    assert at.dataframe[0].proto.row_height == 72  # long texts: up to three wrapped lines
