@@ -172,7 +172,7 @@ def test_a_row_opened_from_the_url_is_on_the_shown_page_and_ticked(app_store: St
     assert not at.exception, at.exception
     assert at.number_input(key="browse_page").value == 2
     table = at.dataframe[0]
-    assert table.value.columns.tolist() == ["id", "instruction", "output", "status"]  # Output in view beside the editor
+    assert table.value.columns.tolist() == ["id", "status", "instruction", "output"]  # Output in view beside the editor
     ticked = at.session_state["browse_table"]["selection"]["rows"]
     assert [table.value["id"].iloc[i] for i in ticked] == [60]
     at.button(key="browse_row_next").click().run()  # Next moves the tick along
