@@ -350,15 +350,22 @@ def show_history(example_id: int, version: int) -> None:
         key=f"browse_revision_{example_id}",
     )
     st.code(text_diff(by_id.loc[choice, "old_value"], by_id.loc[choice, "new_value"]) or "(no change)", language="diff")
-    revert, original, _ = st.columns([1.2, 1.2, 3])
+    revert, original = st.columns(2)  # labels short enough to show whole beside the editor at 1366 px
     revert.button(
-        "Revert to this revision", key="browse_revert", on_click=revert_to, args=(example_id, int(choice), version)
+        f"Restore revision #{int(choice)}",
+        key="browse_revert",
+        on_click=revert_to,
+        args=(example_id, int(choice), version),
+        help="The row as it was right after this revision",
+        width="stretch",
     )
     original.button(
-        "Revert to original (as imported)",
+        "Restore the original",
         key="browse_revert_original",
         on_click=revert_to,
         args=(example_id, 0, version),
+        help="The row as imported, before any revision",
+        width="stretch",
     )
     confirm_revert()
 

@@ -122,7 +122,12 @@ def test_revert_and_review_buttons(app_store: Store) -> None:
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_original").click().run()
     # the revert would also discard the review decision: it asks first and changes nothing yet
-    assert any("discards the later changes of" in w.value and "review by tester" in w.value for w in at.warning)
+    warning = next(w.value for w in at.warning if "discards the later changes of" in w.value)
+    assert "review by tester \\(and 1 edit of your own\\)" in warning and "edit by tester" not in warning
+    labels = {b.key: b.label for b in at.button}
+    assert labels["browse_revert"].startswith("Restore revision #") and labels["browse_revert_original"] == (
+        "Restore the original"
+    )
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_force").click().run()
     row = examples.get(app_store, row_id)
