@@ -17,7 +17,7 @@ from curation.store import ConflictError, examples, revisions
 from ui import auth, feedback, record
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
-from ui.text import inert
+from ui.text import inert, plain_cells
 
 PAGE_SIZES = (25, 50, 100, 200)
 TEXT_FIELDS = ("instruction", "input", "output")
@@ -337,8 +337,9 @@ def show_history(example_id: int, version: int) -> None:
         return
     history["change"] = [inline_diff(o, n) for o, n in zip(history["old_value"], history["new_value"], strict=True)]
     history["undone"] = history["undone_by"].notna()
+    columns = ["revision_id", "action_id", "action", "author", "created_at", "field", "change", "undone"]
     st.dataframe(
-        history[["revision_id", "action_id", "action", "author", "created_at", "field", "change", "undone"]],
+        plain_cells(history[columns]),
         hide_index=True,
         width="stretch",
     )

@@ -141,3 +141,20 @@ def test_browse_shows_approve_reject_and_save_only_to_those_who_may_use_them(use
     decisions = {"browse_row_approve", "browse_row_reject", "browse_row_extra_Pending"}
     assert (decisions & keys) == (decisions if shown else set())
     assert bool([t for t in at.text_area if t.key and t.key.startswith("browse_edit_")]) == shown
+
+
+def test_create_campaign_empties_the_form_and_lists_annotators_as_names(users) -> None:
+    at = sign_in("cur")
+    at.switch_page("pages/12_Campaigns.py").run()
+    at.text_input(key="camp_name").input("first look")
+    at.multiselect(key="camp_annotators").select("ann").select("bea")
+    at.text_area(key="camp_guidelines").input("Reject vague tasks.")
+    at.button(key="FormSubmitter:camp_form-Create campaign").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Campaign #1 created") for s in at.success)
+    assert at.text_input(key="camp_name").value == "" and at.multiselect(key="camp_annotators").value == []
+    assert at.text_area(key="camp_guidelines").value == ""
+    listed = at.dataframe[0].value
+    assert listed["annotators"].tolist() == ["ann, bea"] and listed["closed_at"].tolist() == [""]
+    at.button(key="FormSubmitter:camp_form-Create campaign").click().run()  # a second click: nothing to create
+    assert len(team_store.list_campaigns(Store(os.environ["INSTRUCT_CURATOR_DB"]))) == 1
