@@ -426,7 +426,8 @@ def show_editor(example_id: int) -> None:
         disabled=edges,
     )
     extra = [("Pending", partial(set_row_status, example_id, "pending"))] if reviewer else []
-    record.decision_bar("browse_row", controls, [*extra, ("Close", lambda: st.session_state.update({OPEN: None}))])
+    close = ("Close", lambda: st.session_state.update({OPEN: None}))
+    record.decision_bar("browse_row", controls, [*extra, close], per_row=3)  # beside the table: two rows
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:
         show_conflict(conflict)

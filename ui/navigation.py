@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlparse
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 
 def kept_tabs(labels: Sequence[str], key: str) -> Sequence:
@@ -14,10 +14,13 @@ def kept_tabs(labels: Sequence[str], key: str) -> Sequence:
 
 
 def unknown_page(pages: dict[str, list[st.Page]]) -> str | None:
-    """The page name of a typed or mistyped URL that matches no page (Streamlit would run the default page)."""
-    ctx = get_script_run_ctx(suppress_warning=True)
-    manager = getattr(ctx, "pages_manager", None)
-    if manager is None or manager.intended_page_script_hash or not manager.intended_page_name:
+    """The path of a typed or mistyped URL that names none of `pages` (Streamlit would run the default page)."""
+    url = st.context.url
+    if not url:  # not from a browser (AppTest)
         return None
+    path = urlparse(url).path.strip("/")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :].strip("/")
     known = {page.url_path for section in pages.values() for page in section}
-    return None if manager.intended_page_name in known else manager.intended_page_name
+    return path if path and path not in known else None

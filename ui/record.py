@@ -68,7 +68,7 @@ KEYS = {
     "skip": ("Skip", "S"),
     "undo": ("Undo", "U"),
     "edit": ("Edit", "E"),
-    "previous": ("Previous", "K"),
+    "previous": ("Prev", "K"),
     "next": ("Next", "J"),
 }
 TEXT_HEIGHT = "45vh"  # each text box scrolls on its own: the controls above stay on screen at 768 px
@@ -91,16 +91,20 @@ class Controls:
     primary: str = "approve"
 
 
-def decision_bar(key: str, controls: Controls, extra: Sequence[tuple[str, Callable[[], None]]] = ()) -> None:
-    """One row of buttons with the same shortcuts everywhere; `extra` adds page-specific buttons at the end."""
+def decision_bar(
+    key: str, controls: Controls, extra: Sequence[tuple[str, Callable[[], None]]] = (), per_row: int = 8
+) -> None:
+    """Buttons with the same shortcuts everywhere (each shows its key), `per_row` to a row (a narrow column takes
+    two rows); `extra` adds page-specific buttons at the end."""
     shown = [name for name in KEYS if getattr(controls, name) is not None]
     if not shown and not extra:
         return
-    cells = st.columns(len(shown) + len(extra))
+    count = len(shown) + len(extra)
+    cells = [cell for start in range(0, count, per_row) for cell in st.columns(min(per_row, count - start))]
     for cell, name in zip(cells, shown, strict=False):
         label, shortcut = KEYS[name]
         cell.button(
-            f"{controls.labels.get(name, label)} ({shortcut})",
+            controls.labels.get(name, label),
             key=f"{key}_{name}",
             shortcut=shortcut,
             type="primary" if name == controls.primary else "secondary",
