@@ -23,7 +23,7 @@ from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
 from ui.record import example_html
 from ui.state import author, get_runner, get_store
-from ui.text import inert
+from ui.text import inert, plain_cells
 
 FLASH = "dd_flash"
 JOB_KINDS = ["dedup-rouge", "dedup-embedding", "contamination"]
@@ -400,7 +400,9 @@ def cluster_review(run: dict) -> None:
             member_card(column, run, cluster, member, kept, fields)
     if len(members) > MAX_SIDE_BY_SIDE:
         st.caption(f"Showing {MAX_SIDE_BY_SIDE} of {len(members)} members; all are listed below.")
-        st.dataframe(members[["id", "keep", "split", "score", "status", "instruction", "input"]], hide_index=True)
+        scores = ["" if pd.isna(v) else runs.score_text(v) for v in members["score"]]  # the kept row has none
+        shown = members[["id", "keep", "split", "status", "instruction", "input"]].assign(score=scores)
+        st.dataframe(plain_cells(shown), hide_index=True)
     with st.expander("Pair scores in this cluster"):
         st.dataframe(dedup_store.run_pairs(store, run["id"], members["id"].tolist()), hide_index=True)
 

@@ -1,4 +1,5 @@
-"""Browse in a real browser: a link opens filter and row; editor beside the table; keys; reload keeps it."""
+"""Browse in a real browser: a link opens filter and row; editor beside the table; keys (J: next row); reload keeps
+it."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def test_link_opens_filter_and_row_keys_move_and_save_reload_keeps_all(tmp_path:
         table = page.get_by_test_id("stDataFrame").first.bounding_box()
         editor = page.get_by_label("Instruction", exact=True).bounding_box()
         assert editor["x"] > table["x"] + table["width"] - 1 and editor["y"] < 768  # beside, in view
-        page.keyboard.press("Alt+ArrowDown")
+        page.wait_for_timeout(700)
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.keyboard.press("j")  # the record view's Next
         expect(page.get_by_text(f"Example #{second}", exact=True)).to_be_visible(timeout=30_000)
         output = page.get_by_label("Output", exact=True)
         # the previous row's editor is gone (stale until the rerun ends)
