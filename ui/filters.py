@@ -89,7 +89,7 @@ def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
 
 def _active_parts() -> str:
     """The filter as the widgets hold it now (before they are drawn), in words, shortened for a button label."""
-    values = {name: st.session_state.get(_key(name), default) for name, default in _DEFAULTS.items()}
+    values = {name: _value_now(name, default) for name, default in _DEFAULTS.items()}
     try:
         text = ExampleFilter(**{k: v for k, v in values.items() if k in _DEFAULTS}).describe()
     except (TypeError, ValueError):
@@ -97,6 +97,21 @@ def _active_parts() -> str:
     if text in ("", "all rows"):
         return ""
     return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _value_now(name: str, default: Any) -> Any:
+    """A filter widget's value before it is drawn: its state, else the URL it is bound to (a fresh session)."""
+    key = _key(name)
+    if key in st.session_state:
+        return st.session_state[key]
+    if key not in st.query_params:
+        return default
+    if isinstance(default, list):
+        return st.query_params.get_all(key)
+    raw = st.query_params.get(key)
+    if name in ("min_length", "max_length"):
+        return int(float(raw)) if raw not in (None, "") else None
+    return raw
 
 
 def _length_widgets() -> dict[str, Any]:
