@@ -152,9 +152,7 @@ def _edit_form(store: Store, key: str, row: dict[str, Any]) -> None:
         for name in FIELDS:
             st.text_area(LABELS[name], value=row.get(name) or "", key=f"{key}_edit_{row['id']}_{name}", height=160)
         save, cancel = st.columns(2)
-        save.form_submit_button(
-            "Save (Ctrl+S)", type="primary", shortcut="Ctrl+S", on_click=_save_edit, args=(store, key, row)
-        )
+        save.form_submit_button("Save", type="primary", shortcut="Ctrl+S", on_click=_save_edit, args=(store, key, row))
         cancel.form_submit_button("Cancel", on_click=toggle_edit, args=(key, int(row["id"])))
 
 

@@ -133,6 +133,9 @@ def test_record_view_with_keys_on_every_page(tmp_path: Path) -> None:
         w.shot("review_record")
         w.key("e")
         expect(page.get_by_label("Output", exact=True)).to_be_visible(timeout=LONG)
+        page.get_by_label("Output", exact=True).press_sequentially(" jade")  # j, a, d, e typed are text, not keys
+        expect(page.get_by_label("Output", exact=True)).to_have_value(re.compile(r"stew\. jade$"))
+        assert w.header_id() == first
         w.shot("review_edit")
         page.get_by_role("button", name="Cancel").click()
         w.idle()

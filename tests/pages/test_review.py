@@ -91,7 +91,7 @@ def test_queue_keys_step_with_j_and_k_and_e_edits_in_place(app_store: Store) -> 
     assert shown_id(at) == pending[0]
     at.button(key="review_q_edit").click().run()
     at.text_area(key=f"review_q_edit_{pending[0]}_output").set_value("A better answer.")
-    at.button(key=f"FormSubmitter:review_q_edit_form_{pending[0]}-Save (Ctrl+S)").click().run()
+    at.button(key=f"FormSubmitter:review_q_edit_form_{pending[0]}-Save").click().run()
     assert examples.get(app_store, pending[0])["output"] == "A better answer."
     assert examples.get(app_store, pending[0])["status"] == "pending"  # an edit is not a decision
     assert any(s.value.startswith(f"Saved #{pending[0]}") for s in at.success)
