@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 from curation.identity import PermissionDenied, User
-from ui import auth, sessions
+from ui import auth, navigation, sessions
 from ui.state import ensure_app_navigation
 from ui.text import inert
 
@@ -66,7 +66,12 @@ user = auth.gate(
         position="hidden",
     )
 )
-current = st.navigation(sections(user), expanded=True)  # every section visible (14 pages)
+pages = sections(user)
+current = st.navigation(pages, expanded=True)  # every section visible (14 pages)
+mistyped = navigation.unknown_page(pages)
+if mistyped:  # Streamlit would silently show the default page
+    st.error(inert(f"No such page: /{mistyped}. Choose a page in the sidebar."))
+    st.stop()
 if not auth.may(user, LEAST_ROLE.get(current.title, "viewer")):
     st.error(inert(f"{current.title} needs the {LEAST_ROLE[current.title]} role; you are {user.role}."))
     st.stop()

@@ -6,6 +6,7 @@ the same state.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import altair as alt
@@ -228,8 +229,9 @@ def monitor(run_dir: Path) -> None:
     info, job = runs.summary(run_dir), runner.job_for_run(store, run_dir)
     records = runs.read_progress(run_dir)
     steps = [r for r in records if r.get("type") == "step"]
-    fraction, message = runner.progress_message(steps[-1] if steps else None)
     status = info["status"]
+    state = runner.run_state(records, now=time.time() if status == "running" else None)
+    fraction, message = state["fraction"], state["message"]
     st.text(f"Status: {status}  ·  snapshot {info['snapshot']} ({info['snapshot_hash']})  ·  {info['settings']}")
     if status != "running":
         message = f"{status}: step {info['step']}/{info['total_steps'] or '?'}" if steps else status
@@ -242,7 +244,12 @@ def monitor(run_dir: Path) -> None:
     cols[0].metric("Train loss", f"{steps[-1]['loss']:.4f}" if steps else "–")
     cols[1].metric("Eval loss", f"{info['final_eval_loss']:.4f}" if info["final_eval_loss"] is not None else "–")
     cols[2].metric("Tokens/s", f"{steps[-1]['tokens_per_s']:.0f}" if steps else "–")
-    cols[3].metric("Elapsed", f"{int(steps[-1]['elapsed_s'])} s" if steps else "–")
+    cols[3].metric(
+        "Elapsed",
+        runner.elapsed_text(state["elapsed_s"]),
+        help="Wall time of this session: loading, evaluating, "
+        "training and saving (a resumed run counts from its restart).",
+    )
     if steps:
         st.altair_chart(loss_chart(records), width="stretch")
     run_controls(run_dir, status, job, info)

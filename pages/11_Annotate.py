@@ -1,18 +1,21 @@
-"""Annotate: an annotator's own queue in a review campaign (Approve A, Reject D, Skip S); decisions stay theirs."""
+"""Annotate: an annotator's own queue in a review campaign, in the record view (Approve A, Reject D, Skip S,
+K / J previous / next); decisions stay theirs."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
 from curation.store import examples
 from curation.store import team as team_store
 from curation.team import campaigns
-from ui import feedback
+from ui import feedback, record
 from ui.feedback import refusal_shown
 from ui.state import author, get_store
 from ui.text import inert
 
-FLASH, SKIPPED = "annotate_flash", "annotate_skipped"
+FLASH, SKIPPED, POSITION = "annotate_flash", "annotate_skipped", "annotate_position"
 store = get_store()
 me = author()
 
@@ -31,6 +34,11 @@ def decide(campaign_id: int, example_id: int, decision: str) -> None:
 
 def skip(example_id: int) -> None:
     st.session_state.setdefault(SKIPPED, []).append(example_id)
+
+
+def step(delta: int) -> None:
+    """J / K: the next or previous row of your queue, answering nothing."""
+    st.session_state[POSITION] = max(0, st.session_state.get(POSITION, 0) + delta)
 
 
 st.title("Annotate")
@@ -54,17 +62,17 @@ if not todo:
     if st.session_state.get(SKIPPED):
         st.button("Show skipped rows again", on_click=lambda: st.session_state.pop(SKIPPED))
     st.stop()
-row = examples.get(store, todo[0])
+position = min(st.session_state.get(POSITION, 0), len(todo) - 1)
+row = examples.get(store, todo[position])
+example_id = int(row["id"])
+controls = record.Controls(
+    approve=partial(decide, campaign_id, example_id, "approved"),
+    reject=partial(decide, campaign_id, example_id, "rejected"),
+    skip=partial(skip, example_id),
+    previous=partial(step, -1),
+    next=partial(step, 1),
+    disabled=({"previous"} if position == 0 else set()) | ({"next"} if position >= len(todo) - 1 else set()),
+)
+st.text_input("Reason (optional, saved with your answer)", key="annotate_reason")
 with st.container(border=True):
-    st.text(f"#{row['id']} · task: {row['task'] or '-'}")
-    for field in ("instruction", "input", "output"):
-        if row[field] or field != "input":
-            st.caption(field)
-            st.code(row[field] or " ", language=None, wrap_lines=True)
-st.text_input("Reason (optional)", key="annotate_reason")
-approve, reject, later = st.columns(3)
-approve.button("Approve", key="annotate_approve", type="primary", shortcut="A", width="stretch",
-               on_click=decide, args=(campaign_id, int(row["id"]), "approved"))  # fmt: skip
-reject.button("Reject", key="annotate_reject", shortcut="D", width="stretch",
-              on_click=decide, args=(campaign_id, int(row["id"]), "rejected"))  # fmt: skip
-later.button("Skip", key="annotate_skip", shortcut="S", width="stretch", on_click=skip, args=(int(row["id"]),))
+    record.record_view(store, row, key="annotate", controls=controls)

@@ -14,9 +14,10 @@ from ui.feedback import refusal_shown
 from ui.filters import filter_sidebar
 from ui.navigation import kept_tabs
 from ui.state import author, get_store
-from ui.text import inert
+from ui.text import inert, plain_cells
 
 FLASH = "campaigns_flash"
+FORM_KEYS = ("camp_name", "camp_annotators", "camp_annotators_text", "camp_overlap", "camp_guidelines")
 store = get_store()
 
 
@@ -37,6 +38,8 @@ def create(flt) -> None:
         feedback.flash(FLASH, "error", "Campaign not created.", str(err))
         return
     feedback.flash(FLASH, "success", f"Campaign #{cid} created over {examples.count(store, flt):,} rows.")
+    for key in FORM_KEYS:  # an empty form: a second click cannot create the same campaign again
+        st.session_state.pop(key, None)
 
 
 @refusal_shown
@@ -121,7 +124,7 @@ with campaigns_tab:
     if listed.empty:
         st.info("No campaigns yet. Create one in the next tab.")
     else:
-        st.dataframe(listed, hide_index=True)
+        st.dataframe(plain_cells(listed), hide_index=True)
         labels = {int(r.id): f"#{r.id} {r.name}" for r in listed.itertuples()}
         chosen = st.selectbox("Campaign", list(labels), format_func=labels.get, key="camp_chosen")
         show_campaign(int(chosen))

@@ -9,24 +9,27 @@ from typing import Any
 
 import streamlit as st
 
+from curation import identity
 from curation.diffs import inline_diff, text_diff
 from curation.filters import SORTABLE
 from curation.identity import PermissionDenied
 from curation.store import ConflictError, examples, revisions
-from ui import feedback
-from ui.conversation import conversation_editor, revision_diff
+from ui import auth, feedback, record
+from ui.conversation import conversation_editor, revision_diff, show_conversation
 from ui.filters import filter_sidebar
 from ui.state import author, get_store
-from ui.text import inert
+from ui.text import inert, plain_cells
 
 PAGE_SIZES = (25, 50, 100, 200)
 TEXT_FIELDS = ("instruction", "input", "output")
 EDIT_FIELDS = (*TEXT_FIELDS, "task", "tags")
 # The columns that matter first; the rest scroll into view.
-SHOWN = ["id", "instruction", "output", "status", "source", "tags", "input", "task", "origin", "length", "version"]
-BESIDE_EDITOR = ["id", "instruction", "output", "status"]  # what fits beside the open editor on a 1366 px screen
+# The columns that matter first (status and tags visible at 1366 px); the rest scroll into view.
+SHOWN = ["id", "status", "tags", "instruction", "output", "input", "source", "task", "origin", "length", "version"]
+BESIDE_EDITOR = ["id", "status", "instruction", "output"]  # what fits beside the open editor on a 1366 px screen
 PREVIEW_CHARS = 200
-ROW_HEIGHT = 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
+ONE_LINE, THREE_LINES = 35, 72  # Streamlit wraps cell text only in rows taller than 4rem (64 px)
+WRAP = "browse_wrap"
 FLASH = "browse_flash"
 CONFLICT = "browse_conflict"
 OPEN = "browse_open_id"
@@ -99,8 +102,13 @@ def _int_param(name: str) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def may_review() -> bool:
+    """Whether this user may edit and review rows (login off: yes); others see no Approve, Reject or Save."""
+    return auth.may(identity.current(), "curator")
+
+
 def step_row(delta: int) -> None:
-    """Open the previous/next row of the table page (Alt+Up / Alt+Down)."""
+    """Open the previous/next row of the table page (K / J)."""
     ids = st.session_state.get("browse_page_ids", [])
     current = st.session_state.get(OPEN)
     if current in ids and 0 <= ids.index(current) + delta < len(ids):
@@ -146,8 +154,11 @@ def show_table(flt, editor: Callable[[], None] | None = None) -> None:
     frame = examples.page(store, flt, sort=sort, descending=descending, limit=size, offset=(page_no - 1) * size)
     st.session_state["browse_page_ids"] = frame["id"].tolist()
     shown = frame[SHOWN].copy()
+    wrap = st.session_state.get(WRAP, False)
     for field in TEXT_FIELDS:
-        shown[field] = shown[field].str.slice(0, PREVIEW_CHARS)
+        preview = shown[field].fillna("").str.slice(0, PREVIEW_CHARS)
+        shown[field] = preview if wrap else preview.str.replace(r"\s*\n\s*", " ⏎ ", regex=True)
+    shown["task"] = shown["task"].fillna("")
     tick_open_row(frame["id"].tolist())
     if editor is None:
         table_rows(shown)
@@ -168,7 +179,18 @@ def tick_open_row(ids: list[int]) -> None:
         st.session_state["browse_table"] = {"selection": {"rows": wanted, "columns": [], "cells": []}}
 
 
-def table_rows(shown, text_width: str = "large") -> None:
+def row_height(shown) -> int:
+    """One line per row unless wrapping is on and some text needs more (then up to three lines)."""
+    if not st.session_state.get(WRAP, False):
+        return ONE_LINE
+    texts = [shown[f] for f in TEXT_FIELDS if f in shown]
+    longest = max((t.str.len().max() for t in texts if len(t)), default=0)
+    broken = any(t.str.contains("\n").any() for t in texts)
+    return THREE_LINES if broken or longest > 60 else ONE_LINE
+
+
+def table_rows(shown, text_width: str = "medium") -> None:
+    height = row_height(shown)
     st.dataframe(
         shown,
         key="browse_table",
@@ -176,18 +198,21 @@ def table_rows(shown, text_width: str = "large") -> None:
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
-        height=min(620, 40 + ROW_HEIGHT * max(1, len(shown))),
-        row_height=ROW_HEIGHT,  # three wrapped lines of each text preview
+        height=min(620, 40 + height * max(1, len(shown))),
+        row_height=height,
         column_config={
             "id": st.column_config.NumberColumn("id", width=56),
+            "status": st.column_config.TextColumn("status", width=80),
+            "tags": st.column_config.ListColumn("tags", width="small"),
             "instruction": st.column_config.TextColumn("instruction", width=text_width),
             "output": st.column_config.TextColumn("output", width=text_width),
             "input": st.column_config.TextColumn("input", width="medium"),
         },
     )
-    goto, button, _ = st.columns([1.5, 1, 5], vertical_alignment="bottom")
+    goto, button, wrap = st.columns([1.5, 1, 5], vertical_alignment="bottom")
     goto.number_input("Open example id", min_value=1, step=1, value=None, key="browse_goto")
     button.button("Open", key="browse_open", on_click=lambda: open_example(int(st.session_state["browse_goto"] or 0)))
+    wrap.toggle("Up to three lines per row", key=WRAP, bind="query-params", help="Off: one dense line per row.")
     st.caption("Select a row in the table, or type its id, to open it in the editor.")
 
 
@@ -313,8 +338,9 @@ def show_history(example_id: int, version: int) -> None:
         return
     history["change"] = [inline_diff(o, n) for o, n in zip(history["old_value"], history["new_value"], strict=True)]
     history["undone"] = history["undone_by"].notna()
+    columns = ["revision_id", "action_id", "action", "author", "created_at", "field", "change", "undone"]
     st.dataframe(
-        history[["revision_id", "action_id", "action", "author", "created_at", "field", "change", "undone"]],
+        plain_cells(history[columns]),
         hide_index=True,
         width="stretch",
     )
@@ -328,15 +354,22 @@ def show_history(example_id: int, version: int) -> None:
     old, new = by_id.loc[choice, "old_value"], by_id.loc[choice, "new_value"]
     turns = revision_diff(by_id.loc[choice, "field"], old, new)  # a conversation: per-turn changes
     st.code(turns or text_diff(old, new) or "(no change)", language="diff")
-    revert, original, _ = st.columns([1.2, 1.2, 3])
+    revert, original = st.columns(2)  # labels short enough to show whole beside the editor at 1366 px
     revert.button(
-        "Revert to this revision", key="browse_revert", on_click=revert_to, args=(example_id, int(choice), version)
+        f"Restore revision #{int(choice)}",
+        key="browse_revert",
+        on_click=revert_to,
+        args=(example_id, int(choice), version),
+        help="The row as it was right after this revision",
+        width="stretch",
     )
     original.button(
-        "Revert to original (as imported)",
+        "Restore the original",
         key="browse_revert_original",
         on_click=revert_to,
         args=(example_id, 0, version),
+        help="The row as imported, before any revision",
+        width="stretch",
     )
     confirm_revert()
 
@@ -384,45 +417,31 @@ def show_editor(example_id: int) -> None:
     show_flash()  # next to the editor, where the user is looking after Save / Approve / Revert
     ids = st.session_state.get("browse_page_ids", [])
     position = ids.index(example_id) if example_id in ids else None
-    prev_row, next_row, close = st.columns(3)
-    prev_row.button(
-        "Prev",
-        key="browse_prev_row",
-        on_click=step_row,
-        args=(-1,),
-        shortcut="Alt+Up",
-        disabled=position is None or position == 0,
-        width="stretch",
+    reviewer = may_review()
+    edges = ({"previous"} if position in (None, 0) else set()) | (
+        {"next"} if position is None or position == len(ids) - 1 else set()
     )
-    next_row.button(
-        "Next",
-        key="browse_next_row",
-        on_click=step_row,
-        args=(1,),
-        shortcut="Alt+Down",
-        disabled=position is None or position == len(ids) - 1,
-        width="stretch",
+    controls = record.Controls(
+        approve=partial(set_row_status, example_id, "approved") if reviewer else None,
+        reject=partial(set_row_status, example_id, "rejected") if reviewer else None,
+        previous=partial(step_row, -1),
+        next=partial(step_row, 1),
+        disabled=edges,
     )
-    close.button("Close", key="browse_close", on_click=lambda: st.session_state.update({OPEN: None}), width="stretch")
-    approve, reject, pending = st.columns(3)
-    for column, status, label in ((approve, "approved", "Approve"), (reject, "rejected", "Reject")):
-        column.button(
-            label, key=f"browse_{status}", on_click=set_row_status, args=(example_id, status), width="stretch"
-        )
-    pending.button(
-        "Pending",
-        key="browse_pending",
-        on_click=set_row_status,
-        args=(example_id, "pending"),
-        width="stretch",
-        help="Back to pending review",
-    )
+    extra = [("Pending", partial(set_row_status, example_id, "pending"))] if reviewer else []
+    close = ("Close", lambda: st.session_state.update({OPEN: None}))
+    record.decision_bar("browse_row", controls, [*extra, close], per_row=3)  # beside the table: two rows
     conflict = st.session_state.get(CONFLICT)
     if conflict and conflict["id"] == example_id:
         show_conflict(conflict)
-    if row.get("messages"):  # a conversation: every turn as a chat, edited turn by turn
-        conversation_editor(store, row, author(), on_saved=partial(open_example, example_id))
-    edit_form(example_id, row)
+    if reviewer:
+        if row.get("messages"):  # a conversation: every turn as a chat, edited turn by turn
+            conversation_editor(store, row, author(), on_saved=partial(open_example, example_id))
+        edit_form(example_id, row)
+    elif row.get("messages"):  # a viewer or annotator reads the row; the store would refuse an edit anyway
+        show_conversation(row)
+    else:
+        st.html(record.example_html(row, max_height=record.TEXT_HEIGHT))
     with st.expander("History", expanded=True):
         show_history(example_id, st.session_state[loaded_key(example_id)]["version"])
 

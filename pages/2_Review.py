@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import streamlit as st
 
 from curation.filters import ExampleFilter
 from curation.store import examples, revisions
-from ui import feedback
+from ui import feedback, record
 from ui.actions import recent_actions
-from ui.conversation import show_conversation
 from ui.filters import filter_sidebar
 from ui.navigation import kept_tabs
 from ui.state import author, get_store
@@ -21,6 +19,7 @@ CONFIRM = "review_confirm"
 FLASH = "review_flash"
 DECISIONS = "review_decisions"  # action ids of this session's queue decisions, newest last
 SKIPPED = "review_skipped"
+POSITION = "review_position"  # where J / K moved to in the queue
 BULK_CHOICES = {"approved": "Approve", "rejected": "Reject", "pending": "Reset to pending"}
 
 st.set_page_config(page_title="Review · instruct-curator", page_icon=":material/dataset:", layout="wide")
@@ -89,12 +88,16 @@ def queue_filter(flt: ExampleFilter) -> ExampleFilter:
     return ExampleFilter.from_dict(flt.to_dict() | {"statuses": ["pending"]})
 
 
-def next_pending(flt: ExampleFilter) -> dict[str, Any] | None:
-    """The first pending row in id order that this session has not skipped."""
+def queue_ids(flt: ExampleFilter, position: int) -> list[int]:
+    """Pending rows in id order that this session has not skipped, up to one past `position`."""
     skipped = set(st.session_state.get(SKIPPED, []))
-    frame = examples.page(store, queue_filter(flt), limit=len(skipped) + 1)
-    fresh = [int(i) for i in frame["id"] if int(i) not in skipped]
-    return examples.get(store, fresh[0]) if fresh else None
+    frame = examples.page(store, queue_filter(flt), limit=len(skipped) + position + 2)
+    return [int(i) for i in frame["id"] if int(i) not in skipped]
+
+
+def step(delta: int) -> None:
+    """J / K: the next or previous row of the queue, deciding nothing."""
+    st.session_state[POSITION] = max(0, st.session_state.get(POSITION, 0) + delta)
 
 
 def decide(example_id: int, status: str) -> None:
@@ -125,41 +128,35 @@ def undo_last() -> None:
     flash("info", f"Undid your last decision (action #{action_id}); that row is back in the queue.")
 
 
-def show_row(row: dict[str, Any]) -> None:
-    st.text(
-        f"#{row['id']} · source: {row['source']} · origin: {row['origin']} · task: {row['task'] or '-'} · "
-        f"tags: {', '.join(row['tags']) or '-'}"
-    )
-    if row.get("messages"):  # a conversation: every turn, as a chat
-        show_conversation(row)
-        return
-    for field in ("instruction", "input", "output"):
-        if row[field] or field != "input":
-            st.caption(field)
-            st.code(row[field] or " ", language=None, wrap_lines=True)
-
-
 def show_queue(flt: ExampleFilter) -> None:
     st.subheader("Review queue")
     left = examples.count(store, queue_filter(flt))
     skipped = len(st.session_state.get(SKIPPED, []))
     st.markdown(f"**{left:,} pending** rows in this filter · {skipped} skipped this session")
-    row = next_pending(flt)
-    buttons = st.columns(4)
+    position = st.session_state.get(POSITION, 0)
+    ids = queue_ids(flt, position)
+    position = st.session_state[POSITION] = min(position, max(0, len(ids) - 1))
+    row = examples.get(store, ids[position]) if ids else None
+    nothing_to_undo = set() if st.session_state.get(DECISIONS) else {"undo"}
     if row is None:
+        record.decision_bar("review_q", record.Controls(undo=undo_last, disabled=nothing_to_undo))
         st.info("Nothing left to review here. Change the filter, or clear the skipped list.")
     else:
-        with st.container(border=True):
-            show_row(row)
         example_id = int(row["id"])
-        buttons[0].button("Approve", key="review_q_approve", type="primary", shortcut="A", width="stretch",
-                          on_click=decide, args=(example_id, "approved"))  # fmt: skip
-        buttons[1].button("Reject", key="review_q_reject", shortcut="D", width="stretch",
-                          on_click=decide, args=(example_id, "rejected"))  # fmt: skip
-        buttons[2].button("Skip", key="review_q_skip", shortcut="S", width="stretch",
-                          on_click=skip, args=(example_id,))  # fmt: skip
-    buttons[3].button("Undo last decision", key="review_q_undo", shortcut="U", width="stretch",
-                      on_click=undo_last, disabled=not st.session_state.get(DECISIONS))  # fmt: skip
+        controls = record.Controls(
+            approve=partial(decide, example_id, "approved"),
+            reject=partial(decide, example_id, "rejected"),
+            skip=partial(skip, example_id),
+            undo=undo_last,
+            edit=partial(record.toggle_edit, "review_q", example_id),
+            previous=partial(step, -1),
+            next=partial(step, 1),
+            disabled=nothing_to_undo
+            | ({"previous"} if position == 0 else set())
+            | ({"next"} if position >= len(ids) - 1 else set()),
+        )
+        with st.container(border=True):
+            record.record_view(store, row, key="review_q", controls=controls)
     if skipped:
         st.button("Clear skipped list", key="review_q_clear_skipped", on_click=lambda: st.session_state.pop(SKIPPED))
 

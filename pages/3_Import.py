@@ -1,4 +1,5 @@
-"""Import: upload a file, pick its format (guessed from the name), map columns, preview, then import in one step."""
+"""Import: upload a file, pick its format (guessed from the name), map fields (names or nested paths) for JSON,
+JSON Lines, CSV and Parquet, preview, then import in one step."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 
 from curation.filters import ORIGINS
 from curation.io import importers
+from curation.io import mapping as field_mapping
 from curation.store import StoreAccessError, examples
 from ui.state import author, get_store
 from ui.text import inert
@@ -27,9 +29,10 @@ def upload_key() -> str:
 
 
 HELP = {
-    "alpaca": "JSON array of {instruction, input, output} objects (an array of chats is read as messages).",
+    "alpaca": "JSON array of objects; map their fields below (e.g. GPTeacher's `response` to output); an array of "
+    "chats is read as messages.",
     "selfinstruct-seed": "JSONL, one task per line with a list of instances -> one row per instance.",
-    "jsonl": "JSONL, one {instruction, input, output} object per line (Self-Instruct style).",
+    "jsonl": "JSONL, one object per line; map its fields below.",
     "messages": "JSON array or JSONL of chats: OpenAI `messages` (tool_calls, tool turns, reasoning) or ShareGPT "
     "`conversations` (function_call / observation turns, `system` and `tools` fields); every turn is kept.",
     "csv": "CSV with a header row; map its columns below.",
@@ -54,23 +57,39 @@ def choose_format(file_name: str) -> str:
     return fmt
 
 
-def column_mapping(data: bytes, file_name: str, fmt: str) -> dict[str, str] | None:
-    """Selectboxes mapping each target field to one of the file's columns (same-named columns preselected)."""
-    columns = importers.table_columns(data, file_name, fmt)
-    st.text(f"Columns in the file: {', '.join(columns)}")
+MAP_COLUMNS = 4
+
+
+def field_mapping_form(data: bytes, file_name: str, fmt: str) -> dict[str, str]:
+    """Selectboxes mapping each target field to a column (CSV, Parquet) or a field path (JSON: nested fields and
+    list positions too); same-named fields and common names (response, answer, context...) are preselected."""
+    if fmt in ("csv", "parquet"):
+        fields = importers.table_columns(data, file_name, fmt)
+        suggested = {c: c for c in importers.MAPPABLE if c in fields}
+        st.text(f"Columns in the file: {', '.join(fields)}")
+    else:
+        fields = importers.json_field_paths(data, file_name, fmt)
+        suggested = field_mapping.suggested(fields)
+        top = [f for f in fields if "." not in f]
+        st.text(f"Fields in the first records: {', '.join(top)}")
     mapping = {}
-    cells = st.columns(len(importers.MAPPABLE))
-    for cell, target in zip(cells, importers.MAPPABLE, strict=True):
-        options = [NONE, *columns]
-        choice = cell.selectbox(
-            target,
-            options,
-            index=options.index(target) if target in columns else 0,
-            key=f"import_map_{file_name}_{target}",
-        )
-        if choice != NONE:
-            mapping[target] = choice
-    st.caption("Columns you do not map are kept in each row's metadata.")
+    targets = list(importers.MAPPABLE)
+    for start in range(0, len(targets), MAP_COLUMNS):
+        cells = st.columns(MAP_COLUMNS)
+        for cell, target in zip(cells, targets[start : start + MAP_COLUMNS], strict=False):
+            options = [NONE, *fields]
+            choice = cell.selectbox(
+                target,
+                options,
+                index=options.index(suggested[target]) if target in suggested else 0,
+                key=f"import_map_{file_name}_{target}",
+            )
+            if choice != NONE:
+                mapping[target] = choice
+    st.caption(
+        "Nested fields are listed as paths: `conversation.0.text` is the text of the first turn. "
+        "Fields you do not map are kept in each row's metadata."
+    )
     return mapping
 
 
@@ -120,6 +139,20 @@ def do_import(upload, fmt: str, mapping, source: str, origin: str, allow_missing
     st.session_state[UPLOADS_DONE] = st.session_state.get(UPLOADS_DONE, 0) + 1
 
 
+def allow_missing_output(file_name: str, fmt: str, mapping: dict[str, str] | None) -> bool:
+    """An explicit choice before rows come in with empty outputs: nothing mapped to output, or an Alpaca file."""
+    unmapped = mapping is not None and "output" not in mapping
+    if fmt != "alpaca" and not unmapped:
+        return False
+    if unmapped:
+        st.warning("No field is mapped to output: every row would be imported with an empty output.")
+    return st.checkbox(
+        "Allow rows without an output (an instruction-only file)",
+        key=f"import_allow_missing_{file_name}",
+        help="Otherwise a row without an output is an error, and nothing is imported.",
+    )
+
+
 def show_upload(sources: pd.DataFrame) -> None:
     upload = st.file_uploader(
         "File to import", type=["json", "jsonl", "ndjson", "csv", "tsv", "parquet"], key=upload_key()
@@ -136,13 +169,15 @@ def show_upload(sources: pd.DataFrame) -> None:
     origin = origin_col.selectbox(
         "Origin", ORIGINS, index=ORIGINS.index(default_origin), key=f"import_origin_{upload.name}_{fmt}"
     )
-    allow_missing = fmt == "alpaca" and st.checkbox(
-        "Allow rows without an output (an instruction-only file)",
-        key=f"import_allow_missing_{upload.name}",
-        help="Otherwise an Alpaca row without an 'output' field is an error.",
-    )
     try:
-        mapping = column_mapping(data, upload.name, fmt) if fmt in ("csv", "parquet") else None
+        mapping = field_mapping_form(data, upload.name, fmt) if fmt in importers.MAPPED_FORMATS else None
+    except importers.InvalidInputError as err:
+        show_errors(err)
+        return
+    if fmt not in importers.MAPPED_FORMATS:
+        st.caption("This format has a fixed layout; for other field names choose alpaca (JSON) or jsonl.")
+    allow_missing = allow_missing_output(upload.name, fmt, mapping)
+    try:
         rows = importers.parse(
             data, upload.name, fmt, mapping=mapping, origin=origin, allow_missing_output=allow_missing
         )

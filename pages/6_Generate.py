@@ -19,7 +19,7 @@ from curation.generate.selfinstruct_job import JOB_KIND, generation_job, job_par
 from curation.io import importers
 from curation.store import examples, jobs_table, revisions
 from curation.store import templates as drops_table
-from ui import feedback, judge
+from ui import feedback, judge, record
 from ui import jobs as ui_jobs
 from ui.charts import ranked_bars
 from ui.feedback import refusal_shown
@@ -29,7 +29,8 @@ from ui.state import author, get_runner, get_store
 from ui.text import inert
 
 FLASH = "gen_flash"
-GROUPS_PER_PAGE = 10
+POSITION = "gen_review_position"  # the generated task shown (J / K)
+DECISIONS = "gen_review_decisions"  # this session's review actions, newest last (U)
 BACKEND_HELP = {
     "local": "a local transformers model (default: the packaged SmolLM2-135M-Instruct; slow on CPU)",
     "openai": "any OpenAI-compatible server: vLLM, llama.cpp server, Ollama, hosted APIs",
@@ -299,39 +300,70 @@ def _job_details(job: dict) -> None:
 @refusal_shown
 def decide(ids: list[int], status: str) -> None:
     result = revisions.set_status(store, status, author=author(), ids=ids, kind="generation-review")
+    if result.action_id:
+        st.session_state.setdefault(DECISIONS, []).append(result.action_id)
     flash("success", f"{status.capitalize()}: {result.rows} rows (action #{result.action_id}).")
 
 
-def review_group(rows: pd.DataFrame) -> None:
+@refusal_shown
+def undo_last() -> None:
+    decisions = st.session_state.get(DECISIONS, [])
+    if decisions:
+        action_id = decisions.pop()
+        revisions.undo_action(store, action_id, author=author())
+        flash("info", f"Undid your last decision (action #{action_id}); that task is back for review.")
+
+
+def step(delta: int) -> None:
+    """J / K (and S, skip): the next or previous generated task, deciding nothing."""
+    st.session_state[POSITION] = max(0, st.session_state.get(POSITION, 0) + delta)
+
+
+def group_controls(ids: list[int], position: int, count: int) -> record.Controls:
+    edges = ({"previous"} if position == 0 else set()) | ({"next", "skip"} if position >= count - 1 else set())
+    return record.Controls(
+        approve=partial(decide, ids, "approved"),
+        reject=partial(decide, ids, "rejected"),
+        skip=partial(step, 1),
+        undo=undo_last,
+        previous=partial(step, -1),
+        next=partial(step, 1),
+        disabled=edges | (set() if st.session_state.get(DECISIONS) else {"undo"}),
+    )
+
+
+def review_group(rows: pd.DataFrame, position: int, count: int) -> None:
+    """One generated task (its instances share the instruction) in the record view's layout: decision bar on top,
+    the texts in their own scrolling boxes, the provenance beside them."""
     first = rows.iloc[0]
     prov = json.loads(first["provenance"]) if isinstance(first["provenance"], str) else first["provenance"] or {}
     ids = rows["id"].astype(int).tolist()
-    with st.container(border=True):
-        st.caption(
-            inert(f"rows {', '.join(map(str, ids))} · {prov.get('instance_order', '')} · model {prov.get('model')}")
-        )
-        st.code(first["instruction"], language=None, wrap_lines=True)
-        st.dataframe(rows[["id", "input", "output"]], hide_index=True, width="stretch")
-        left, right = st.columns(2)
+    record.decision_bar("gen_review", group_controls(ids, position, count))
+    st.markdown(
+        inert(f"Task {position + 1} of {count} · rows {', '.join(map(str, ids))} · ")
+        + inert(f"{prov.get('instance_order', '')} · model {prov.get('model')}")
+    )
+    text_col, side_col = st.columns([3, 2])
+    with text_col:
+        st.html(record.example_html(first, fields=("instruction",), max_height="20vh"))
+        for number, (_, row) in enumerate(rows.iterrows(), start=1):
+            st.caption(f"Instance {number} · #{int(row['id'])}")
+            st.html(record.example_html(row, fields=("input", "output"), max_height="25vh"))
+    with side_col:
         score = prov.get("max_rouge_l")
-        left.metric("Max ROUGE-L against the pool", f"{score:.3f}" if score is not None else "not recorded")
-        left.caption("The 10 most similar existing instructions:")
-        left.dataframe(
-            pd.DataFrame(prov.get("similar", []), columns=["instruction", "score"]),
-            hide_index=True,
-            width="stretch",
+        st.metric("Max ROUGE-L against the pool", f"{score:.3f}" if score is not None else "not recorded")
+        st.caption("The 10 most similar existing instructions:")
+        st.dataframe(
+            pd.DataFrame(prov.get("similar", []), columns=["instruction", "score"]), hide_index=True, width="stretch"
         )
-        right.caption("Tasks shown in the prompt (6 seeds + 2 machine when available):")
-        right.dataframe(
+        st.caption("Tasks shown in the prompt (6 seeds + 2 machine when available):")
+        st.dataframe(
             pd.DataFrame(prov.get("prompt_tasks", []), columns=["kind", "example_id", "instruction"]),
             hide_index=True,
             width="stretch",
         )
-        with right.expander("Full prompt"):
+        with st.expander("Full prompt"):
             st.code(prov.get("prompt", ""), language=None, wrap_lines=True)
-        yes, no, _ = st.columns([1, 1, 4])
-        yes.button("Approve", key=f"gen_approve_{ids[0]}", on_click=decide, args=(ids, "approved"), type="primary")
-        no.button("Reject", key=f"gen_reject_{ids[0]}", on_click=decide, args=(ids, "rejected"))
 
 
 def review_section(job_id: int | None) -> None:
@@ -345,14 +377,15 @@ def review_section(job_id: int | None) -> None:
     flt = ExampleFilter(origins=["generated"], statuses=["pending"], sources=sources)
     rows = examples.fetch(store, flt, ("id", "instruction", "input", "output", "provenance"))
     if rows.empty:
+        if st.session_state.get(DECISIONS):
+            record.decision_bar("gen_review", record.Controls(undo=undo_last))
         st.caption("No generated rows wait for review.")
         return
     groups = [g for _, g in rows.groupby("instruction", sort=False)]
-    pages = (len(groups) - 1) // GROUPS_PER_PAGE + 1
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="gen_page") if pages > 1 else 1
+    position = st.session_state[POSITION] = min(st.session_state.get(POSITION, 0), len(groups) - 1)
     st.markdown(f"**{len(groups):,} generated tasks** ({len(rows):,} rows) wait for review.")
-    for group in groups[(page - 1) * GROUPS_PER_PAGE : page * GROUPS_PER_PAGE]:
-        review_group(group)
+    with st.container(border=True):
+        review_group(groups[position], position, len(groups))
 
 
 def drops_section(job_id: int) -> None:

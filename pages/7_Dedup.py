@@ -9,22 +9,22 @@ import pandas as pd
 import streamlit as st
 
 from curation import config, executors
-from curation.dedup import contamination, embeddings, encoder, index, runs
+from curation.dedup import contamination, embeddings, encoder, index, runs, scopes
 from curation.dedup.clusters import GREEDY_ORDERS, KeepRule
-from curation.dedup.highlight import highlighted_html
-from curation.dedup.scopes import SCOPE_LABELS, scope_texts
+from curation.dedup.scopes import SCOPE_LABELS
 from curation.filters import ORIGINS, STATUSES
 from curation.io import importers
 from curation.io.importers import InvalidInputError
 from curation.store import dedup as dedup_store
 from curation.store import examples, jobs_table
-from ui import feedback
+from ui import feedback, record
 from ui import jobs as ui_jobs
 from ui.drop_report import what_did_it_change
 from ui.feedback import refusal_shown
 from ui.navigation import kept_tabs
+from ui.record import example_html
 from ui.state import author, get_runner, get_store
-from ui.text import inert
+from ui.text import inert, plain_cells
 
 FLASH = "dd_flash"
 JOB_KINDS = ["dedup-rouge", "dedup-embedding", "contamination"]
@@ -51,7 +51,7 @@ def run_form() -> None:
         format_func={"pairs": "all pairs → clusters", "greedy": "greedy Self-Instruct filter"}.get,
     )
     order = mid.selectbox("Greedy order", GREEDY_ORDERS, key="dd_order", disabled=mode != "greedy")
-    scope = right.selectbox("Compare", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="dd_scope")
+    scope = scope_choice(right)
     left, mid, right = st.columns(3)
     default = runs.DEFAULT_THRESHOLDS[method]
     threshold = left.number_input("Threshold", 0.01, 1.0, default, 0.01, format="%.2f", key=f"dd_threshold_{method}")
@@ -105,6 +105,26 @@ def run_form() -> None:
         st.rerun()
     if busy:
         st.caption("A dedup job is running; wait for it or cancel it below.")
+
+
+def scope_choice(cell) -> str:
+    """What is compared; defaults to instruction + input when the rows to compare have inputs (said below)."""
+    flt = runs.DedupConfig(
+        sources=tuple(st.session_state.get("dd_sources", ())),
+        statuses=tuple(st.session_state.get("dd_statuses", ("pending", "approved"))),
+    ).example_filter()
+    with_input, total = scopes.rows_with_input(store, flt), examples.count(store, flt)
+    scope_names = list(SCOPE_LABELS)
+    default = scopes.default_scope(with_input)
+    scope = cell.selectbox(
+        "Compare", scope_names, index=scope_names.index(default), format_func=SCOPE_LABELS.get, key="dd_scope"
+    )
+    if with_input:
+        cell.caption(
+            f"{with_input:,} of {total:,} rows to compare have an input, so the default compares instruction + "
+            "input: the same instruction on different inputs is a different task."
+        )
+    return scope
 
 
 BACKEND_LABELS = {
@@ -279,16 +299,15 @@ def run_summary(run: dict) -> None:
     cols[3].metric("Would be marked", f"{len(dupes):,}")
 
 
-def member_card(column, run: dict, cluster: int, member: pd.Series, kept: pd.Series | None) -> None:
+def member_card(column, run: dict, cluster: int, member: pd.Series, kept: pd.Series | None, fields) -> None:
     tokenizer = run["params"].get("tokenizer", "rouge")
-    text = scope_texts(pd.DataFrame([member]), run["scope"])[0]
-    kept_text = None if kept is None or member["keep"] else scope_texts(pd.DataFrame([kept]), run["scope"])[0]
+    other = None if kept is None or member["keep"] else kept
     badge = "KEPT" if member["keep"] else ("split off" if member["split"] else "duplicate")
     with column.container(border=True):
         st.caption(
             f"#{int(member['id'])} · {badge} · {member['status']} · {member['origin']} · row {member['source_row']}"
         )
-        st.html(highlighted_html(text, kept_text, tokenizer))
+        st.html(example_html(member, other, fields=fields, tokenizer=tokenizer, max_height="10em"))
         if pd.notna(member["score"]) and kept is not None and not member["keep"]:
             st.caption(f"score vs kept #{int(kept['id'])}: {runs.score_text(member['score'])}")
         disabled = runs.is_applied(run)
@@ -362,34 +381,51 @@ def cluster_review(run: dict) -> None:
     }
     st.caption("Select a row of the table to open that cluster.")
     cluster = st.selectbox("Cluster", options, key=key, format_func=info.get)
+    cluster_keys(run, options, options.index(cluster), key)
     members = dedup_store.cluster_members(store, run["id"], cluster)
     kept_rows = members[members["keep"]]
     kept = kept_rows.iloc[0] if len(kept_rows) else None
+    inputs = members["input"].fillna("").str.strip()
+    fields = ("instruction", "input", "output") if inputs.ne("").any() else ("instruction", "output")
+    if inputs.nunique() > 1:
+        again = " or run again comparing instruction + input" if run["scope"] == "instruction" else ""
+        st.warning(
+            f"The members of this cluster differ in input ({inputs.nunique()} different inputs); this run "
+            f"compared {SCOPE_LABELS[run['scope']]}. The same instruction on a different input is usually a "
+            f"different task: split off the rows that are not duplicates{again}."
+        )
+    st.caption("Tokens a row shares with the kept row are marked, field by field.")
     shown = members.head(MAX_SIDE_BY_SIDE)
     for start in range(0, len(shown), 3):
         columns = st.columns(3)
         for column, (_, member) in zip(columns, shown.iloc[start : start + 3].iterrows(), strict=False):
-            member_card(column, run, cluster, member, kept)
+            member_card(column, run, cluster, member, kept, fields)
     if len(members) > MAX_SIDE_BY_SIDE:
         st.caption(f"Showing {MAX_SIDE_BY_SIDE} of {len(members)} members; all are listed below.")
-        st.dataframe(members[["id", "keep", "split", "score", "status", "instruction"]], hide_index=True)
+        scores = ["" if pd.isna(v) else runs.score_text(v) for v in members["score"]]  # the kept row has none
+        shown = members[["id", "keep", "split", "status", "instruction", "input"]].assign(score=scores)
+        st.dataframe(plain_cells(shown), hide_index=True)
     with st.expander("Pair scores in this cluster"):
         st.dataframe(dedup_store.run_pairs(store, run["id"], members["id"].tolist()), hide_index=True)
-    left, right = st.columns(2)
-    left.button(
-        "Accept this cluster",
-        key="dd_accept_cluster",
-        disabled=runs.is_applied(run),
-        on_click=refusal_shown(dedup_store.set_accepted),
-        args=(store, run["id"], True, cluster),
+
+
+def cluster_keys(run: dict, options: list[int], position: int, key: str) -> None:
+    """The review keys on clusters: A accepts the cluster, D splits it off (not duplicates), K / J move."""
+    cluster, applied = options[position], runs.is_applied(run)
+    edges = ({"previous"} if position == 0 else set()) | ({"next"} if position == len(options) - 1 else set())
+    controls = record.Controls(
+        approve=partial(refusal_shown(dedup_store.set_accepted), store, run["id"], True, cluster),
+        reject=partial(_not_duplicates, run["id"], cluster),
+        previous=partial(_move, key, options, position - 1),
+        next=partial(_move, key, options, position + 1),
+        labels={"approve": "Accept this cluster", "reject": "Not duplicates (split off all)"},
+        disabled=edges | ({"approve", "reject"} if applied else set()),
     )
-    right.button(
-        "Not duplicates (split off the whole cluster)",
-        key="dd_not_duplicates",
-        disabled=runs.is_applied(run),
-        on_click=_not_duplicates,
-        args=(run["id"], cluster),
-    )
+    record.decision_bar("dd_review", controls)
+
+
+def _move(key: str, options: list[int], position: int) -> None:
+    st.session_state[key] = options[max(0, min(position, len(options) - 1))]
 
 
 def _jump_to_selected(picked, options: list[int], key: str) -> None:

@@ -14,7 +14,7 @@ from curation.cot import report as cot_report
 from curation.cot import tagging as cot_tagging
 from curation.filters import ExampleFilter
 from curation.store import cot as cot_store
-from curation.store import examples
+from curation.store import examples, jobs_table
 from ui import feedback
 from ui import jobs as ui_jobs
 from ui.actions import recent_actions
@@ -173,11 +173,32 @@ def rows_section(flt: ExampleFilter, threshold: float) -> None:
     ]
     st.dataframe(shown, hide_index=True, width="stretch", key="cot_table")
     ids = rows["id"].astype(int).tolist()
-    chosen = st.multiselect("Rows to mark", ids, key="cot_marked", placeholder="choose ids from the table")
+    chosen = st.multiselect(  # no "Select all": untagging a whole page must not be one click away
+        "Rows to mark", ids, key="cot_marked", placeholder="choose ids from the table", select_all=False
+    )
     yes, no, _ = st.columns([1, 1, 2])
     yes.button("Tag as CoT", key="cot_mark_yes", on_click=mark, args=(chosen, True), width="stretch")
     no.button("Mark not CoT", key="cot_mark_no", on_click=mark, args=(chosen, False), width="stretch")
     detail_section(ids)
+
+
+def detector_runs(limit: int = 5) -> None:
+    """The detector's auto-tag jobs beside the manual decisions: who tagged how many rows, at which threshold."""
+    jobs = jobs_table.list_jobs(store, [cot_tagging.JOB_KIND], limit)
+    if jobs.empty:
+        return
+    lines = []
+    for job in jobs.itertuples():
+        full = jobs_table.get(store, int(job.id)) or {}
+        found, params = full.get("result") or {}, full.get("params") or {}
+        tagged = f"{found['auto_tagged']:,} rows auto-tagged" if "auto_tagged" in found else str(job.status)
+        when = job.finished_at or job.created_at
+        lines.append(
+            f"job #{job.id} cot-tag: {tagged} at threshold {params.get('threshold', '?')}, "
+            f"{found.get('scored', 0):,} rows scored · {job.author} · {when:%Y-%m-%d %H:%M}"
+        )
+    st.caption("Detector runs (auto tags follow the threshold; manual decisions above always win):")
+    st.text("\n".join(lines))
 
 
 def detail_section(ids: list[int]) -> None:
@@ -308,3 +329,4 @@ bulk_section(current)
 st.subheader("Recent CoT decisions")
 latest_report(store, key="cot_report", field="tag:cot", label="What did the last CoT tagging change?")
 recent_actions(store, key="cot_actions", kinds=["cot-manual"], limit=5)
+detector_runs()

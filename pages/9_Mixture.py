@@ -251,7 +251,7 @@ def export_section(config: mixture.MixConfig, plan: mixture.MixturePlan) -> None
         on_click=start_export,
         args=(config,),
     )
-    right.download_button("Download MIX.yaml (for `mix export --config`)", text, "mix.yaml", key="mix_yaml")
+    right.download_button("Download MIX.yaml (this mixture as a config file)", text, "mix.yaml", key="mix_yaml")
     job_id = ui_jobs.current_job_id(store, [mixture_export.JOB_KIND], "mix_job")
     if job_id is not None:
         ui_jobs.job_panel(store, runner, job_id, key="mix_job", summary=_export_summary)

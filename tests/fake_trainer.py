@@ -35,7 +35,9 @@ def main(run_dir: Path) -> int:
         with progress.open("a") as fh:
             fh.write(json.dumps(record | {"time": time.time()}) + "\n")
 
+    write({"type": "phase", "phase": "loading", "done": 0, "total": 0})
     write({"type": "start", "total_steps": total, "resumed_from": step, "pid": os.getpid()})
+    write({"type": "phase", "phase": "training", "done": step, "total": total})
     print(f"fake trainer: starting at step {step}", flush=True)
     status = "succeeded"
     while step < total:
@@ -54,6 +56,10 @@ def main(run_dir: Path) -> int:
         log.flush()
         if every and step % every == 0:
             write({"type": "eval", "step": step, "eval_loss": 3.5 / step})
+    if status == "succeeded":  # a final evaluation, then saving, as the real trainer does
+        write({"type": "phase", "phase": "evaluating", "done": 1, "total": 2})
+        time.sleep(step_s)
+    write({"type": "phase", "phase": "saving", "done": 0, "total": 0})
     (run_dir / "adapter").mkdir(exist_ok=True)
     (run_dir / "adapter" / "adapter_config.json").write_text("{}")
     result = {"status": status, "step": step, "total_steps": total, "final_loss": 3.0 / max(step, 1), "duration_s": 1.0}

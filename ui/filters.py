@@ -1,4 +1,5 @@
-"""The sidebar filter shared by Browse, Review and Export (widget values survive page switches and reloads).
+"""The filter shared by Browse, Review and Export, in a popover at the top of the page (widget values survive page
+switches and reloads).
 
 Every filter widget is bound to the URL (`?filter_w_search=...`), so a reload keeps the filter and a link shares it.
 """
@@ -61,9 +62,11 @@ def clear_filter() -> None:
 
 
 def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
-    """Draw the filter widgets in the sidebar and return the chosen filter."""
-    with st.sidebar:
-        st.header(title)
+    """Draw the filter widgets in a popover at the top of the page (the sidebar's page list would push them below
+    a 768 px screen) and return the chosen filter; the button says what is filtered."""
+    active = _active_parts()
+    label = f"{title}: {active}" if active else f"{title}: all rows"
+    with st.popover(label, icon=":material/filter_list:", width="content"):
         search = st.text_input(
             "Search text",
             key=_seed("search", ""),
@@ -84,6 +87,33 @@ def filter_sidebar(store: Store, *, title: str = "Filter") -> ExampleFilter:
     flt = ExampleFilter(**chosen)
     st.session_state[STATE_KEY] = flt.to_dict()
     return flt
+
+
+def _active_parts() -> str:
+    """The filter as the widgets hold it now (before they are drawn), in words, shortened for a button label."""
+    values = {name: _value_now(name, default) for name, default in _DEFAULTS.items()}
+    try:
+        text = ExampleFilter(**{k: v for k, v in values.items() if k in _DEFAULTS}).describe()
+    except (TypeError, ValueError):
+        return ""
+    if text in ("", "all rows"):
+        return ""
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _value_now(name: str, default: Any) -> Any:
+    """A filter widget's value before it is drawn: its state, else the URL it is bound to (a fresh session)."""
+    key = _key(name)
+    if key in st.session_state:
+        return st.session_state[key]
+    if key not in st.query_params:
+        return default
+    if isinstance(default, list):
+        return st.query_params.get_all(key)
+    raw = st.query_params.get(key)
+    if name in ("min_length", "max_length"):
+        return int(float(raw)) if raw not in (None, "") else None
+    return raw
 
 
 def _length_widgets() -> dict[str, Any]:

@@ -29,7 +29,11 @@ def import_cmd(
     origin: Annotated[str | None, typer.Option(help="Origin: seed, templated, generated or imported.")] = None,
     mapping: Annotated[
         str | None,
-        typer.Option(help='Column mapping for csv/parquet, as JSON: {"instruction": "question", "output": "answer"}.'),
+        typer.Option(
+            help="Field mapping for alpaca, jsonl, csv and parquet, as JSON: target -> field name or nested path "
+            '(dots; list positions as numbers), e.g. {"instruction": "question", "output": "response"} or '
+            '{"instruction": "conversation.0.text", "output": "conversation.1.text"}. Unmapped fields go to meta.'
+        ),
     ] = None,
     allow_missing_output: Annotated[
         bool, typer.Option(help="Accept Alpaca rows without 'output' (an instruction-only file); they get ''.")
@@ -47,20 +51,36 @@ def import_cmd(
     except json.JSONDecodeError as err:
         raise typer.BadParameter(f"not valid JSON ({err.msg})", param_hint="--mapping") from None
     store = open_store(ctx)
-    result = importers.import_file(
-        store,
-        file,
-        fmt,
-        source_name=source,
-        mapping=column_map,
-        origin=origin,
-        author=config.get("author"),
-        allow_missing_output=allow_missing_output,
-        reimport=reimport,
-    )
+    try:
+        result = importers.import_file(
+            store,
+            file,
+            fmt,
+            source_name=source,
+            mapping=column_map,
+            origin=origin,
+            author=config.get("author"),
+            allow_missing_output=allow_missing_output,
+            reimport=reimport,
+        )
+    except importers.InvalidInputError as err:
+        raise importers.InvalidInputError([_with_flags(e) for e in err.errors]) from None
     typer.echo(f"imported {result.rows} rows from {file.name} as source #{result.source_id}")
     if reimport and len(examples.sources_with_sha256(store, result.sha256)) > 1:
         typer.echo(f"warning: {file.name} had been imported before; its rows are now in the store twice", err=True)
+
+
+# The library's messages name the options as the page shows them; the CLI adds its flags.
+_FLAGS = {
+    importers.ALLOW_MISSING_OUTPUT: f"{importers.ALLOW_MISSING_OUTPUT} (--allow-missing-output)",
+    "confirm to import it again": "confirm with --reimport",
+}
+
+
+def _with_flags(message: str) -> str:
+    for option, flagged in _FLAGS.items():
+        message = message.replace(option, flagged)
+    return message
 
 
 def stats_cmd(

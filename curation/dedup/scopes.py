@@ -8,13 +8,16 @@ so a plain row and a chat that says the same thing are compared alike.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from curation.filters import ExampleFilter
 from curation.io import chat
 from curation.io.export import conversation
+from curation.store import Store, examples
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "instruction": ("instruction",),
@@ -76,3 +79,14 @@ def scope_text_array(table: pa.Table, scope: str) -> pa.Array:
         return table.column(fields[0]).combine_chunks().cast(pa.large_string()).fill_null("")
     frame = pd.DataFrame({f: table.column(f).to_pylist() for f in fields if f in table.column_names})
     return pa.array(scope_texts(frame, scope), type=pa.large_string())
+
+
+def rows_with_input(store: Store, flt: ExampleFilter) -> int:
+    """How many of the rows `flt` selects have a non-empty input."""
+    return examples.count(store, replace(flt, length_field="input", min_length=1, max_length=None))
+
+
+def default_scope(rows_with_input: int) -> str:
+    """Instruction + input when any compared row has an input: the same instruction on different inputs (Code
+    Alpaca's 'Sort these numbers') is a different task, not a duplicate."""
+    return "instruction_input" if rows_with_input else "instruction"

@@ -97,9 +97,61 @@ def progress_message(record: dict[str, Any] | None) -> tuple[float, str]:
     return record["step"] / max(1, record["total_steps"]), message
 
 
+PHASES = {
+    "loading": "loading model and data",
+    "evaluating": "evaluating on the held-out rows",
+    "training": "training",
+    "saving": "saving the adapter",
+}
+
+
+def run_state(records: list[dict[str, Any]], now: float | None = None) -> dict[str, Any]:
+    """What the trainer is doing, from its progress records: phase, fraction of that phase, a one-line message
+    (an ETA only while training), and the wall time since this session began (to `now`, or to the last record).
+
+    The phase is the latest phase record, unless a step record came after it (then: training).
+    """
+    session = _session(records)
+    latest = next((r for r in reversed(session) if r.get("type") in ("phase", "step")), None)
+    started = next((r["time"] for r in session if "time" in r), None)
+    last_time = session[-1].get("time") if session else None
+    elapsed = None if started is None else max(0.0, (now or last_time or started) - started)
+    state = {"elapsed_s": elapsed}
+    if latest is None:
+        return state | {"phase": "starting", "fraction": 0.0, "message": "starting: waiting for the trainer"}
+    if latest["type"] == "step":
+        fraction, message = progress_message(latest)
+        return state | {"phase": "training", "fraction": fraction, "message": message}
+    phase, done, total = latest["phase"], int(latest.get("done") or 0), int(latest.get("total") or 0)
+    label = PHASES.get(phase, phase)
+    if phase == "evaluating" and total:
+        return state | {"phase": phase, "fraction": done / total, "message": f"{label}: batch {done}/{total}"}
+    if phase == "training" and total:  # started (or resumed), no step finished yet
+        return state | {"phase": phase, "fraction": done / total, "message": f"training: step {done}/{total}"}
+    return state | {"phase": phase, "fraction": 1.0 if phase == "saving" else 0.0, "message": label}
+
+
+def _session(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the latest session: from its 'loading' phase (or its 'start' record) on."""
+    starts = [i for i, r in enumerate(records) if r.get("type") == "phase" and r.get("phase") == "loading"]
+    if not starts:
+        starts = [i for i, r in enumerate(records) if r.get("type") == "start"]
+    return records[starts[-1] :] if starts else records
+
+
+def elapsed_text(seconds: float | None) -> str:
+    """'7m 48s' (or '–' when unknown)."""
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
 def _latest(run_dir: Path) -> tuple[float, str]:
-    steps = [r for r in runs.read_progress(run_dir) if r.get("type") == "step"]
-    return progress_message(steps[-1] if steps else None)
+    state = run_state(runs.read_progress(run_dir))
+    return state["fraction"], state["message"]
 
 
 def describe_exit(code: int | None) -> str:

@@ -145,6 +145,17 @@ def first_item(items: list[dict[str, Any]]) -> dict[str, Any]:
     return items[0]
 
 
+PHASE_EVERY_S = 1.0  # evaluation progress is written at most this often
+
+
+def write_phase(run_dir: Path, main: bool, name: str, done: int = 0, total: int = 0) -> None:
+    """Append {"type": "phase", ...} to progress.jsonl (main process only)."""
+    if main:
+        record = {"type": "phase", "phase": name, "done": int(done), "total": int(total), "time": time.time()}
+        with (run_dir / runs.PROGRESS).open("a", encoding="utf-8") as fh:
+            fh.write(runs.json_line(record))
+
+
 class RunFolderCallback:
     """Writes progress.jsonl from the Trainer's logs and stops every rank together on a stop request."""
 
@@ -160,6 +171,10 @@ class RunFolderCallback:
         if self.main:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(runs.json_line({**record, "time": time.time()}))
+
+    def phase(self, name: str, done: int = 0, total: int = 0) -> None:
+        """A phase record (loading, evaluating, training, saving) with its own progress, for the monitor."""
+        write_phase(self.path.parent, self.main, name, done, total)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._started = time.perf_counter()
@@ -237,12 +252,17 @@ def make_trainer_class() -> type:
             was_training = model.training
             model.eval()
             total = torch.zeros(2, device=device)
+            count, written = len(self.eval_batches), time.monotonic()
+            self.run_callback.phase("evaluating", 0, count)
             with torch.no_grad(), self.compute_loss_context_manager():
-                for batch in self.eval_batches:
+                for index, batch in enumerate(self.eval_batches, start=1):
                     inputs = model_inputs(batch, device)
                     n = (inputs["labels"][:, 1:] != -100).sum()
                     total += torch.stack([model(**inputs).loss.float() * n, n.float()])
-            model.train(was_training)
+                    if time.monotonic() - written >= PHASE_EVERY_S:
+                        self.run_callback.phase("evaluating", index, count)
+                        written = time.monotonic()
+            model.train(was_training)  # a step record after this says training again (the monitor reads it so)
             total = self.accelerator.reduce(total, reduction="sum")
             metrics = {f"{metric_key_prefix}_loss": float(total[0] / total[1])} if total[1] > 0 else {}
             if metrics:
@@ -393,6 +413,7 @@ class RunSession:
         cfg, started = self.cfg, time.time()
         if self.main:
             runs.truncate_progress(self.run_dir, self.resumed)
+        write_phase(self.run_dir, self.main, "loading")
         self.encode()
         trainer = self.build()
         self.callback.write(
@@ -402,10 +423,12 @@ class RunSession:
             log.info("resuming from %s at step %d", self.checkpoint, self.resumed)
         elif self.heldout and cfg.eval_interval:
             trainer.evaluate()
+        self.callback.phase("training", self.resumed, self.batches.steps)
         trainer.train(resume_from_checkpoint=str(self.checkpoint) if self.checkpoint else None)
         step = trainer.state.global_step
         if not self.callback.stopped and self.heldout and not cfg.eval_interval:
             trainer.evaluate()  # the final eval loss (with an interval, the Trainer takes it at the last step)
+        self.callback.phase("saving")
         trainer.save_model(str(self.run_dir / runs.ADAPTER))
         if self.main:
             self.tok.save_pretrained(self.run_dir / runs.ADAPTER)

@@ -5,6 +5,7 @@ messages (OpenAI `messages` or ShareGPT `conversations`, JSON array or JSONL, wi
 `curation.io.chat`; `reasoning_content` and `<think>` kept as `meta.rationale` / `meta.answer`; an alpaca or jsonl
 file whose rows are conversations is read as messages), csv and parquet (with a column mapping),
 flan-cot-tsv (question, answer, rationale; literal `\\n` in fields). Every error names file, line and rule.
+alpaca, jsonl, csv and parquet take a field mapping (curation/io/mapping.py: names or nested paths).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 
 from curation import config
 from curation.io import chat, tables
+from curation.io import mapping as field_mapping
 from curation.io.errors import MAX_ERRORS as MAX_ERRORS
 from curation.io.errors import InvalidInputError, Problems, decode_utf8
 from curation.io.json_text import At, JsonSyntaxError, json_array, json_lines
@@ -32,7 +34,9 @@ from curation.store import examples as example_rows
 
 _SPACE = re.compile(r"[ \t\r\n\ufeff]*")
 FORMATS = ("alpaca", "selfinstruct-seed", "jsonl", "messages", "csv", "parquet", "flan-cot-tsv")
-MAPPABLE = ("instruction", "input", "output", "task", "task_cluster", "id", "tags")
+MAPPABLE = field_mapping.MAPPABLE
+MAPPED_FORMATS = ("alpaca", "jsonl", "csv", "parquet")
+ALLOW_MISSING_OUTPUT = "allow rows without an output"  # the option's name in the page and (as a flag) the CLI
 
 
 class AlreadyImportedError(InvalidInputError):
@@ -43,7 +47,7 @@ class AlreadyImportedError(InvalidInputError):
         super().__init__(
             [
                 f"{file_name}: this exact file (same sha256) was already imported as source {listed}; "
-                "importing it again adds every row a second time (confirm with --reimport)"
+                "importing it again adds every row a second time (confirm to import it again)"
             ]
         )
         self.source_ids = source_ids
@@ -115,9 +119,7 @@ class _RowBuilder:
     def output(self, at: At, record: dict) -> str | None:
         """The output field, required unless instruction-only rows were allowed."""
         if record.get("output") is None and not self.allow_missing_output:
-            self.problems.add(
-                at, "missing required field 'output' (an instruction-only file needs --allow-missing-output)"
-            )
+            self.problems.add(at, f"missing required field 'output' (an instruction-only file: {ALLOW_MISSING_OUTPUT})")
             return None
         return self.text(at, record, "output")
 
@@ -144,7 +146,10 @@ def _extra(record: dict, known: tuple[str, ...]) -> dict:
     return {k: v for k, v in record.items() if k not in known}
 
 
-def _simple_row(line: At, row_no: int, record: dict, builder: _RowBuilder, origin: str) -> None:
+def _simple_row(
+    line: At, row_no: int, record: dict, builder: _RowBuilder, origin: str, extra: dict | None = None
+) -> None:
+    """One {instruction, input, output} row; `extra` (the unmapped fields of a mapped record) becomes its meta."""
     known = ("instruction", "input", "output", "task", "task_cluster", "tags")
     builder.check_id(line, record)
     values = {k: builder.text(line, record, k, required=k == "instruction") for k in ("instruction", "input")}
@@ -164,7 +169,7 @@ def _simple_row(line: At, row_no: int, record: dict, builder: _RowBuilder, origi
             "origin": origin,
             **labels,
             "tags": tags,
-            "meta": _extra(record, known) or None,
+            "meta": (_extra(record, known) if extra is None else extra) or None,
         }
     )
 
@@ -310,37 +315,75 @@ def _looks_like_chat(text: str) -> bool:
 
 
 def _parse_table(
-    frame: pd.DataFrame, mapping: dict[str, str] | None, builder: _RowBuilder, origin: str, lines: list[int] | None
+    frame: pd.DataFrame,
+    mapping: dict[str, str] | None,
+    builder: _RowBuilder,
+    origin: str,
+    lines: list[int] | None,
+    allow_missing_output: bool,
 ) -> None:
     """Rows of a table; `lines` holds each row's first line in a CSV file (None for Parquet, which has rows only)."""
-    mapping = {k: v for k, v in (mapping or {}).items() if v} or {c: c for c in MAPPABLE if c in frame.columns}
-    unknown = [k for k in mapping if k not in MAPPABLE]
-    missing = [v for v in mapping.values() if v not in frame.columns]
-    if unknown or missing or "instruction" not in mapping:
-        why = (
-            f"unknown target fields {unknown}"
-            if unknown
-            else f"columns {missing} not in the file"
-            if missing
-            else "no column mapped to 'instruction'"
-        )
-        raise InvalidInputError(
-            [f"{builder.problems.file_name}: column mapping invalid: {why}; the file has columns {list(frame.columns)}"]
-        )
-    renamed = frame[list(mapping.values())].set_axis(list(mapping.keys()), axis=1)
-    others = [c for c in frame.columns if c not in mapping.values()]
-    for row_no, (record, extra) in enumerate(
-        zip(renamed.to_dict("records"), frame[others].to_dict("records"), strict=True)
-    ):
+    name = builder.problems.file_name
+    mapping = field_mapping.checked(mapping, name) or {c: c for c in MAPPABLE if c in frame.columns}
+    missing = [v for v in mapping.values() if v not in frame.columns and v.split(".")[0] not in frame.columns]
+    if missing or "instruction" not in mapping:
+        why = f"columns {missing} not in the file" if missing else "no column mapped to 'instruction'"
+        raise InvalidInputError([f"{name}: column mapping invalid: {why}; the file has columns {list(frame.columns)}"])
+    _check_output_mapped(mapping, name, allow_missing_output)
+    for row_no, row in enumerate(frame.to_dict("records")):
+        record, extra = field_mapping.remap(row, mapping)
         record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
         if _table_chat_row(At(lines[row_no] if lines else None, row_no), record, extra, builder, origin):
             continue
         if "tags" in record:
             record["tags"] = tables.tag_list(record["tags"])
-        _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin)
-        if builder.rows and builder.rows[-1]["source_row"] == row_no:
-            clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
-            builder.rows[-1]["meta"] = clean or None
+        clean = {k: tables.jsonable(v) for k, v in extra.items() if not tables.is_missing(v)}
+        _simple_row(At(lines[row_no] if lines else None, row_no), row_no, record, builder, origin, extra=clean)
+
+
+def _check_output_mapped(mapping: dict[str, str], file_name: str, allow_missing_output: bool) -> None:
+    """Nothing mapped to output would import every row with an empty output: only as an explicit choice."""
+    if "output" not in mapping and not allow_missing_output:
+        raise InvalidInputError(
+            [
+                f"{file_name}: no field is mapped to 'output', so every row would get an empty output; "
+                f"map a field to output, or {ALLOW_MISSING_OUTPUT} (an instruction-only file)"
+            ]
+        )
+
+
+def _parse_mapped_json(
+    text: str, fmt: str, mapping: dict[str, str], builder: _RowBuilder, origin: str, allow_missing_output: bool
+) -> None:
+    """alpaca or jsonl records whose example fields are found through `mapping`."""
+    name = builder.problems.file_name
+    _check_output_mapped(mapping, name, allow_missing_output)
+    items = json_array(text, builder.problems.add) if fmt == "alpaca" else json_lines(text, builder.problems.add)
+    records = [(line, record) for line, item in items if (record := _object(line, item, builder)) is not None]
+    absent = field_mapping.unresolved([r for _, r in records], mapping)
+    if records and absent:
+        fields = field_mapping.field_paths(r for _, r in records[:50])
+        raise InvalidInputError(
+            [f"{name}: field mapping invalid: no record has {absent}; the records have {fields[:40]}"]
+        )
+    for line, record in records:
+        mapped, extra = field_mapping.remap(record, mapping)
+        _simple_row(line, line.row, mapped, builder, origin, extra=extra)
+
+
+def json_field_paths(data: bytes, file_name: str, fmt: str, sample: int = 200) -> list[str]:
+    """Field paths seen in the first `sample` records of an alpaca or jsonl file (for choosing a mapping)."""
+    text = decode_utf8(data, file_name)
+    items = json_array(text, lambda *_: None) if fmt == "alpaca" else json_lines(text, lambda *_: None)
+    records = []
+    try:
+        for _, item in items:
+            records.append(item)
+            if len(records) >= sample:
+                break
+    except JsonSyntaxError:
+        pass  # parse() reports it with its line
+    return field_mapping.field_paths(r for r in records if isinstance(r, dict))
 
 
 def _table_chat_row(at: At, record: dict, extra: dict, builder: _RowBuilder, origin: str) -> bool:
@@ -414,12 +457,22 @@ def parse(
     problems = Problems(file_name)
     builder = _RowBuilder(problems, allow_missing_output=allow_missing_output or fmt != "alpaca")
     origin = origin or ("seed" if fmt == "selfinstruct-seed" else "imported")
+    if mapping and any(mapping.values()) and fmt not in MAPPED_FORMATS:
+        raise InvalidInputError(
+            [f"{file_name}: a field mapping applies to {', '.join(MAPPED_FORMATS)} files; {fmt} has a fixed layout"]
+        )
     if fmt in ("csv", "parquet"):
         frame, lines = tables.read_table(data, file_name, fmt)
-        _parse_table(frame, mapping, builder, origin, lines)
+        _parse_table(frame, mapping, builder, origin, lines, allow_missing_output)
     else:
         text = decode_utf8(data, file_name)
-        if fmt == "flan-cot-tsv":
+        json_mapping = field_mapping.checked(mapping, file_name)
+        if json_mapping:
+            try:
+                _parse_mapped_json(text, fmt, json_mapping, builder, origin, allow_missing_output)
+            except JsonSyntaxError as err:
+                problems.add(err.at, err.message)
+        elif fmt == "flan-cot-tsv":
             _parse_flan_tsv(text, builder, origin, Path(file_name).stem.removesuffix("_train"))
         else:
             if fmt in ("alpaca", "jsonl") and _looks_like_chat(text):

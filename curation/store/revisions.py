@@ -192,9 +192,11 @@ def revert_to(
         later = revert_discards(store, example_id, revision_id)
         foreign = [a for a in later if a.author != author or a.kind not in OWN_EDITS]
         if foreign and not force:
-            names = "; ".join(f"#{a.id} {a.kind} by {a.author}" for a in later)
+            names = "; ".join(f"#{a.id} {a.kind} by {a.author}" for a in foreign)
+            own = len(later) - len(foreign)
+            also = f" (and {own} edit{'s' if own > 1 else ''} of your own)" if own else ""
             raise UndoConflictError(
-                f"reverting #{example_id} discards the later changes of {names}; confirm to revert anyway",
+                f"reverting #{example_id} discards the later changes of {names}{also}; confirm to revert anyway",
                 int(revision_id),
                 [int(example_id)],
                 later,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,10 +61,12 @@ def drive(api, page, url: str, example_id: int) -> None:
     expect(page.get_by_text("instruct-curator", exact=True).first).to_be_visible(timeout=60_000)
     page.goto(f"{url}/Browse")
     expect(page.get_by_text("matching rows").first).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name=re.compile(r"^Filter")).click()  # the filter popover at the top of the page
     search = page.get_by_label("Search text", exact=True)
     search.fill("capital")
     search.press("Enter")
     expect(page.get_by_text("30 matching rows")).to_be_visible(timeout=30_000)
+    page.keyboard.press("Escape")  # close the popover
     open_example(page, expect, example_id)
     output = page.get_by_label("Output", exact=True)
     # the previous row's editor is gone (stale until the rerun ends)

@@ -138,3 +138,45 @@ def test_sigterm_and_the_cancel_file_both_ask_the_trainer_to_stop(tmp_path: Path
         assert by_file and (tmp_path / runs.CANCEL).read_text() == "cancel requested\n"
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def _at(t: float, **record) -> dict:
+    return record | {"time": t}
+
+
+PHASE_CASES = [
+    ([], "starting", 0.0, "starting: waiting for the trainer", None),
+    ([_at(100, type="phase", phase="loading", done=0, total=0)], "loading", 0.0, "loading model and data", 30.0),
+    (
+        [_at(100, type="phase", phase="loading"), _at(220, type="phase", phase="evaluating", done=3, total=12)],
+        "evaluating", 0.25, "evaluating on the held-out rows: batch 3/12", 30.0,
+    ),
+    (
+        [_at(100, type="phase", phase="loading"), _at(110, type="phase", phase="training", done=0, total=8),
+         _at(120, type="step", step=2, total_steps=8, loss=1.5, tokens_per_s=10.0, eta_s=90)],
+        "training", 0.25, "step 2/8 · loss 1.5000 · 10 tok/s · ETA 1m 30s", 30.0,
+    ),
+    (  # the final evaluation after the last step: no "ETA 0m 00s"
+        [_at(100, type="phase", phase="loading"),
+         _at(120, type="step", step=8, total_steps=8, loss=0.5, tokens_per_s=10.0, eta_s=0),
+         _at(121, type="phase", phase="evaluating", done=0, total=40)],
+        "evaluating", 0.0, "evaluating on the held-out rows: batch 0/40", 30.0,
+    ),
+    ([_at(100, type="phase", phase="loading"), _at(400, type="phase", phase="saving")], "saving", 1.0,
+     "saving the adapter", 30.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("records", "phase", "fraction", "message", "_"), PHASE_CASES)
+def test_run_state_names_the_phase_with_its_own_progress(records, phase, fraction, message, _) -> None:
+    state = runner.run_state(records)
+    assert (state["phase"], state["fraction"], state["message"]) == (phase, fraction, message)
+
+
+def test_elapsed_is_wall_time_of_the_session_not_the_sum_of_step_times() -> None:
+    first = [_at(0, type="phase", phase="loading"), _at(10, type="step", step=1, total_steps=2, loss=1.0, elapsed_s=2)]
+    resumed = [*first, _at(500, type="phase", phase="loading"), _at(530, type="phase", phase="evaluating", total=4)]
+    assert runner.run_state(first, now=468.0)["elapsed_s"] == 468.0  # 7.8 minutes, whatever the steps took
+    assert runner.run_state(first)["elapsed_s"] == 10.0  # finished: up to the last record
+    assert runner.run_state(resumed, now=560.0)["elapsed_s"] == 60.0  # a resumed session counts from its restart
+    assert [runner.elapsed_text(s) for s in (None, 7, 468, 3725)] == ["–", "0m 07s", "7m 48s", "1h 02m"]

@@ -45,6 +45,10 @@ def test_tiny_llama_fits_the_taught_answers_and_the_adapter_reloads(tmp_path: Pa
     assert [r["step"] for r in runs.read_progress(run_dir) if r["type"] == "eval"] == [0, 10, 20, 25]
     assert evals[-1] < evals[0] / 3
     assert result["status"] == "succeeded" and runs.read_json(run_dir / runs.RESULT)["step"] == 25
+    kinds = [r.get("phase", r["type"]) for r in runs.read_progress(run_dir) if r["type"] in ("phase", "step", "eval")]
+    phases = [k for i, k in enumerate(kinds) if k not in ("step", "eval") and (i == 0 or kinds[i - 1] != k)]
+    assert phases[:3] == ["loading", "evaluating", "training"] and phases[-1] == "saving", kinds
+    assert runner.run_state(runs.read_progress(run_dir))["phase"] == "saving"
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tuned = PeftModel.from_pretrained(base, run_dir / runs.ADAPTER).eval()

@@ -128,3 +128,29 @@ def test_locked_database_gives_one_line_message(tmp_path: Path, alpaca_file: Pat
     finally:
         holder.kill()
         holder.wait()
+
+
+GPTEACHER = Path(__file__).resolve().parents[1] / "fixtures" / "gpteacher_roleplay.json"
+
+
+def test_import_a_gpteacher_file_with_a_field_mapping(tmp_path: Path) -> None:
+    db = tmp_path / "cli.duckdb"
+    refused = invoke(db, "import", str(GPTEACHER))
+    assert refused.exit_code == 1
+    assert "missing required field 'output' (an instruction-only file: allow rows without an output " in refused.output
+    assert "(--allow-missing-output))" in refused.output  # the CLI names its flag; the page never does
+    result = invoke(db, "import", str(GPTEACHER), "--mapping", '{"instruction": "instruction", "output": "response"}')
+    assert result.exit_code == 0, result.output
+    rows = examples.fetch(Store(db), columns=("input", "output", "meta"))
+    assert rows["output"].iloc[0] == "All hands on deck! Reef the mainsail and secure the hatches!"
+    assert json.loads(rows["meta"].iloc[1]) == {"input": "The traveller is soaked from the rain."}  # unmapped: meta
+
+
+def test_import_with_output_unmapped_needs_the_flag(tmp_path: Path) -> None:
+    db = tmp_path / "cli.duckdb"
+    sheet = tmp_path / "q.csv"
+    sheet.write_text("question\nWhat?\n")
+    refused = invoke(db, "import", str(sheet), "--mapping", '{"instruction": "question"}')
+    assert refused.exit_code == 1 and "(--allow-missing-output)" in refused.output
+    done = invoke(db, "import", str(sheet), "--mapping", '{"instruction": "question"}', "--allow-missing-output")
+    assert done.exit_code == 0, done.output

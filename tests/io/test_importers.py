@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from curation import cli
 from curation.io import importers
+from curation.io import mapping as field_mapping
 from curation.io.importers import InvalidInputError
 from curation.store import Store, examples
 
@@ -219,7 +222,7 @@ BAD_INPUTS = [
     ("error names the row", "a.json", "alpaca", b"[\n" + ROW_OBJ + b",\n" + ROW_OBJ + b",\n{\"output\": \"x\"}\n]",
      None, ["line 4 (row 2)", "missing required field 'instruction'"]),
     ("alpaca missing output", "a.json", "alpaca", b'[{"instruction": "x", "input": ""}]', None,
-     ["line 1 (row 0)", "missing required field 'output'", "--allow-missing-output"]),
+     ["line 1 (row 0)", "missing required field 'output'", "allow rows without an output"]),
     ("alpaca null output", "a.json", "alpaca", b'[{"instruction": "x", "output": null}]', None,
      ["line 1 (row 0)", "missing required field 'output'"]),
     ("csv more fields than header", "x.csv", "csv", b"q,a\nx,y\nWhat, if anything?,no\n", {"instruction": "q"},
@@ -240,8 +243,9 @@ BAD_INPUTS = [
      None, ["column(s) ['blob'] hold binary data"]),
     ("binary parquet text", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": [b"a"]})),
      None, ["column(s) ['instruction'] hold binary data"]),
-    ("parquet int task", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": ["a"], "task": [5]})),
-     None, ["row 0", "field 'task' must be a string or null; got int"]),
+    ("parquet int task", "b.parquet", "parquet",
+     parquet_bytes(pd.DataFrame({"instruction": ["a"], "output": ["b"], "task": [5]})), None,
+     ["row 0", "field 'task' must be a string or null; got int"]),
     ("parquet int output", "b.parquet", "parquet", parquet_bytes(pd.DataFrame({"instruction": ["a"], "output": [4]})),
      None, ["row 0", "field 'output' must be a string; got int"]),
     ("jsonl int task", "a.jsonl", "jsonl", jsonl({"instruction": "a", "task": 5}), None,
@@ -349,7 +353,7 @@ def test_instruction_only_alpaca_needs_the_option_and_the_preview_counts_it(stor
 def test_reimporting_the_same_file_needs_confirmation(store: Store) -> None:
     data = jsonl({"instruction": "a"})
     first = importers.import_bytes(store, data, "a.jsonl", "jsonl")
-    with pytest.raises(importers.AlreadyImportedError, match=r"already imported as source #1.*--reimport"):
+    with pytest.raises(importers.AlreadyImportedError, match=r"source #1.*confirm to import it again"):
         importers.import_bytes(store, data, "renamed.jsonl", "jsonl")
     assert examples.count(store) == 1
     again = importers.import_bytes(store, data, "a.jsonl", "jsonl", reimport=True)
@@ -362,3 +366,83 @@ def test_json_lines_split_on_newline_only() -> None:
     assert "\u2028".encode() in data  # written raw, as JSON allows (not as an escape)
     rows = importers.parse(data, "u.jsonl", "jsonl")
     assert rows["instruction"].tolist() == [text]
+
+
+GPTEACHER = Path(__file__).resolve().parents[1] / "fixtures" / "gpteacher_roleplay.json"
+
+
+def test_a_gpteacher_file_imports_with_its_answer_field_mapped_to_output() -> None:
+    data = GPTEACHER.read_bytes()
+    with pytest.raises(InvalidInputError, match=r"row 0\): missing required field 'output'"):
+        importers.parse(data, "roleplay.json", "alpaca")
+    mapping = {"instruction": "instruction", "input": "input", "output": "response"}
+    rows = importers.parse(data, "roleplay.json", "alpaca", mapping=mapping)
+    assert rows["output"].tolist() == [r["response"] for r in json.loads(data)]
+    assert rows["input"].tolist()[1] == "The traveller is soaked from the rain."
+    assert rows["meta"].tolist() == [None, None, None]  # the answer is not kept twice
+
+
+@pytest.mark.parametrize("fmt", ["alpaca", "jsonl"])
+def test_nested_paths_map_list_positions_and_object_fields_and_keep_the_rest_as_meta(fmt: str) -> None:
+    records = [
+        {"conversation": [{"text": "Q1"}, {"text": "A1"}], "a": {"b": "in1"}, "src": "x"},
+        {"conversation": [{"text": "Q2"}, {"text": "A2"}], "a": {"b": "in2"}, "src": "y"},
+    ]
+    data = json.dumps(records).encode() if fmt == "alpaca" else b"".join(jsonl(r) for r in records)
+    mapping = {"instruction": "conversation.0.text", "output": "conversation.1.text", "input": "a.b"}
+    rows = importers.parse(data, "n.json", fmt, mapping=mapping)
+    assert rows[["instruction", "input", "output"]].to_dict("records") == [
+        {"instruction": "Q1", "input": "in1", "output": "A1"},
+        {"instruction": "Q2", "input": "in2", "output": "A2"},
+    ]
+    assert rows["meta"].tolist() == [{k: r[k] for k in ("conversation", "a", "src")} for r in records]
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "mapping", "expected"),
+    [
+        (b'[{"q": "x", "a": "y"}]', "alpaca", {"instruction": "q", "output": "answer"},
+         "n.json: field mapping invalid: no record has ['answer']; the records have ['q', 'a']"),
+        (b'[{"q": "x", "a": {"t": 1}}]', "alpaca", {"instruction": "q", "output": "a"},
+         "n.json line 1 (row 0): field 'output' must be a string; got dict"),
+        (b'[{"q": "x"}]', "alpaca", {"output": "q"}, "n.json: field mapping invalid: no field mapped to 'instruction'"),
+        (b'[{"q": "x"}]', "alpaca", {"prompt": "q"}, "n.json: field mapping invalid: unknown target fields ['prompt']"),
+        (b'{"messages": []}\n', "messages", {"instruction": "q"},
+         "n.json: a field mapping applies to alpaca, jsonl, csv, parquet files; messages has a fixed layout"),
+    ],
+)  # fmt: skip
+def test_a_bad_field_mapping_is_one_line_naming_the_field(data, fmt, mapping, expected) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        importers.parse(data, "n.json", fmt, mapping=mapping)
+    assert err.value.errors[0].startswith(expected), err.value.errors
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "data", "mapping"),
+    [
+        ("q.csv", "csv", b"question,notes\nWhat?,x\nWhy?,y\n", {"instruction": "question"}),
+        ("q.csv", "csv", b"instruction,notes\nWhat?,x\nWhy?,y\n", None),  # same-named columns, no output column
+        ("q.json", "alpaca", b'[{"q": "What?"}, {"q": "Why?"}]', {"instruction": "q"}),
+        ("q.jsonl", "jsonl", b'{"q": "What?"}\n{"q": "Why?"}\n', {"instruction": "q"}),
+    ],
+)
+def test_output_left_unmapped_is_refused_unless_rows_without_output_are_allowed(name, fmt, data, mapping) -> None:
+    with pytest.raises(InvalidInputError, match="no field is mapped to 'output', so every row would get an empty"):
+        importers.parse(data, name, fmt, mapping=mapping)
+    rows = importers.parse(data, name, fmt, mapping=mapping, allow_missing_output=True)
+    assert rows["output"].tolist() == ["", ""] and rows["instruction"].tolist() == ["What?", "Why?"]
+
+
+def test_field_paths_and_suggested_mapping_of_a_gpteacher_file() -> None:
+    paths = importers.json_field_paths(GPTEACHER.read_bytes(), "r.json", "alpaca")
+    assert paths == ["instruction", "input", "response"]
+    assert field_mapping.suggested(paths) == {"instruction": "instruction", "input": "input", "output": "response"}
+    nested = importers.json_field_paths(b'{"c": [{"t": "a"}, {"t": "b"}], "n": 1}\n', "r.jsonl", "jsonl")
+    assert nested == ["c", "c.0", "c.0.t", "c.1", "c.1.t", "n"]
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b.c", "d"]), st.text(max_size=5), min_size=1))
+def test_resolve_finds_every_top_level_field_by_its_own_name(record: dict) -> None:
+    for key, value in record.items():
+        assert field_mapping.resolve(record, key) == value
+    assert field_mapping.resolve(record, "zz.0") is field_mapping.MISSING

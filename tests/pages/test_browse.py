@@ -118,11 +118,16 @@ def test_revert_and_review_buttons(app_store: Store) -> None:
     at = open_row(row_id)
     at.text_area(key=f"browse_edit_{row_id}_instruction").input("Changed once.")
     save(at, row_id)
-    at.button(key="browse_approved").click().run()
+    at.button(key="browse_row_approve").click().run()
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_original").click().run()
     # the revert would also discard the review decision: it asks first and changes nothing yet
-    assert any("discards the later changes of" in w.value and "review by tester" in w.value for w in at.warning)
+    warning = next(w.value for w in at.warning if "discards the later changes of" in w.value)
+    assert "review by tester \\(and 1 edit of your own\\)" in warning and "edit by tester" not in warning
+    labels = {b.key: b.label for b in at.button}
+    assert labels["browse_revert"].startswith("Restore revision #") and labels["browse_revert_original"] == (
+        "Restore the original"
+    )
     assert examples.get(app_store, row_id)["status"] == "approved"
     at.button(key="browse_revert_force").click().run()
     row = examples.get(app_store, row_id)
@@ -172,10 +177,10 @@ def test_a_row_opened_from_the_url_is_on_the_shown_page_and_ticked(app_store: St
     assert not at.exception, at.exception
     assert at.number_input(key="browse_page").value == 2
     table = at.dataframe[0]
-    assert table.value.columns.tolist() == ["id", "instruction", "output", "status"]  # Output in view beside the editor
+    assert table.value.columns.tolist() == ["id", "status", "instruction", "output"]  # Output in view beside the editor
     ticked = at.session_state["browse_table"]["selection"]["rows"]
     assert [table.value["id"].iloc[i] for i in ticked] == [60]
-    at.button(key="browse_next_row").click().run()  # Next moves the tick along
+    at.button(key="browse_row_next").click().run()  # Next moves the tick along
     assert [at.dataframe[0].value["id"].iloc[i] for i in at.session_state["browse_table"]["selection"]["rows"]] == [61]
 
 
@@ -185,3 +190,14 @@ def test_position_follows_the_filter_and_sort(app_store: Store) -> None:
     assert [examples.position(app_store, i, flt, sort="id", descending=True) for i in ids] == list(range(len(ids)))
     outside = examples.page(app_store, ExampleFilter(search="sentiment"), limit=1)["id"].iloc[0]
     assert examples.position(app_store, int(outside), flt) is None
+
+
+def test_the_table_is_dense_with_status_and_tags_first_and_no_raw_none(app_store: Store) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    table = at.dataframe[0]
+    assert table.proto.row_height == 35  # one line per row
+    assert list(table.value.columns[:5]) == ["id", "status", "tags", "instruction", "output"]
+    assert not table.value["task"].isna().any()
+    assert not table.value["output"].str.contains("\n").any()  # line breaks shown as ⏎ on one line
+    at.toggle(key="browse_wrap").set_value(True).run()
+    assert at.dataframe[0].proto.row_height == 72  # long texts: up to three wrapped lines

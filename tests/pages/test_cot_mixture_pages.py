@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def test_cot_page_runs_the_detector_and_manual_decisions_win(cot_rows: None) -> 
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Scored"] == "8" and metrics["Tagged cot"] == "4"
+    runs = next(t.value for t in at.text if "cot-tag:" in t.value)  # the detector run is among the decisions
+    assert re.match(r"job #\d+ cot-tag: 4 rows auto-tagged at threshold [\d.]+, 8 rows scored · ", runs), runs
+    assert not at.multiselect(key="cot_marked").proto.select_all  # no "Select all" option
     at.multiselect(key="cot_marked").select(1).select(2).run()
     at.button(key="cot_mark_no").click().run()
     assert "Marked 2 rows as not cot" in at.success[0].value

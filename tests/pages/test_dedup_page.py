@@ -50,6 +50,16 @@ def shown_text(body: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", body))
 
 
+def card_fields(body: str) -> dict[str, str]:
+    """The shown text of each field box of a card (instruction, input, output); '' for an empty field."""
+    boxes = re.findall(r'data-field="(\w+)"(.*?)(?=data-field=|$)', body, re.DOTALL)
+    found = {}
+    for field, part in boxes:
+        text = re.search(r'<div style="white-space:pre-wrap[^"]*">(.*?)</div>', part, re.DOTALL)
+        found[field] = shown_text(text.group(1)) if text else ""
+    return found
+
+
 def _button(at: AppTest, label_start: str):
     return next(b for b in at.button if b.label.startswith(label_start))
 
@@ -79,7 +89,9 @@ def test_run_review_change_kept_split_apply_and_undo() -> None:
     assert len(at.get("vega_lite_chart")) == 1  # the nearest-neighbour histogram
     cards = [h.proto.body for h in at.get("html")]
     assert any('&lt;b&gt;<mark style="padding:0;margin:0">the</mark>&lt;/b&gt;' in c for c in cards)  # escaped
-    assert [shown_text(c) for c in cards] == [r["instruction"] for r in (ROWS[1], ROWS[0], ROWS[2])]  # as stored
+    assert [card_fields(c) for c in cards] == [  # as stored, output beside the instruction
+        {"instruction": r["instruction"], "output": r["output"]} for r in (ROWS[1], ROWS[0], ROWS[2])
+    ]
     kept_caption = next(c.value for c in at.caption if "KEPT" in c.value)
     assert kept_caption.startswith("#2 ")  # longer output wins
     at.button(key="dd_keep_0_3").click().run()
@@ -140,10 +152,15 @@ def test_cluster_search_jump_not_duplicates_and_undo_that_lists_later_changes() 
     at.session_state["dd_cluster_table_1"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()  # selecting the first table row opens that cluster
     assert at.selectbox(key="dd_cluster_1").value == 0
-    cards = [shown_text(h.proto.body) for h in at.get("html")]
+    assert at.button(key="dd_review_previous").disabled
+    at.button(key="dd_review_next").click().run()  # J: the next cluster
+    assert at.selectbox(key="dd_cluster_1").value == 1
+    at.button(key="dd_review_previous").click().run()  # K: back
+    assert at.selectbox(key="dd_cluster_1").value == 0
+    cards = [card_fields(h.proto.body)["instruction"] for h in at.get("html")]
     assert cards == ["Sort the numbers <script> in order.", "Sort the numbers <script> in order!"]  # as stored
     assert any(c.value == "score vs kept #1: 1" for c in at.caption)
-    at.button(key="dd_not_duplicates").click().run()
+    at.button(key="dd_review_reject").click().run()
     at.button(key="dd_accept_all").click().run()
     _button(at, "Apply").click().run()
     assert _statuses() == {1: "pending", 2: "pending", 3: "pending", 4: "duplicate"}
@@ -180,3 +197,44 @@ def test_embedding_runtime_and_search_are_chosen_on_the_page_and_reach_the_run(m
     at.run()
     shown = [m.value for m in [*at.success, *at.info]]
     assert any("6 rows embedded with torch" in m for m in shown), shown
+
+
+SORT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "code_alpaca_sort.json"
+
+
+def _sort_rows() -> list[dict]:
+    """25 'Sort these numbers in ascending order.' rows with different inputs and outputs, then one 'Sort an
+    array of numbers in ascending order.' (ROUGE-L 0.714 on instructions alone): the Code Alpaca case."""
+    return json.loads(SORT_FIXTURE.read_text())
+
+
+def test_rows_with_inputs_default_to_instruction_plus_input_and_find_no_duplicates() -> None:
+    examples.add_examples(_store(), pd.DataFrame(_sort_rows()), examples.SourceInfo(name="code", format="test"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.selectbox(key="dd_scope").value == "instruction_input"
+    assert any(c.value.startswith("25 of 26 rows to compare have an input") for c in at.caption)
+    at.button(key="dd_start").click().run()
+    job = _wait(int(at.session_state["dd_job"]))
+    assert job["status"] == "succeeded" and job["result"]["pairs"] == 0, job
+
+
+def test_a_cluster_whose_members_differ_in_input_warns_and_shows_input_and_output() -> None:
+    rows = _sort_rows()
+    examples.add_examples(_store(), pd.DataFrame(rows), examples.SourceInfo(name="code", format="test"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox(key="dd_scope").set_value("instruction").run()
+    at.button(key="dd_start").click().run()
+    job = _wait(int(at.session_state["dd_job"]))
+    assert job["status"] == "succeeded" and job["result"]["clusters"] == 1 and job["result"]["duplicates"] == 25
+    at.run()
+    warning = next(w.value for w in at.warning if "differ in input" in w.value)
+    assert warning.startswith("The members of this cluster differ in input (26 different inputs)")
+    assert "run again comparing instruction + input" in warning
+    cards = [card_fields(h.proto.body) for h in at.get("html")]
+    assert len(cards) == 12  # MAX_SIDE_BY_SIDE
+    # the unrelated row is kept (longer output) and the 25 would be its duplicates: the Code Alpaca case
+    assert cards[0] == {"instruction": rows[25]["instruction"], "input": "", "output": rows[25]["output"]}
+    assert cards[1] == {"instruction": rows[0]["instruction"], "input": rows[0]["input"], "output": rows[0]["output"]}
+    second = at.get("html")[1].proto.body
+    assert '<mark style="padding:0;margin:0">ascending</mark>' in second
+    assert '<mark style="padding:0;margin:0">these</mark>' not in second  # not in the kept instruction

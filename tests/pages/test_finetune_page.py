@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,8 @@ def test_launch_shows_live_progress_loss_chart_and_log(snap: Path, fake_trainer:
     assert not at.exception, at.exception
     assert at.progress[0].value == 100
     assert [m.value for m in at.metric][:2] == ["0.5000", "0.5833"]  # 3/6 train, 3.5/6 eval
+    elapsed = [m.value for m in at.metric][3]  # wall time of the session (6 steps of 1 s, then a final eval)
+    assert re.fullmatch(r"0m (0[6-9]|[1-5]\d)s", elapsed), elapsed
     chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     assert chart["encoding"]["color"]["field"] == "series"
     assert "fake trainer: succeeded at step 6" in at.code[-1].value  # the log tail

@@ -75,22 +75,28 @@ def test_fake_run_review_with_similar_ten_and_approve() -> None:
     assert any("4 generated tasks" in m.value for m in at.markdown)
     store = _store()
     pending = examples.fetch(store, ExampleFilter(origins=["generated"], statuses=["pending"]))
-    first_id = int(pending["id"].min())
-    instances, similar, shown = (at.dataframe[i].value for i in range(3))  # the first task's three tables
-    assert first_id in instances["id"].tolist()
+    similar, shown = (at.dataframe[i].value for i in range(2))  # the first task's provenance tables
+    captions = [c.value for c in at.caption]
+    assert "Instance 1 · #" in " ".join(captions)
+    first_shown = [int(c.split("#")[1]) for c in captions if c.startswith("Instance ")]  # one task's instances
     assert len(shown) == 8 and set(shown["kind"]) == {"seed"}
     assert len(similar) == 10 and list(similar.columns) == ["instruction", "score"]
     assert set(similar["instruction"]) <= set(SEEDS) | set(pending["instruction"])
     assert similar["score"].is_monotonic_decreasing
     max_rouge = next(m.value for m in at.metric if m.label == "Max ROUGE-L against the pool")
     assert float(max_rouge) == round(float(similar["score"].iloc[0]), 3)
-    instruction = pending.loc[pending["id"] == first_id, "instruction"].item()
-    at.button(key=f"gen_approve_{first_id}").click().run()
+    instruction = pending.set_index("id").loc[first_shown[0], "instruction"]
+    at.button(key="gen_review_approve").click().run()
     assert not at.exception, at.exception
     decided = examples.fetch(store, ExampleFilter(origins=["generated"], statuses=["approved"]))
-    assert set(decided["instruction"]) == {instruction} and first_id in decided["id"].tolist()
+    assert set(decided["instruction"]) == {instruction} and set(decided["id"]) == set(first_shown)
     assert any("3 generated tasks" in m.value for m in at.markdown)
     assert at.success[0].value.startswith("Approved:")
+    at.button(key="gen_review_undo").click().run()  # U: the task is back
+    assert any("4 generated tasks" in m.value for m in at.markdown)
+    at.button(key="gen_review_next").click().run()  # J: the next task, nothing decided
+    second = [int(c.value.split("#")[1]) for c in at.caption if c.value.startswith("Instance ")]
+    assert second and not set(second) & set(first_shown) and any("Task 2 of 4" in m.value for m in at.markdown)
 
 
 def test_dropped_candidates_are_listed_with_reasons() -> None:

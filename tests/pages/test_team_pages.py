@@ -97,7 +97,8 @@ def test_a_page_run_without_sign_in_acts_as_a_viewer_and_changes_nothing(users) 
 
 
 def current_row(at: AppTest) -> int:
-    return int(next(t.value for t in at.text if t.value.startswith("#")).split()[0][1:])
+    """The id in the record view's header line (`\\#12 · **pending** · ...`)."""
+    return int(next(m.value for m in at.markdown if m.value.startswith("\\#")).split()[0][2:])
 
 
 def test_annotators_answer_their_own_queue_and_curators_resolve(users) -> None:
@@ -127,3 +128,33 @@ def test_annotators_answer_their_own_queue_and_curators_resolve(users) -> None:
         assert examples.get(store, rows[0])["status"] == "pending"  # responses never set the status
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("name", "shown"), [("ann", False), ("cur", True)])
+def test_browse_shows_approve_reject_and_save_only_to_those_who_may_use_them(users, name: str, shown: bool) -> None:
+    at = sign_in(name)
+    at.switch_page("pages/1_Browse.py").run()
+    at.number_input(key="browse_goto").set_value(2)
+    at.button(key="browse_open").click().run()
+    keys = {b.key for b in at.button}
+    assert "browse_row_next" in keys and not at.exception  # the row is open for both
+    decisions = {"browse_row_approve", "browse_row_reject", "browse_row_extra_Pending"}
+    assert (decisions & keys) == (decisions if shown else set())
+    assert bool([t for t in at.text_area if t.key and t.key.startswith("browse_edit_")]) == shown
+
+
+def test_create_campaign_empties_the_form_and_lists_annotators_as_names(users) -> None:
+    at = sign_in("cur")
+    at.switch_page("pages/12_Campaigns.py").run()
+    at.text_input(key="camp_name").input("first look")
+    at.multiselect(key="camp_annotators").select("ann").select("bea")
+    at.text_area(key="camp_guidelines").input("Reject vague tasks.")
+    at.button(key="FormSubmitter:camp_form-Create campaign").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Campaign #1 created") for s in at.success)
+    assert at.text_input(key="camp_name").value == "" and at.multiselect(key="camp_annotators").value == []
+    assert at.text_area(key="camp_guidelines").value == ""
+    listed = at.dataframe[0].value
+    assert listed["annotators"].tolist() == ["ann, bea"] and listed["closed_at"].tolist() == [""]
+    at.button(key="FormSubmitter:camp_form-Create campaign").click().run()  # a second click: nothing to create
+    assert len(team_store.list_campaigns(Store(os.environ["INSTRUCT_CURATOR_DB"]))) == 1
