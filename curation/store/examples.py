@@ -103,7 +103,8 @@ def where_clause(flt: ExampleFilter) -> tuple[str, list[Any]]:
     for clause in flt.signal_clauses():
         conds.append(
             "e.id IN (SELECT example_id FROM signals WHERE name = ? AND variant = coalesce(?, variant)"
-            " AND (score >= ? OR ? IS NULL) AND (score <= ? OR ? IS NULL) AND (len(?) = 0 OR list_contains(?, label)))"
+            " AND (score >= ? OR ? IS NULL) AND (score <= ? OR ? IS NULL)"
+            " AND (len(?) = 0 OR list_has_any(?, string_split(label, ','))))"  # "email,phone": either label matches
         )
         labels = list(clause.labels)
         params += [clause.name, clause.variant, clause.min, clause.min, clause.max, clause.max, labels, labels]
