@@ -329,7 +329,8 @@ def _parse_table(
     if missing or "instruction" not in mapping:
         why = f"columns {missing} not in the file" if missing else "no column mapped to 'instruction'"
         raise InvalidInputError([f"{name}: column mapping invalid: {why}; the file has columns {list(frame.columns)}"])
-    _check_output_mapped(mapping, name, allow_missing_output)
+    if "messages" not in frame.columns:  # a chat row's reply is in its conversation, not an output column
+        _check_output_mapped(mapping, name, allow_missing_output)
     for row_no, row in enumerate(frame.to_dict("records")):
         record, extra = field_mapping.remap(row, mapping)
         record = {k: None if tables.is_missing(v) else v for k, v in record.items()}
