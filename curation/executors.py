@@ -150,12 +150,19 @@ class RayExecutor:
         shared_ref = ray.put(shared)
         task = ray.remote(_call)
         futures = [task.remote(fn, shared_ref, chunk) for chunk in chunks]
+        taken = 0
         try:
             for future in futures:
                 yield ray.get(future)
+                taken += 1
         finally:
-            for future in futures:
-                ray.cancel(future)
+            # Only on an early exit (a cancelled run), and only tasks not finished yet: ray.cancel on a task that
+            # is completing aborts the driver (Ray "Check failed: Tried to complete task that was not pending").
+            left = futures[taken:]
+            if left:
+                _, pending = ray.wait(left, num_returns=len(left), timeout=0)
+                for future in pending:
+                    ray.cancel(future)
 
 
 IN_PROCESS = InProcess()
