@@ -29,9 +29,14 @@ CHATS = [
 ]
 
 
+def shown(page, text: str):
+    """The visible element with exactly `text` (the table's grid keeps a hidden copy of each cell)."""
+    return page.get_by_text(text, exact=True).filter(visible=True).first
+
+
 def top(page, text: str) -> None:
     """Scroll so that `text` is at the top of the window (the conversation is taller than a laptop screen)."""
-    page.get_by_text(text, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shown(page, text).evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
 
 
@@ -54,7 +59,7 @@ def test_import_see_every_turn_edit_and_undo(tmp_path: Path) -> None:
         expect(page.get_by_text("Example #1", exact=True)).to_be_visible(timeout=60_000)
         for text in ("You answer in a few words.", "Name a prime number.", "Seven.", "A larger one?", "Thirteen.",
                      "And an even prime?", "Two is the only even prime."):  # fmt: skip
-            expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=30_000)
+            expect(shown(page, text)).to_be_visible(timeout=30_000)
         settle(page)
         top(page, "Edit conversation")
         page.screenshot(path=str(shots / "conversation_three_turns.png"))
@@ -62,7 +67,7 @@ def test_import_see_every_turn_edit_and_undo(tmp_path: Path) -> None:
         page.goto(f"{url}/Browse?row=2")
         expect(page.get_by_text("Example #2", exact=True)).to_be_visible(timeout=60_000)
         for text in ("Weather in Paris and Oslo?", "18 C, sunny", "4 C, rain", "call get_weather · id call_2"):
-            expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=30_000)
+            expect(shown(page, text)).to_be_visible(timeout=30_000)
         page.get_by_text("Reasoning").first.click()
         expect(page.get_by_text("Two cities, so two calls.")).to_be_visible(timeout=30_000)
         settle(page)
@@ -79,14 +84,14 @@ def test_import_see_every_turn_edit_and_undo(tmp_path: Path) -> None:
         settle(page)
         page.get_by_role("button", name="Save conversation").click()
         expect(page.get_by_text("Saved the conversation of #1.")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Eleven, then thirteen.", exact=True).first).to_be_visible(timeout=30_000)
+        expect(shown(page, "Eleven, then thirteen.")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("turn 4 (assistant) changed:").first).to_be_visible(timeout=30_000)
         settle(page)
         top(page, "turn 4 (assistant) changed:")
         page.screenshot(path=str(shots / "conversation_edited.png"))
         page.get_by_role("button", name="Undo edit").click()
         expect(page.get_by_text("Undid the conversation edit of #1.")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Thirteen.", exact=True).first).to_be_visible(timeout=30_000)
+        expect(shown(page, "Thirteen.")).to_be_visible(timeout=30_000)
         settle(page)
         top(page, "turn 3 · user")
         page.screenshot(path=str(shots / "conversation_undone.png"))
