@@ -15,7 +15,7 @@ import pandas as pd
 from curation import config
 from curation.filters import ExampleFilter
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.generate.llm import LLM
+from curation.generate.llm import LLM, load_for_job
 from curation.jobs import JobContext, JobFn
 from curation.store import examples
 
@@ -76,9 +76,7 @@ def evol_job(
     """A job that rewrites every row matching `flt` and adds the answered rewrites as pending rows."""
 
     def job(ctx: JobContext) -> dict[str, Any]:
-        if hasattr(llm, "load"):
-            ctx.progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
-            llm.load()  # type: ignore[attr-defined]
+        load_for_job(llm, ctx.progress)
         parents = examples.fetch(ctx.store, flt, ("id", "instruction", "input"))
         total = 2 * len(parents)
         sent = [0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -252,3 +252,10 @@ def make_llm(backend: str, *, allowed: Sequence[Endpoint] | None = None, **optio
     if backend == "fake":
         return FakeLLM(seed=int(options.get("seed", 0)))
     raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+
+
+def load_for_job(llm: LLM, progress: Callable[[int, int, str], None]) -> None:
+    """Load a model that needs loading (the local backend), saying so in the job's progress first."""
+    if hasattr(llm, "load"):
+        progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
+        llm.load()  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ import pandas as pd
 from curation import config
 from curation.filters import ExampleFilter
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.generate.llm import LLM
+from curation.generate.llm import LLM, load_for_job
 from curation.io import chat
 from curation.jobs import JobContext, JobFn
 from curation.store import examples
@@ -122,9 +122,7 @@ def self_chat_job(
     """A job that grows each row matching `flt` (its instruction + input as the opening) into a conversation."""
 
     def job(ctx: JobContext) -> dict[str, Any]:
-        if hasattr(llm, "load"):
-            ctx.progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
-            llm.load()  # type: ignore[attr-defined]
+        load_for_job(llm, ctx.progress)
         parents = examples.fetch(ctx.store, flt, ("id", "instruction", "input"))
         seeds = [i + (f"\n\n{x}" if x else "") for i, x in zip(parents["instruction"], parents["input"], strict=True)]
         total, sent = max(1, len(seeds) * (2 * cfg.turns - 1)), [0]

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from curation import config
 from curation.filters import JUDGE_SIGNAL, ExampleFilter
 from curation.generate.concurrent_requests import DEFAULT_CONCURRENCY, CompletionRequest, complete_all
-from curation.generate.llm import LLM, make_llm
+from curation.generate.llm import LLM, load_for_job, make_llm
 from curation.io import chat
 from curation.io.export import conversation
 from curation.jobs import JobContext, JobFn
@@ -210,9 +210,7 @@ def rating_job(llm: LLM, cfg: RatingConfig, flt: ExampleFilter, *, concurrency: 
     Judge().params(params)  # refuse bad settings before the job starts
 
     def job(ctx: JobContext) -> dict[str, Any]:
-        if hasattr(llm, "load"):
-            ctx.progress(0, 1, llm.loading_message())  # type: ignore[attr-defined]
-            llm.load()  # type: ignore[attr-defined]
+        load_for_job(llm, ctx.progress)
         ratings_table.save_rubric(ctx.store, cfg.rubric, cfg.prompt)
 
         def report(done: int, total: int) -> None:
